@@ -1,0 +1,111 @@
+"""Tiling logic shared by the hand schedules.
+
+Every operator here is a reduction block (``matmul``, ``conv``, ``convolve``) followed, for
+convolutions with bias, by an element-wise ``bias_add`` block. The schedules tile the *output*
+block, compute the reduction inside each tile into a tile-sized accumulator (registers on CPU,
+``local`` memory on CUDA), and write the tile back once.
+"""
+
+__all__ = ["divisor_at_most", "split_factor", "accumulate_locally", "tile_loops",
+           "fuse_parallel", "vector_lanes", "vectorize_innermost", "find_block", "loop_extent"]
+
+
+def divisor_at_most(extent, limit):
+    """Largest divisor of ``extent`` that is <= ``limit``."""
+    for factor in range(min(extent, limit), 0, -1):
+        if extent % factor == 0:
+            return factor
+    return 1
+
+
+def split_factor(extent, preferred, minimum=None):
+    """A tile size for an axis of ``extent``: a divisor near ``preferred`` when one exists.
+
+    Divisors avoid the boundary predicates that block vectorisation; when the best divisor is
+    below ``minimum`` (primes, awkward sizes) ``preferred`` itself is used and TVM guards the
+    last, partial tile. Never larger than ``extent``.
+    """
+    preferred = min(preferred, extent)
+    best = divisor_at_most(extent, preferred)
+    minimum = preferred // 2 if minimum is None else minimum
+    return best if best >= minimum else preferred
+
+
+def vector_lanes(target, dtype):
+    """SIMD lanes of ``dtype`` on a CPU target (AVX-512: 64 bytes, AVX2: 32, else 16)."""
+    mcpu = str(target.attrs.get("mcpu", ""))
+    width = 64 if any(t in mcpu for t in ("skylake-avx512", "icelake", "sapphire", "znver4",
+                                          "znver5", "cascadelake", "cooperlake")) else 32
+    if target.attrs.get("mtriple", "").startswith("aarch64"):
+        width = 16
+    return width // (8 if dtype == "float64" else 4)
+
+
+def accumulate_locally(sch, reduction_name, scope="local"):
+    """``(write_back, reduction)`` after giving the reduction a tile-sized accumulator.
+
+    The reduction's result goes to a ``scope`` buffer and a new ``write_back`` block copies it
+    out; a ``bias_add`` epilogue, when the workload has one, is folded into that copy. Once the
+    write-back is computed at a tile of the reduction (``reverse_compute_at``), the accumulator
+    shrinks to the tile: registers on CPU, ``local`` memory on CUDA.
+    """
+    reduction = sch.get_sblock(reduction_name)
+    write_back = sch.cache_write(reduction, 0, scope)
+    epilogue = find_block(sch, "bias_add")
+    if epilogue is not None:
+        sch.reverse_compute_inline(epilogue)
+    return write_back, reduction
+
+
+def tile_loops(sch, loops, factors):
+    """Split each loop by its factor (``None``: keep whole); returns ``(outers, inners)``.
+
+    Outer and inner loops are reordered so that all outers come first, each group keeping
+    the original axis order.
+    """
+    outers, inners = [], []
+    for loop, factor in zip(loops, factors):
+        if factor is None:
+            outers.append(loop)
+            continue
+        outer, inner = sch.split(loop, [None, factor])
+        outers.append(outer)
+        inners.append(inner)
+    sch.reorder(*outers, *inners)
+    return outers, inners
+
+
+def fuse_parallel(sch, loops):
+    """Fuse ``loops`` (outermost first) and mark the result ``parallel``; returns it."""
+    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    sch.parallel(fused)
+    return fused
+
+
+def vectorize_innermost(sch, block, lanes):
+    """Vectorise a block's innermost loop, split to ``lanes`` when it is longer."""
+    loop = sch.get_loops(block)[-1]
+    extent = _extent(sch, loop)
+    if extent is None or extent <= 1:
+        return
+    if extent > lanes:
+        _, loop = sch.split(loop, [None, split_factor(extent, lanes)])
+    sch.vectorize(loop)
+
+
+def _extent(sch, loop):
+    extent = sch.get(loop).extent
+    return int(extent) if hasattr(extent, "value") or isinstance(extent, int) else None
+
+
+def loop_extent(sch, loop):
+    """A loop's constant extent (int)."""
+    return _extent(sch, loop)
+
+
+def find_block(sch, name):
+    """The block called ``name``, or None when the workload has no such stage."""
+    for block in sch.get_child_blocks(sch.get_sblock("root")):
+        if sch.get(block).name_hint == name:
+            return block
+    return None

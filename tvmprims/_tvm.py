@@ -1,0 +1,52 @@
+"""The one place that imports version-specific TVM APIs (TVM 0.27).
+
+TVM renames modules between releases (``tvm.tir`` -> ``tvm.tirx``, ``tvm.schedule`` ->
+``tvm.s_tir``, ``tvm.build`` -> ``tvm.compile``); everything else in tvmprims imports
+these names from here so that the next rename touches one file.
+"""
+
+import os
+
+# TVM's CPU thread pool counts physical cores and, on 2-vCPU machines, starts one worker:
+# half the machine. Use every CPU this process may run on unless the user says otherwise.
+if "TVM_NUM_THREADS" not in os.environ and hasattr(os, "sched_getaffinity"):
+    os.environ["TVM_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
+
+import tvm  # noqa: E402  (must come after the environment is set)
+from tvm import te, tirx
+from tvm.s_tir import Schedule  # noqa: E402
+from tvm.s_tir import dlight
+from tvm.target import Target
+
+__all__ = [
+    "tvm", "te", "tirx", "Schedule", "Target", "dlight",
+    "create_prim_func", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
+]
+
+
+def create_prim_func(tensors):
+    """A PrimFunc taking ``tensors`` (inputs then output) as arguments, named ``main``."""
+    return te.create_prim_func(list(tensors))
+
+
+def compile_module(mod, target):
+    """Compile an IRModule; returns TVM's ``Executable`` (``.mod`` is the runtime module)."""
+    return tvm.compile(mod, target=target)
+
+
+def host_cpu_name():
+    """LLVM's name for this host's CPU (e.g. ``znver3``)."""
+    return tvm.target.codegen.llvm_get_system_cpu()
+
+
+def tensor_on(array, device):
+    """Copy a numpy array into a TVM tensor on ``device``."""
+    return tvm.runtime.tensor(array, device)
+
+
+def cuda_source(runtime_module):
+    """The generated CUDA C source of a runtime module compiled for a cuda target."""
+    for imported in runtime_module.imports:
+        if imported.kind == "cuda":
+            return imported.inspect_source()
+    raise RuntimeError("module has no CUDA code: did the schedule bind any threads?")

@@ -1,0 +1,49 @@
+"""Array handling at the numpy boundary: dtype checks, contiguity, alignment, allocation."""
+
+import numpy as np
+
+from .workload import SUPPORTED_DTYPES
+
+__all__ = ["as_input", "common_dtype", "aligned_empty", "ALIGNMENT"]
+
+#: TVM declares its buffers 64-byte aligned and may emit aligned vector loads.
+ALIGNMENT = 64
+
+
+def as_input(x, name):
+    """``x`` as a C-contiguous, 64-byte aligned float ndarray (copied only when needed).
+
+    Non-ndarray inputs (lists, torch CPU tensors) are converted; lists of Python numbers become
+    float32 unless they hold float64 data. Integer, complex and other dtypes raise ``TypeError``.
+    """
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+        if x.dtype.kind in "iub":
+            x = x.astype(np.float32)
+    if x.dtype.name not in SUPPORTED_DTYPES:
+        raise TypeError(f"{name} has dtype {x.dtype}; tvmprims supports {', '.join(SUPPORTED_DTYPES)}")
+    if x.size == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape}); zero-size dimensions are not supported")
+    if not x.flags.c_contiguous or x.ctypes.data % ALIGNMENT:
+        copy = aligned_empty(x.shape, x.dtype)
+        copy[...] = x
+        x = copy
+    return x
+
+
+def common_dtype(arrays, names):
+    """The one dtype shared by ``arrays``; mixed dtypes raise ``TypeError``."""
+    dtypes = {a.dtype.name for a in arrays}
+    if len(dtypes) != 1:
+        listing = ", ".join(f"{n}={a.dtype}" for n, a in zip(names, arrays))
+        raise TypeError(f"mixed dtypes ({listing}): cast the inputs to one dtype")
+    return dtypes.pop()
+
+
+def aligned_empty(shape, dtype):
+    """An uninitialised C-contiguous array whose data is ``ALIGNMENT``-byte aligned."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start:start + nbytes].view(dtype).reshape(shape)

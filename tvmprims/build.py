@@ -1,0 +1,75 @@
+"""Compile workloads into :class:`Kernel` objects, with an in-process cache.
+
+The hand schedule of operator ``op`` for a target of kind ``cpu``/``cuda`` is the function
+``schedule(sch, workload, target)`` in ``tvmprims.schedules.<kind>.<op>``.
+"""
+
+import importlib
+import threading
+
+from ._tvm import Schedule, compile_module, create_prim_func, dlight, tvm
+from .kernel import Kernel
+from .target import resolve_target, target_key
+from .workload import Workload
+
+__all__ = ["build_workload", "schedule_workload", "SCHEDULES", "clear_cache", "cache_info"]
+
+#: Schedule names accepted by ``schedule=``: the hand schedule, or no schedule at all
+#: (on CUDA, "none" is the minimal thread binding a GPU needs to run anything).
+SCHEDULES = ("hand", "none")
+
+_lock = threading.Lock()
+_kernels = {}
+_stats = {"hits": 0, "misses": 0}
+
+
+def _schedule_module(target, op):
+    kind = "cuda" if target.kind.name == "cuda" else "cpu"
+    return importlib.import_module(f"tvmprims.schedules.{kind}.{op}")
+
+
+def schedule_workload(workload, target, schedule="hand"):
+    """The scheduled TensorIR ``IRModule`` of ``workload`` for ``target``."""
+    target = resolve_target(target)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}: expected one of {SCHEDULES}")
+    func = create_prim_func(workload.compute())
+    if schedule == "none":
+        mod = tvm.IRModule({"main": func})
+        if target.kind.name == "cuda":
+            with target:
+                mod = dlight.ApplyDefaultSchedule(dlight.gpu.Fallback())(mod)
+        return mod
+    sch = Schedule(func)
+    _schedule_module(target, workload.op).schedule(sch, workload, target)
+    return sch.mod
+
+
+def build_workload(workload, target="llvm", schedule="hand"):
+    """Compile ``workload`` (cached: the same workload, target and schedule compile once)."""
+    if not isinstance(workload, Workload):
+        raise TypeError(f"expected a Workload, got {type(workload).__name__}")
+    target = resolve_target(target)
+    key = (workload, target_key(target), str(target), schedule)
+    with _lock:
+        kernel = _kernels.get(key)
+        _stats["hits" if kernel is not None else "misses"] += 1
+    if kernel is not None:
+        return kernel
+    mod = schedule_workload(workload, target, schedule)
+    kernel = Kernel(workload, target, schedule, compile_module(mod, target).mod, mod)
+    with _lock:
+        return _kernels.setdefault(key, kernel)
+
+
+def clear_cache():
+    """Forget every compiled kernel."""
+    with _lock:
+        _kernels.clear()
+        _stats.update(hits=0, misses=0)
+
+
+def cache_info():
+    """``{"kernels": n, "hits": h, "misses": m}`` for the in-process kernel cache."""
+    with _lock:
+        return {"kernels": len(_kernels), **_stats}

@@ -1,0 +1,160 @@
+"""``Kernel``: one compiled operator instance that can be called, timed, shown and exported."""
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._tvm import cuda_source, tensor_on, tvm
+from .arrays import aligned_empty, as_input
+from .target import device_for, resolve_target
+from .workload import Workload
+
+__all__ = ["Kernel", "Timing", "load_kernel"]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Result of :meth:`Kernel.time`: best mean time per call over the repeats."""
+
+    seconds: float
+    gflops: float
+    results: tuple
+
+    def __str__(self):
+        return f"{self.seconds * 1e3:.4f} ms, {self.gflops:.2f} GFLOP/s"
+
+
+class Kernel:
+    """A compiled kernel for one :class:`Workload`, target and schedule.
+
+    Call it on numpy arrays (inputs in the workload's order) to get a new array, or pass
+    ``out=`` to write into an existing C-contiguous array of the output shape and dtype.
+    """
+
+    def __init__(self, workload, target, schedule, runtime_module, ir_module=None):
+        self.workload = workload
+        self.target = resolve_target(target)
+        self.schedule = schedule
+        self.module = runtime_module
+        self.ir_module = ir_module
+        self._func = runtime_module["main"]
+        self._device = device_for(self.target)
+        self._on_cpu = self.target.kind.name == "llvm"
+        self._output_shape = workload.output_shape
+        self._dtype = np.dtype(workload.dtype)
+
+    def __repr__(self):
+        return f"Kernel({self.workload.describe()}, {self.workload.dtype}, target={self.target.kind.name}, schedule={self.schedule!r})"
+
+    @property
+    def flops(self):
+        return self.workload.flops
+
+    def _check(self, arrays):
+        shapes = self.workload.shapes
+        if len(arrays) != len(shapes):
+            raise TypeError(f"{self.workload.op} kernel takes {len(shapes)} arrays, got {len(arrays)}")
+        checked = []
+        for i, (a, shape) in enumerate(zip(arrays, shapes)):
+            a = as_input(a, f"argument {i}")
+            if a.shape != shape or a.dtype != self._dtype:
+                raise ValueError(f"argument {i} has shape {a.shape} and dtype {a.dtype}; this kernel "
+                                 f"was built for {shape} {self._dtype}")
+            checked.append(a)
+        return checked
+
+    def _output(self, out):
+        if out is None:
+            return aligned_empty(self._output_shape, self._dtype)
+        if (not isinstance(out, np.ndarray) or out.shape != self._output_shape
+                or out.dtype != self._dtype or not out.flags.c_contiguous):
+            raise ValueError(f"out must be a C-contiguous {self._dtype} array of shape "
+                             f"{self._output_shape}")
+        return out
+
+    def __call__(self, *arrays, out=None):
+        """Run the kernel; returns the output array (``out`` when given)."""
+        arrays = self._check(arrays)
+        result = self._output(out)
+        if self._on_cpu:
+            if result.ctypes.data % 64:
+                staging = aligned_empty(self._output_shape, self._dtype)
+                self._func(*arrays, staging)
+                result[...] = staging
+            else:
+                self._func(*arrays, result)
+            return result
+        args = [tensor_on(a, self._device) for a in arrays]
+        dev_out = tvm.runtime.empty(self._output_shape, self.workload.dtype, self._device)
+        self._func(*args, dev_out)
+        result[...] = dev_out.numpy()
+        return result
+
+    def random_inputs(self, seed=0):
+        """Standard-normal inputs of the right shapes and dtype."""
+        rng = np.random.default_rng(seed)
+        return [rng.standard_normal(s).astype(self._dtype) for s in self.workload.shapes]
+
+    def time(self, *arrays, number=0, repeat=5, min_repeat_ms=200):
+        """Time the kernel with TVM's ``time_evaluator`` (random inputs when none are given).
+
+        Returns a :class:`Timing`; ``seconds`` is the best of ``repeat`` means, each over
+        ``number`` calls (``0``: as many as fill ``min_repeat_ms``).
+        """
+        arrays = self._check(arrays) if arrays else self.random_inputs()
+        args = [tensor_on(a, self._device) for a in arrays]
+        args.append(tvm.runtime.empty(self._output_shape, self.workload.dtype, self._device))
+        evaluator = self.module.time_evaluator(
+            "main", self._device, number=max(int(number), 1), repeat=repeat,
+            min_repeat_ms=0 if number else min_repeat_ms)
+        results = tuple(evaluator(*args).results)
+        best = min(results)
+        return Timing(best, self.flops / best / 1e9, results)
+
+    def script(self):
+        """The scheduled TensorIR of this kernel as TVMScript."""
+        if self.ir_module is None:
+            raise RuntimeError("this kernel was loaded from a library; its TensorIR is not kept")
+        return self.ir_module.script()
+
+    def source(self):
+        """Generated code: CUDA C for cuda kernels, LLVM IR for CPU kernels."""
+        if self.target.kind.name == "cuda":
+            return cuda_source(self.module)
+        return self.module.inspect_source("ll")
+
+    def show(self):
+        """Print the scheduled TensorIR (and the CUDA source for cuda kernels)."""
+        print(self.script())
+        if self.target.kind.name == "cuda":
+            print(self.source())
+
+    def export(self, path):
+        """Write a shared library loadable by :func:`load_kernel` or ``tvm.runtime.load_module``.
+
+        The library's entry point is ``"main"``; a ``<path>.json`` sidecar records the
+        workload, target and schedule so that tvmprims can check arguments on reload.
+        """
+        path = str(path)
+        self.module.export_library(path)
+        with open(path + ".json", "w") as f:
+            json.dump({"workload": self.workload.to_json(), "target": str(self.target),
+                       "schedule": self.schedule}, f, indent=1)
+        return path
+
+
+def load_kernel(path):
+    """Load a kernel written by :meth:`Kernel.export`."""
+    path = str(path)
+    try:
+        with open(path + ".json") as f:
+            meta = json.load(f)
+        workload = Workload.from_json(meta["workload"])
+        target = tvm.target.Target(json.loads(meta["target"]))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}.json is missing: tvmprims needs the sidecar written by "
+                                "Kernel.export (the .so alone loads with tvm.runtime.load_module)") from None
+    except (KeyError, ValueError, TypeError) as e:
+        raise ValueError(f"{path}.json is not a valid tvmprims kernel description: {e}") from None
+    return Kernel(workload, target, meta.get("schedule", "unknown"), tvm.runtime.load_module(path))

@@ -1,0 +1,37 @@
+"""Shape and parameter checks shared by the operator definitions."""
+
+__all__ = ["require", "pair", "positive_pair", "conv_output_size"]
+
+
+def require(condition, message):
+    """Raise ``ValueError(message)`` unless ``condition``."""
+    if not condition:
+        raise ValueError(message)
+
+
+def pair(value, name):
+    """An int or a pair of ints as a pair of ints."""
+    if isinstance(value, (int,)) and not isinstance(value, bool):
+        return (int(value), int(value))
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}") from None
+    if len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return items
+
+
+def positive_pair(value, name):
+    result = pair(value, name)
+    require(min(result) >= 1, f"{name} must be positive, got {value!r}")
+    return result
+
+
+def conv_output_size(size, pad_total, kernel, stride, dilation, axis):
+    """Output length of a convolution along one axis; raises if the kernel does not fit."""
+    span = dilation * (kernel - 1) + 1
+    require(size + pad_total >= span,
+            f"kernel extent {span} along {axis} (kernel {kernel}, dilation {dilation}) is larger "
+            f"than the padded input ({size} + padding {pad_total})")
+    return (size + pad_total - span) // stride + 1

@@ -1,0 +1,90 @@
+"""``Workload``: everything that determines a compiled kernel except target and schedule.
+
+A workload names an operator (a module in :mod:`tvmprims.ops`), the shapes of its inputs in
+argument order, the dtype, and the operator's parameters. It is hashable and is the key of
+the kernel cache (together with target and schedule) and, later, of tuning records.
+"""
+
+import importlib
+from dataclasses import dataclass
+
+__all__ = ["Workload", "SUPPORTED_DTYPES"]
+
+#: dtypes every operator supports on every target.
+SUPPORTED_DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One operator instance.
+
+    Attributes
+    ----------
+    op : str
+        Operator name; ``tvmprims.ops.<op>`` holds its compute definition and
+        ``tvmprims.schedules.<cpu|cuda>.<op>`` its hand schedules.
+    shapes : tuple of tuple of int
+        Input shapes, in the order the kernel takes its arguments.
+    dtype : str
+        Element type of every input and of the output.
+    params : tuple of (str, value) pairs
+        Operator parameters (stride, padding, mode, ...), sorted by name.
+    """
+
+    op: str
+    shapes: tuple
+    dtype: str
+    params: tuple = ()
+
+    @staticmethod
+    def make(op, shapes, dtype, **params):
+        """Build a workload with canonical (tuple, sorted) fields."""
+        shapes = tuple(tuple(int(d) for d in s) for s in shapes)
+        return Workload(op, shapes, str(dtype), tuple(sorted(params.items())))
+
+    def __getitem__(self, name):
+        for key, value in self.params:
+            if key == name:
+                return value
+        raise KeyError(f"workload {self.op} has no parameter {name!r}")
+
+    @property
+    def operator(self):
+        """The operator module (``compute``, ``output_shape``, ``flops``)."""
+        return importlib.import_module(f"tvmprims.ops.{self.op}")
+
+    @property
+    def output_shape(self):
+        return tuple(self.operator.output_shape(self))
+
+    @property
+    def flops(self):
+        """Floating-point operations of one call (a multiply-add counts 2)."""
+        return int(self.operator.flops(self))
+
+    def compute(self):
+        """TE tensors ``[inputs..., output]`` defining this workload."""
+        return self.operator.compute(self)
+
+    def describe(self):
+        """Human-readable one-liner, e.g. ``conv2d 1x64x56x56 * 64x64x3x3 stride=1``."""
+        shapes = " * ".join("x".join(map(str, s)) for s in self.shapes)
+        params = " ".join(f"{k}={v}" for k, v in self.params if v not in (None, False))
+        return f"{self.op} {shapes} {params}".strip()
+
+    def to_json(self):
+        return {"op": self.op, "shapes": [list(s) for s in self.shapes], "dtype": self.dtype,
+                "params": {k: _jsonable(v) for k, v in self.params}}
+
+    @staticmethod
+    def from_json(data):
+        params = {k: _tupled(v) for k, v in data["params"].items()}
+        return Workload.make(data["op"], data["shapes"], data["dtype"], **params)
+
+
+def _jsonable(value):
+    return [_jsonable(v) for v in value] if isinstance(value, tuple) else value
+
+
+def _tupled(value):
+    return tuple(_tupled(v) for v in value) if isinstance(value, list) else value
