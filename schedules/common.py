@@ -7,7 +7,8 @@ block, compute the reduction inside each tile into a tile-sized accumulator (reg
 """
 
 __all__ = ["divisor_at_most", "split_factor", "accumulate_locally", "tile_loops",
-           "fuse_parallel", "vector_lanes", "vectorize_innermost", "find_block", "loop_extent"]
+           "fuse_parallel", "vector_lanes", "vectorize_innermost", "find_block", "loop_extent",
+           "partition_whole_tiles", "parallel_vectorized_stage"]
 
 
 def divisor_at_most(extent, limit):
@@ -109,3 +110,27 @@ def find_block(sch, name):
         if sch.get(block).name_hint == name:
             return block
     return None
+
+
+def partition_whole_tiles(sch, block_name, extent, tile):
+    """Partition a block's outermost loop into a multiple of ``tile`` and a short remainder
+    (``loop_partition``), so the main part needs no boundary predicate.
+
+    Returns the name of the block that covers the whole tiles: the original name when the
+    extent already is a multiple of ``tile`` or shorter than one tile.
+    """
+    whole = extent // tile * tile
+    if whole == 0 or whole == extent:
+        return block_name
+    loop = sch.get_loops(sch.get_sblock(block_name))[0]
+    var = sch.get(loop).loop_var.name
+    sch.loop_partition(loop, [whole, None])
+    return f"{block_name}_{var}0"
+
+
+def parallel_vectorized_stage(sch, block, lanes, parallel_loops=1):
+    """Schedule an element-wise stage (padding, packing): parallel outer, SIMD inner loop."""
+    loops = sch.get_loops(block)
+    if len(loops) > parallel_loops:
+        fuse_parallel(sch, loops[:parallel_loops])
+    vectorize_innermost(sch, block, lanes)

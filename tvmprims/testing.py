@@ -1,0 +1,64 @@
+"""Independent float64 references (numpy and torch) for every operator, used by the tests.
+
+These never touch TVM: they are what tvmprims' kernels are checked against.
+"""
+
+import numpy as np
+
+__all__ = ["matmul_ref", "convolve_ref", "conv1d_ref", "conv2d_ref", "depthwise_conv2d_ref",
+           "tolerance", "assert_close"]
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def _f64(*arrays):
+    torch = _torch()
+    return [None if a is None else torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in arrays]
+
+
+def matmul_ref(a, b):
+    return np.asarray(a, np.float64) @ np.asarray(b, np.float64)
+
+
+def convolve_ref(a, v, mode="full"):
+    return np.convolve(np.asarray(a, np.float64), np.asarray(v, np.float64), mode)
+
+
+def conv1d_ref(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    torch = _torch()
+    return torch.nn.functional.conv1d(*_f64(x, w, bias), stride=stride, padding=padding,
+                                      dilation=dilation, groups=groups).numpy()
+
+
+def conv2d_ref(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    torch = _torch()
+    return torch.nn.functional.conv2d(*_f64(x, w, bias), stride=stride, padding=padding,
+                                      dilation=dilation, groups=groups).numpy()
+
+
+def depthwise_conv2d_ref(x, w, bias=None, stride=1, padding=0, dilation=1):
+    return conv2d_ref(x, w, bias, stride, padding, dilation, groups=np.shape(x)[1])
+
+
+def tolerance(dtype, reduction_length):
+    """Relative tolerance for a sum of ``reduction_length`` products in ``dtype``.
+
+    Rounding error of a length-n dot product grows like ``sqrt(n) * eps`` for random data;
+    the factor 8 leaves room for reassociation (tiling changes the summation order).
+    """
+    eps = np.finfo(np.dtype(dtype)).eps
+    return 8 * eps * max(1.0, float(np.sqrt(reduction_length)))
+
+
+def assert_close(actual, expected, dtype, reduction_length):
+    """Assert shapes equal and ``max|a - e| <= tol * max(1, max|e|)``."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"shape {actual.shape} != reference {expected.shape}"
+    assert actual.dtype == np.dtype(dtype), f"dtype {actual.dtype} != {dtype}"
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    error = float(np.abs(actual - expected).max(initial=0.0)) / scale
+    tol = tolerance(dtype, reduction_length)
+    assert error <= tol, f"relative error {error:.3g} exceeds {tol:.3g}"
