@@ -84,8 +84,15 @@ def fuse_parallel(sch, loops):
 
 
 def vectorize_innermost(sch, block, lanes):
-    """Vectorise a block's innermost loop, split to ``lanes`` when it is longer."""
-    loop = sch.get_loops(block)[-1]
+    """Vectorise a block's innermost loop, split to ``lanes`` when it is longer.
+
+    Does nothing when that loop also holds other blocks (a write-back computed at a tile
+    whose inner extent is 1 has no loop of its own): vectorising it would vectorise them too.
+    """
+    loops = sch.get_loops(block)
+    if not loops or len(sch.get_child_blocks(loops[-1])) != 1:
+        return
+    loop = loops[-1]
     extent = _extent(sch, loop)
     if extent is None or extent <= 1:
         return
@@ -134,3 +141,215 @@ def parallel_vectorized_stage(sch, block, lanes, parallel_loops=1):
     if len(loops) > parallel_loops:
         fuse_parallel(sch, loops[:parallel_loops])
     vectorize_innermost(sch, block, lanes)
+
+
+# --- GPU (CUDA) tiling ------------------------------------------------------------------------
+#
+# The CUDA schedules share one structure. The output is cut into *block tiles*, one per thread
+# block; a block tile is a grid of threads, and each thread owns a small *thread tile* of
+# outputs that it accumulates in registers (``local``). The reduction is walked in *chunks*;
+# for each chunk the thread block copies the operand tiles it is about to reuse into
+# ``shared`` memory, every thread fetching a slice (``cooperative_fetch``), then all threads
+# compute from shared memory. Loop order of the reduction block:
+#
+#     blockIdx.x (fused block loops) / threadIdx.x (fused thread loops)
+#       / chunk loops (shared fetches here) / rest of the reduction / thread tile (unrolled)
+
+from collections import namedtuple  # noqa: E402
+
+__all__ += ["GPU_MIN_BLOCKS", "SHARED_BUDGET", "MAX_THREADS", "ceil_div", "AxisTile",
+            "axis_tile", "block_count", "threads_per_block", "shrink_to_fill", "window_extent",
+            "GpuTiling", "bind_spatial_tiles", "cooperative_fetch", "unroll_below",
+            "finish_gpu_reduction"]
+
+#: Thread blocks a launch should have at least: one per streaming multiprocessor of an H100.
+GPU_MIN_BLOCKS = 132
+#: Shared memory a thread block may use. The static limit is 48 KB; staying well below it
+#: leaves room for two or more resident blocks per multiprocessor.
+SHARED_BUDGET = 32 * 1024
+#: CUDA's limit on threads per block.
+MAX_THREADS = 1024
+
+
+def ceil_div(a, b):
+    return -(-a // b)
+
+
+class AxisTile(namedtuple("AxisTile", "threads per_thread interleaved")):
+    """How one output axis is cut: ``threads`` threads per block, ``per_thread`` outputs each.
+
+    ``interleaved=False``: a thread owns ``per_thread`` *consecutive* outputs (index =
+    block * size + thread * per_thread + i). ``interleaved=True``: its outputs are
+    ``threads`` apart (index = block * size + i * threads + thread), so that neighbouring
+    threads touch neighbouring elements: coalesced global stores and conflict-free
+    shared-memory loads along the fastest-varying axis.
+    """
+
+    @property
+    def size(self):
+        """Outputs of this axis per thread block."""
+        return self.threads * self.per_thread
+
+
+def axis_tile(extent, threads, per_thread, interleaved=False):
+    """An :class:`AxisTile` for an axis of ``extent``, shrunk so that a block tile is not
+    (much) larger than the axis: short axes get one thread per element."""
+    if extent <= threads:
+        return AxisTile(max(int(extent), 1), 1, interleaved)
+    return AxisTile(threads, max(1, min(per_thread, ceil_div(extent, threads))), interleaved)
+
+
+def block_count(extents, tiles):
+    """Thread blocks of a launch: a ``None`` tile is an axis with one index per block."""
+    count = 1
+    for extent, tile in zip(extents, tiles):
+        count *= extent if tile is None else ceil_div(extent, tile.size)
+    return count
+
+
+def threads_per_block(tiles):
+    count = 1
+    for tile in tiles:
+        if tile is not None:
+            count *= tile.threads
+    return count
+
+
+def shrink_to_fill(extents, tiles, min_blocks=GPU_MIN_BLOCKS, min_threads=64):
+    """Make block tiles smaller until the launch has ``min_blocks`` blocks (small workloads
+    would otherwise leave most multiprocessors idle).
+
+    The largest per-thread factor is halved first (less register reuse, same threads per
+    block), then the largest thread count, as long as a block keeps ``min_threads`` threads.
+    """
+    tiles = list(tiles)
+    while block_count(extents, tiles) < min_blocks:
+        axes = [i for i, t in enumerate(tiles) if t is not None and t.per_thread > 1]
+        if axes:
+            i = max(axes, key=lambda i: tiles[i].per_thread)
+            tiles[i] = tiles[i]._replace(per_thread=tiles[i].per_thread // 2)
+            continue
+        total = threads_per_block(tiles)
+        axes = [i for i, t in enumerate(tiles)
+                if t is not None and t.threads > 1 and total // 2 >= min_threads]
+        if not axes:
+            break
+        i = max(axes, key=lambda i: tiles[i].threads)
+        tiles[i] = tiles[i]._replace(threads=ceil_div(tiles[i].threads, 2))
+    return tiles
+
+
+def window_extent(outputs, stride, kernel, dilation):
+    """Input elements along an axis read by ``outputs`` consecutive outputs of a convolution."""
+    return (outputs - 1) * stride + (kernel - 1) * dilation + 1
+
+
+#: Loops of a reduction block after :func:`bind_spatial_tiles`.
+GpuTiling = namedtuple("GpuTiling", "block thread chunks reduction inner")
+
+
+def bind_spatial_tiles(sch, block, tiles, chunks=(), unroll_step=256):
+    """Tile a reduction block for the GPU and bind its loops.
+
+    ``tiles`` gives an :class:`AxisTile` (or ``None``: one index per thread block) for each
+    spatial loop, outermost first; ``chunks`` a chunk size (or ``None``: whole) for each
+    reduction loop. Every spatial loop is split into block, thread and per-thread parts;
+    the block parts are fused and bound to ``blockIdx.x``, the thread parts to
+    ``threadIdx.x``. Splits that do not divide the extent leave a guard on the block, so any
+    shape is correct. Loop order: block, thread, reduction chunks, rest of the reduction,
+    thread tile. The thread tile is unrolled (its accumulators then live in registers) and
+    the block loop gets ``pragma_auto_unroll_max_step`` for the short reduction loops.
+
+    Returns a :class:`GpuTiling` of loop handles ``(block, thread, chunks, reduction,
+    inner)``: the chunk loops (where shared fetches go), the remaining reduction loops and
+    the per-thread loops.
+    """
+    loops = sch.get_loops(block)
+    spatial, reduction = loops[:len(tiles)], loops[len(tiles):]
+    chunks = list(chunks) + [None] * (len(reduction) - len(chunks))
+    outers, threads, inners = [], [], []
+    for loop, tile in zip(spatial, tiles):
+        if tile is None:
+            outers.append(loop)
+            continue
+        if tile.interleaved:
+            outer, inner, thread = sch.split(loop, [None, tile.per_thread, tile.threads])
+        else:
+            outer, thread, inner = sch.split(loop, [None, tile.threads, tile.per_thread])
+        outers.append(outer)
+        threads.append(thread)
+        inners.append(inner)
+    chunk_loops, rest = [], []
+    for loop, chunk in zip(reduction, chunks):
+        if chunk is None:
+            rest.append(loop)
+        else:
+            outer, inner = sch.split(loop, [None, chunk])
+            chunk_loops.append(outer)
+            rest.append(inner)
+    sch.reorder(*outers, *threads, *chunk_loops, *rest, *inners)
+    block_loop = sch.fuse(*outers) if len(outers) > 1 else outers[0]
+    thread_loop = sch.fuse(*threads) if len(threads) > 1 else threads[0]
+    sch.bind(block_loop, "blockIdx.x")
+    sch.bind(thread_loop, "threadIdx.x")
+    for loop in inners:
+        sch.unroll(loop)
+    if unroll_step:
+        sch.annotate(block_loop, "pragma_auto_unroll_max_step", unroll_step)
+        sch.annotate(block_loop, "pragma_unroll_explicit", 0)
+    return GpuTiling(block_loop, thread_loop, chunk_loops, rest, inners)
+
+
+def _loop_depth(sch, block, loop):
+    target = sch.get(loop)
+    for depth, candidate in enumerate(sch.get_loops(block)):
+        if sch.get(candidate).same_as(target):
+            return depth
+    raise ValueError("loop is not an ancestor of the block")
+
+
+def cooperative_fetch(sch, consumer, read_index, at_loop, threads, scope="shared", vector=1):
+    """Stage input ``read_index`` of ``consumer`` in ``scope`` memory at ``at_loop``, each of
+    the block's ``threads`` threads copying a slice; returns the copy block.
+
+    The copy is placed (``compute_at``) so that it holds what the consumer reads inside
+    ``at_loop``, for all threads of the block (TVM relaxes ``threadIdx`` loops for shared
+    buffers). Its loops are fused and split over ``threadIdx.x``, so consecutive threads
+    load consecutive elements (coalesced). A producer of the staged buffer (a zero-padding
+    stage) is inlined into the copy: the bounds test runs once per fetched element, not in
+    the inner loop of the reduction. ``vector`` > 1 makes each thread copy that many
+    consecutive elements with one vector load (only when the copied rows are a multiple).
+    """
+    cache = sch.cache_read(consumer, read_index, scope)
+    for producer in sch.get_producers(cache):
+        sch.compute_inline(producer)
+    sch.compute_at(cache, at_loop)
+    depth = _loop_depth(sch, cache, at_loop)
+    loops = sch.get_loops(cache)[depth + 1:]
+    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    if vector > 1:
+        _, thread, lanes = sch.split(fused, [None, threads, vector])
+        sch.vectorize(lanes)
+    else:
+        _, thread = sch.split(fused, [None, threads])
+    sch.bind(thread, "threadIdx.x")
+    return cache
+
+
+def unroll_below(sch, block, loop):
+    """Unroll every loop of ``block`` nested inside ``loop``."""
+    for inner in sch.get_loops(block)[_loop_depth(sch, block, loop) + 1:]:
+        sch.unroll(inner)
+
+
+def finish_gpu_reduction(sch, reduction, write_back, tiling):
+    """Common tail of the CUDA schedules: write each thread's tile back from registers
+    right after its reduction (``reverse_compute_at`` the thread loop), and split the
+    accumulator's zero-initialisation off the reduction (``decompose_reduction``), both
+    with their per-thread loops unrolled so the accumulators stay in registers."""
+    sch.reverse_compute_at(write_back, tiling.thread)
+    unroll_below(sch, write_back, tiling.thread)
+    first = (tiling.chunks or tiling.reduction)[0]
+    init = sch.decompose_reduction(reduction, first)
+    unroll_below(sch, init, tiling.thread)
+    return init

@@ -43,7 +43,7 @@ def matmul(a, b, *, target=None, schedule="hand"):
     """Matrix product of a (M, K) and b (K, N) -> (M, N), as ``numpy.matmul`` on 2-D arrays."""
     (a, b), dtype = _inputs(a=a, b=b)
     wl = _matmul_op.workload(a.shape, b.shape, dtype)
-    return build_workload(wl, target, schedule)(a, b)
+    return build_workload(wl, target, schedule).run_checked([a, b])
 
 
 def convolve(a, v, mode="full", *, target=None, schedule="hand"):
@@ -57,7 +57,7 @@ def convolve(a, v, mode="full", *, target=None, schedule="hand"):
     if v.shape[0] > a.shape[0]:
         a, v = v, a
     wl = _convolve_op.workload(a.shape, v.shape, dtype, mode=mode)
-    return build_workload(wl, target, schedule)(a, v)
+    return build_workload(wl, target, schedule).run_checked([a, v])
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="direct", *,
@@ -78,7 +78,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     else:
         wl = _conv2d_op.workload(x.shape, weight.shape, bias_shape, dtype, stride, padding,
                                  dilation, groups)
-    return build_workload(wl, target, schedule)(x, weight, *rest)
+    return build_workload(wl, target, schedule).run_checked([x, weight, *rest])
 
 
 def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *, target=None,
@@ -90,7 +90,7 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *, t
     (x, weight, *rest), dtype = _inputs(x=x, weight=weight, bias=bias)
     wl = _depthwise_op.workload(x.shape, weight.shape, rest[0].shape if rest else None, dtype,
                                 stride, padding, dilation)
-    return build_workload(wl, target, schedule)(x, weight, *rest)
+    return build_workload(wl, target, schedule).run_checked([x, weight, *rest])
 
 
 def _one_d(value, name):

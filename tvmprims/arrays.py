@@ -1,13 +1,18 @@
 """Array handling at the numpy boundary: dtype checks, contiguity, alignment, allocation."""
 
+import math
+
 import numpy as np
 
 from .workload import SUPPORTED_DTYPES
 
 __all__ = ["as_input", "common_dtype", "aligned_empty", "ALIGNMENT"]
 
-#: TVM declares its buffers 64-byte aligned and may emit aligned vector loads.
+#: TVM declares its argument buffers 64-byte aligned and emits aligned vector loads, so an
+#: array that is not (glibc returns large blocks at 16 mod 64) is copied into one that is.
 ALIGNMENT = 64
+
+_NAMES = {np.dtype(d): d for d in SUPPORTED_DTYPES}  # dtype.name is slow in numpy 2
 
 
 def as_input(x, name):
@@ -16,11 +21,14 @@ def as_input(x, name):
     Non-ndarray inputs (lists, torch CPU tensors) are converted; lists of Python numbers become
     float32 unless they hold float64 data. Integer, complex and other dtypes raise ``TypeError``.
     """
+    if (type(x) is np.ndarray and x.dtype in _NAMES and x.size and x.flags.c_contiguous
+            and not x.ctypes.data % ALIGNMENT):
+        return x  # the common case, checked cheaply
     if not isinstance(x, np.ndarray):
         x = np.asarray(x)
         if x.dtype.kind in "iub":
             x = x.astype(np.float32)
-    if x.dtype.name not in SUPPORTED_DTYPES:
+    if x.dtype not in _NAMES:
         raise TypeError(f"{name} has dtype {x.dtype}; tvmprims supports {', '.join(SUPPORTED_DTYPES)}")
     if x.size == 0:
         raise ValueError(f"{name} is empty (shape {x.shape}); zero-size dimensions are not supported")
@@ -33,17 +41,17 @@ def as_input(x, name):
 
 def common_dtype(arrays, names):
     """The one dtype shared by ``arrays``; mixed dtypes raise ``TypeError``."""
-    dtypes = {a.dtype.name for a in arrays}
+    dtypes = {a.dtype for a in arrays}
     if len(dtypes) != 1:
         listing = ", ".join(f"{n}={a.dtype}" for n, a in zip(names, arrays))
         raise TypeError(f"mixed dtypes ({listing}): cast the inputs to one dtype")
-    return dtypes.pop()
+    return _NAMES[dtypes.pop()]
 
 
 def aligned_empty(shape, dtype):
     """An uninitialised C-contiguous array whose data is ``ALIGNMENT``-byte aligned."""
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
     raw = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
     start = -raw.ctypes.data % ALIGNMENT
     return raw[start:start + nbytes].view(dtype).reshape(shape)

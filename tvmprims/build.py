@@ -9,7 +9,7 @@ import threading
 
 from ._tvm import Schedule, compile_module, create_prim_func, dlight, tvm
 from .kernel import Kernel
-from .target import resolve_target, target_key
+from .target import resolve_target
 from .workload import Workload
 
 __all__ = ["build_workload", "schedule_workload", "SCHEDULES", "clear_cache", "cache_info"]
@@ -49,17 +49,24 @@ def build_workload(workload, target="llvm", schedule="hand"):
     """Compile ``workload`` (cached: the same workload, target and schedule compile once)."""
     if not isinstance(workload, Workload):
         raise TypeError(f"expected a Workload, got {type(workload).__name__}")
-    target = resolve_target(target)
-    key = (workload, target_key(target), str(target), schedule)
+    # String targets key by name: str(Target) serialises to JSON, too slow for every call.
+    key = (workload, _canonical_name(target) if isinstance(target, str) or target is None
+           else str(target), schedule)
     with _lock:
         kernel = _kernels.get(key)
         _stats["hits" if kernel is not None else "misses"] += 1
     if kernel is not None:
         return kernel
+    target = resolve_target(target)
     mod = schedule_workload(workload, target, schedule)
     kernel = Kernel(workload, target, schedule, compile_module(mod, target).mod, mod)
     with _lock:
         return _kernels.setdefault(key, kernel)
+
+
+def _canonical_name(target):
+    name = (target or "llvm").strip().lower()
+    return "llvm" if name == "cpu" else name
 
 
 def clear_cache():

@@ -75,7 +75,11 @@ class Kernel:
 
     def __call__(self, *arrays, out=None):
         """Run the kernel; returns the output array (``out`` when given)."""
-        arrays = self._check(arrays)
+        return self.run_checked(self._check(arrays), out)
+
+    def run_checked(self, arrays, out=None):
+        """Run on arrays already validated by :func:`tvmprims.arrays.as_input` and shape
+        checks (the numpy API's fast path)."""
         result = self._output(out)
         if self._on_cpu:
             if result.ctypes.data % 64:

@@ -1,0 +1,93 @@
+"""conv2d (direct) and conv1d against float64 torch over batches, channels, sizes, kernels,
+strides, paddings, dilations and groups."""
+
+import itertools
+
+import pytest
+
+import tvmprims
+from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref
+
+BATCHES = (1, 3, 32)
+CHANNELS = (1, 3, 64)
+SPATIAL = (1, 3, 4, 7, 57, 128)
+KERNELS = (1, 3, 5, 7)
+
+
+def _cases():
+    """Every spatial size with every kernel size, batch, channel count and stride/padding/
+    dilation cycled through so each value appears with several others. Large batch x channel
+    x size combinations are kept out of the default set (they only cost time)."""
+    params = itertools.cycle([(1, 0, 1), (1, 1, 1), (2, 1, 1), (1, 2, 2), (3, 3, 1), (2, 0, 2)])
+    sizes = itertools.cycle(itertools.product(BATCHES, CHANNELS))
+    cases = []
+    for h, k in itertools.product(SPATIAL, KERNELS):
+        stride, padding, dilation = next(params)
+        n, c = next(sizes)
+        if h >= 57 and n * c > 32:
+            n, c = 1, c if n * c <= 64 else 3
+        span = dilation * (k - 1) + 1
+        if h + 2 * padding < span:  # kernel larger than the padded input: an error case
+            padding = (span - h + 1) // 2
+        cases.append(((n, c, h, h), (min(64, 2 * c + 1), c, k, k), stride, padding, dilation))
+    return cases
+
+
+def _run(rng, x_shape, w_shape, stride, padding, dilation, groups=1, bias=True, dtype="float32"):
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype) if bias else None
+    out = tvmprims.conv2d(x, w, b, stride, padding, dilation, groups)
+    assert_close(out, conv2d_ref(x, w, b, stride, padding, dilation, groups), dtype,
+                 w_shape[1] * w_shape[2] * w_shape[3])
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation", _cases(), ids=str)
+def test_grid(rng, x_shape, w_shape, stride, padding, dilation):
+    _run(rng, x_shape, w_shape, stride, padding, dilation, bias=x_shape[0] != 3)
+
+
+@pytest.mark.parametrize("c,o,groups", [(4, 6, 2), (6, 9, 3), (64, 64, 4), (3, 3, 3)])
+def test_groups(rng, c, o, groups):
+    _run(rng, (2, c, 9, 8), (o, c // groups, 3, 3), (1, 2), (1, 0), 1, groups)
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [((2, 1), (0, 2), (1, 3)), (1, "same", 2),
+                                                     (1, "valid", 1), ((1, 3), (3, 1), (2, 1))])
+def test_pairs_and_padding_strings(rng, stride, padding, dilation):
+    _run(rng, (1, 3, 11, 13), (5, 3, 3, 2), stride, padding, dilation)
+
+
+@pytest.mark.parametrize("x_shape,w_shape", [((1, 64, 56, 56), (64, 64, 3, 3)),
+                                             ((32, 3, 32, 32), (16, 3, 5, 5)),
+                                             ((1, 3, 128, 128), (64, 3, 7, 7))])
+def test_large(rng, x_shape, w_shape):
+    _run(rng, x_shape, w_shape, 1, 1, 1)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding",
+                         [((1, 1, 1, 1), (1, 1, 1, 1), 1, 0), ((3, 3, 7, 7), (5, 3, 3, 3), 2, 1),
+                          ((2, 64, 4, 4), (64, 64, 3, 3), 1, 1)])
+def test_float64(rng, x_shape, w_shape, stride, padding):
+    _run(rng, x_shape, w_shape, stride, padding, 1, dtype="float64")
+
+
+def test_unscheduled_baseline(rng):
+    x = rng.standard_normal((2, 3, 9, 9)).astype("float32")
+    w = rng.standard_normal((4, 3, 3, 3)).astype("float32")
+    assert_close(tvmprims.conv2d(x, w, padding=1, schedule="none"), conv2d_ref(x, w, padding=1),
+                 "float32", 27)
+
+
+@pytest.mark.parametrize("n,c,length,o,k,stride,padding,dilation,groups",
+                         [(1, 1, 1, 1, 1, 1, 0, 1, 1), (3, 3, 57, 5, 5, 2, 2, 1, 1),
+                          (32, 64, 7, 64, 3, 1, 1, 1, 1), (1, 64, 128, 32, 7, 1, 3, 2, 1),
+                          (2, 4, 50, 6, 5, 2, 3, 2, 2), (3, 8, 33, 8, 3, 1, 1, 1, 8),
+                          (1, 3, 4, 2, 3, 3, "valid", 1, 1), (2, 3, 10, 4, 4, 1, "same", 1, 1)])
+def test_conv1d(rng, n, c, length, o, k, stride, padding, dilation, groups):
+    x = rng.standard_normal((n, c, length)).astype("float32")
+    w = rng.standard_normal((o, c // groups, k)).astype("float32")
+    b = rng.standard_normal(o).astype("float32")
+    out = tvmprims.conv1d(x, w, b, stride, padding, dilation, groups)
+    assert_close(out, conv1d_ref(x, w, b, stride, padding, dilation, groups), "float32",
+                 c // groups * k)

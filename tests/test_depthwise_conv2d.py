@@ -1,0 +1,48 @@
+"""depthwise_conv2d (and conv2d with groups == C) against float64 torch."""
+
+import itertools
+
+import pytest
+
+import tvmprims
+from tvmprims.testing import assert_close, depthwise_conv2d_ref
+
+SHAPES = [(1, 1, 1, 1), (3, 3, 7, 7), (32, 3, 4, 4), (1, 64, 57, 57), (3, 64, 3, 3),
+          (1, 3, 128, 128), (32, 64, 7, 7)]
+PARAMS = [(1, 1, 0, 1, 1), (3, 1, 1, 1, 1), (3, 2, 1, 1, 1), (5, 1, 2, 2, 1), (7, 1, 3, 1, 2),
+          (3, 2, 0, 2, 1)]  # kernel, stride, padding, dilation, channel multiplier
+
+
+def _cases():
+    for shape, (k, s, p, d, m) in itertools.product(SHAPES, PARAMS):
+        if shape[2] + 2 * p >= d * (k - 1) + 1:
+            yield shape, k, s, p, d, m
+
+
+@pytest.mark.parametrize("shape,k,stride,padding,dilation,multiplier", list(_cases()), ids=str)
+def test_grid(rng, shape, k, stride, padding, dilation, multiplier):
+    c = shape[1]
+    x = rng.standard_normal(shape).astype("float32")
+    w = rng.standard_normal((c * multiplier, 1, k, k)).astype("float32")
+    b = rng.standard_normal(c * multiplier).astype("float32")
+    expected = depthwise_conv2d_ref(x, w, b, stride, padding, dilation)
+    assert_close(tvmprims.depthwise_conv2d(x, w, b, stride, padding, dilation), expected,
+                 "float32", k * k)
+    # conv2d with groups == C dispatches to the same operator.
+    assert_close(tvmprims.conv2d(x, w, b, stride, padding, dilation, groups=c), expected,
+                 "float32", k * k)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 5, 13, 11), (1, 32, 112, 112)])
+def test_float64(rng, shape):
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((shape[1], 1, 3, 3))
+    assert_close(tvmprims.depthwise_conv2d(x, w, None, 1, 1), depthwise_conv2d_ref(x, w, None, 1, 1),
+                 "float64", 9)
+
+
+def test_unscheduled_baseline(rng):
+    x = rng.standard_normal((1, 4, 9, 9)).astype("float32")
+    w = rng.standard_normal((8, 1, 3, 3)).astype("float32")
+    assert_close(tvmprims.depthwise_conv2d(x, w, padding=1, schedule="none"),
+                 depthwise_conv2d_ref(x, w, padding=1), "float32", 9)
