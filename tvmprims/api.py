@@ -8,7 +8,7 @@ from .ops import conv2d as _conv2d_op
 from .ops import convolve as _convolve_op
 from .ops import depthwise_conv2d as _depthwise_op
 from .ops import matmul as _matmul_op
-from .ops._checks import require
+from .ops._checks import is_int, require
 
 __all__ = ["matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "build", "OPERATORS",
            "CONV2D_ALGORITHMS"]
@@ -33,10 +33,16 @@ def build(op, *shapes, dtype="float32", target=None, schedule="hand", **params):
     return build_workload(module.workload(*shapes, dtype=dtype, **params), target, schedule)
 
 
-def _inputs(**named):
-    arrays = [as_input(a, name) for name, a in named.items() if a is not None]
-    dtype = common_dtype(arrays, [n for n, a in named.items() if a is not None])
-    return arrays, dtype
+def _inputs(optional=(), **named):
+    """Checked arrays (optional ones that are None left out) and their common dtype."""
+    names = []
+    for name, a in named.items():
+        if a is None and name not in optional:
+            raise TypeError(f"{name} is None: an array is required")
+        if a is not None:
+            names.append(name)
+    arrays = [as_input(named[n], n) for n in names]
+    return arrays, common_dtype(arrays, names)
 
 
 def matmul(a, b, *, target=None, schedule="hand"):
@@ -70,9 +76,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     """
     if algo not in CONV2D_ALGORITHMS:
         raise ValueError(f"unknown conv2d algo {algo!r}: expected one of {CONV2D_ALGORITHMS}")
-    (x, weight, *rest), dtype = _inputs(x=x, weight=weight, bias=bias)
+    (x, weight, *rest), dtype = _inputs(optional=("bias",), x=x, weight=weight, bias=bias)
     bias_shape = rest[0].shape if rest else None
-    if groups > 1 and x.ndim == 4 and groups == x.shape[1]:
+    if is_int(groups) and groups > 1 and x.ndim == 4 and groups == x.shape[1]:
         wl = _depthwise_op.workload(x.shape, weight.shape, bias_shape, dtype, stride, padding,
                                     dilation)
     else:
@@ -87,7 +93,7 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *, t
 
     x (N, C, H, W), weight (C * m, 1, KH, KW), bias (C * m,) or None -> (N, C * m, OH, OW).
     """
-    (x, weight, *rest), dtype = _inputs(x=x, weight=weight, bias=bias)
+    (x, weight, *rest), dtype = _inputs(optional=("bias",), x=x, weight=weight, bias=bias)
     wl = _depthwise_op.workload(x.shape, weight.shape, rest[0].shape if rest else None, dtype,
                                 stride, padding, dilation)
     return build_workload(wl, target, schedule).run_checked([x, weight, *rest])
@@ -109,7 +115,7 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, t
     x (N, C, L), weight (O, C // groups, K), bias (O,) or None -> (N, O, OL). Runs the conv2d
     kernels on (N, C, 1, L) views: a height-1 image is exactly a 1-D signal.
     """
-    (x, weight, *rest), dtype = _inputs(x=x, weight=weight, bias=bias)
+    (x, weight, *rest), dtype = _inputs(optional=("bias",), x=x, weight=weight, bias=bias)
     require(x.ndim == 3, f"conv1d expects x of rank 3 (N, C, L), got shape {x.shape}")
     require(weight.ndim == 3,
             f"conv1d expects weight of rank 3 (O, C/groups, K), got shape {weight.shape}")

@@ -18,16 +18,22 @@ _NAMES = {np.dtype(d): d for d in SUPPORTED_DTYPES}  # dtype.name is slow in num
 def as_input(x, name):
     """``x`` as a C-contiguous, 64-byte aligned float ndarray (copied only when needed).
 
-    Non-ndarray inputs (lists, torch CPU tensors) are converted; lists of Python numbers become
-    float32 unless they hold float64 data. Integer, complex and other dtypes raise ``TypeError``.
+    Lists and tuples of Python numbers are converted (integers to float32); array objects
+    (numpy, torch CPU tensors) keep their dtype, and any dtype other than float32/float64
+    raises ``TypeError``.
     """
     if (type(x) is np.ndarray and x.dtype in _NAMES and x.size and x.flags.c_contiguous
             and not x.ctypes.data % ALIGNMENT):
         return x  # the common case, checked cheaply
-    if not isinstance(x, np.ndarray):
+    if isinstance(x, (list, tuple)):  # Python numbers: integers become float32
         x = np.asarray(x)
         if x.dtype.kind in "iub":
             x = x.astype(np.float32)
+    elif not isinstance(x, np.ndarray):  # torch tensors and other array objects
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(f"{name} cannot be read as a numpy array ({type(x).__name__}): {e}") from None
     if x.dtype not in _NAMES:
         raise TypeError(f"{name} has dtype {x.dtype}; tvmprims supports {', '.join(SUPPORTED_DTYPES)}")
     if x.size == 0:

@@ -49,23 +49,25 @@ def build_workload(workload, target="llvm", schedule="hand"):
     """Compile ``workload`` (cached: the same workload, target and schedule compile once)."""
     if not isinstance(workload, Workload):
         raise TypeError(f"expected a Workload, got {type(workload).__name__}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}: expected one of {SCHEDULES}")
+    resolved = resolve_target(target)  # validates; cached for names
     # String targets key by name: str(Target) serialises to JSON, too slow for every call.
     key = (workload, _canonical_name(target) if isinstance(target, str) or target is None
-           else str(target), schedule)
+           else str(resolved), schedule)
     with _lock:
         kernel = _kernels.get(key)
         _stats["hits" if kernel is not None else "misses"] += 1
     if kernel is not None:
         return kernel
-    target = resolve_target(target)
-    mod = schedule_workload(workload, target, schedule)
-    kernel = Kernel(workload, target, schedule, compile_module(mod, target).mod, mod)
+    mod = schedule_workload(workload, resolved, schedule)
+    kernel = Kernel(workload, resolved, schedule, compile_module(mod, resolved).mod, mod)
     with _lock:
         return _kernels.setdefault(key, kernel)
 
 
 def _canonical_name(target):
-    name = (target or "llvm").strip().lower()
+    name = "llvm" if target is None else target.strip().lower()
     return "llvm" if name == "cpu" else name
 
 

@@ -89,11 +89,17 @@ class Kernel:
             else:
                 self._func(*arrays, result)
             return result
+        self._require_device()
         args = [tensor_on(a, self._device) for a in arrays]
         dev_out = tvm.runtime.empty(self._output_shape, self.workload.dtype, self._device)
         self._func(*args, dev_out)
         result[...] = dev_out.numpy()
         return result
+
+    def _require_device(self):
+        if not self._on_cpu and not (tvm.runtime.enabled("cuda") and self._device.exist):
+            raise RuntimeError(f"{self!r} needs a CUDA GPU to run and none is present; it can "
+                               "still be built, inspected (source()) and exported")
 
     def random_inputs(self, seed=0):
         """Standard-normal inputs of the right shapes and dtype."""
@@ -107,6 +113,7 @@ class Kernel:
         ``number`` calls (``0``: as many as fill ``min_repeat_ms``).
         """
         arrays = self._check(arrays) if arrays else self.random_inputs()
+        self._require_device()
         args = [tensor_on(a, self._device) for a in arrays]
         args.append(tvm.runtime.empty(self._output_shape, self.workload.dtype, self._device))
         evaluator = self.module.time_evaluator(
@@ -124,6 +131,8 @@ class Kernel:
 
     def source(self):
         """Generated code: CUDA C for cuda kernels, LLVM IR for CPU kernels."""
+        if self.ir_module is None:
+            raise RuntimeError("this kernel was loaded from a compiled library; its source is not kept")
         if self.target.kind.name == "cuda":
             return cuda_source(self.module)
         return self.module.inspect_source("ll")
@@ -137,8 +146,11 @@ class Kernel:
     def export(self, path):
         """Write a shared library loadable by :func:`load_kernel` or ``tvm.runtime.load_module``.
 
-        The library's entry point is ``"main"``; a ``<path>.json`` sidecar records the
-        workload, target and schedule so that tvmprims can check arguments on reload.
+        The library's entry point is ``"main"``, taking the inputs then the output. Called
+        through plain TVM, every array must be C-contiguous and 64-byte aligned, as TVM's
+        buffers are (``tvm.runtime.tensor`` allocates so; numpy arrays often are not, and a
+        misaligned output can crash the process). :func:`load_kernel` checks and copies for
+        you. A ``<path>.json`` sidecar records the workload, target and schedule.
         """
         path = str(path)
         self.module.export_library(path)

@@ -8,10 +8,32 @@ the kernel cache (together with target and schedule) and, later, of tuning recor
 import importlib
 from dataclasses import dataclass
 
-__all__ = ["Workload", "SUPPORTED_DTYPES"]
+import numpy as np
+
+__all__ = ["Workload", "SUPPORTED_DTYPES", "dtype_name"]
 
 #: dtypes every operator supports on every target.
 SUPPORTED_DTYPES = ("float32", "float64")
+
+_DTYPE_NAMES = {d: d for d in SUPPORTED_DTYPES}
+
+
+def dtype_name(dtype):
+    """The canonical name of a supported dtype (``"float32"``, ``np.float32``, ``np.dtype``...).
+
+    Raises ``TypeError`` for anything else.
+    """
+    try:
+        return _DTYPE_NAMES[dtype]
+    except (KeyError, TypeError):
+        pass
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in SUPPORTED_DTYPES:
+        raise TypeError(f"unsupported dtype {dtype!r}: tvmprims supports {', '.join(SUPPORTED_DTYPES)}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -38,9 +60,12 @@ class Workload:
 
     @staticmethod
     def make(op, shapes, dtype, **params):
-        """Build a workload with canonical (tuple, sorted) fields."""
+        """Build a workload with canonical (tuple, sorted) fields; every extent must be >= 1."""
         shapes = tuple(tuple(int(d) for d in s) for s in shapes)
-        return Workload(op, shapes, str(dtype), tuple(sorted(params.items())))
+        for shape in shapes:
+            if min(shape, default=1) < 1:
+                raise ValueError(f"{op}: shape {shape} has a zero-size or negative dimension")
+        return Workload(op, shapes, dtype_name(dtype), tuple(sorted(params.items())))
 
     def __getitem__(self, name):
         for key, value in self.params:
@@ -78,6 +103,10 @@ class Workload:
 
     @staticmethod
     def from_json(data):
+        """Inverse of :meth:`to_json`; raises ``ValueError`` for an unknown operator."""
+        from .api import OPERATORS
+        if data["op"] not in OPERATORS:
+            raise ValueError(f"unknown operator {data['op']!r}")
         params = {k: _tupled(v) for k, v in data["params"].items()}
         return Workload.make(data["op"], data["shapes"], data["dtype"], **params)
 

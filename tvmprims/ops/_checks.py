@@ -1,6 +1,15 @@
 """Shape and parameter checks shared by the operator definitions."""
 
-__all__ = ["require", "pair", "positive_pair", "conv_output_size"]
+import numbers
+
+import numpy as np
+
+__all__ = ["require", "is_int", "pair", "positive_pair", "conv_output_size"]
+
+
+def is_int(value):
+    """An integer (Python or numpy), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def require(condition, message):
@@ -11,15 +20,15 @@ def require(condition, message):
 
 def pair(value, name):
     """An int or a pair of ints as a pair of ints."""
-    if isinstance(value, (int,)) and not isinstance(value, bool):
+    if is_int(value):
         return (int(value), int(value))
     try:
         items = tuple(value)
     except TypeError:
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}") from None
-    if len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+    if len(items) != 2 or not all(is_int(v) for v in items):
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return items
+    return tuple(int(v) for v in items)
 
 
 def positive_pair(value, name):

@@ -7,7 +7,7 @@ Cross-correlation (no kernel flip), as in every deep-learning framework.
 
 from .._tvm import te
 from ..workload import Workload
-from ._checks import conv_output_size, pair, positive_pair, require
+from ._checks import conv_output_size, is_int, pair, positive_pair, require
 
 __all__ = ["workload", "compute", "output_shape", "flops", "normalize_padding", "pad_input",
            "add_bias", "placeholders"]
@@ -35,7 +35,10 @@ def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, paddi
     require(len(x_shape) == 4, f"{op} expects x of rank 4 (N, C, H, W), got shape {tuple(x_shape)}")
     require(len(w_shape) == 4,
             f"{op} expects weight of rank 4 (O, C/groups, KH, KW), got shape {tuple(w_shape)}")
-    require(isinstance(groups, int) and groups >= 1, f"groups must be a positive int, got {groups!r}")
+    if not is_int(groups):
+        raise TypeError(f"groups must be an int, got {groups!r}")
+    require(groups >= 1, f"groups must be a positive int, got {groups!r}")
+    groups = int(groups)
     n, c, h, w = x_shape
     o, cg, kh, kw = w_shape
     require(c % groups == 0 and o % groups == 0,
