@@ -159,6 +159,7 @@ from collections import namedtuple  # noqa: E402
 
 __all__ += ["GPU_MIN_BLOCKS", "SHARED_BUDGET", "MAX_THREADS", "ceil_div", "AxisTile",
             "axis_tile", "block_count", "threads_per_block", "shrink_to_fill", "window_extent",
+            "reduction_chunk",
             "GpuTiling", "bind_spatial_tiles", "cooperative_fetch", "unroll_below",
             "finish_gpu_reduction"]
 
@@ -182,7 +183,11 @@ class AxisTile(namedtuple("AxisTile", "threads per_thread interleaved")):
     block * size + thread * per_thread + i). ``interleaved=True``: its outputs are
     ``threads`` apart (index = block * size + i * threads + thread), so that neighbouring
     threads touch neighbouring elements: coalesced global stores and conflict-free
-    shared-memory loads along the fastest-varying axis.
+    shared-memory loads along the fastest-varying axis. The ``i`` loop of an interleaved
+    axis is a *virtual thread* (``vthread``): a per-thread loop outside ``threadIdx`` would
+    make each thread's accumulator region a strided set, which TVM's region analysis covers
+    with an interval, so the write-back would store other threads' (garbage) values;
+    virtual threads are expanded by TVM into unrolled copies with exact regions.
     """
 
     @property
@@ -255,10 +260,25 @@ def bind_spatial_tiles(sch, block, tiles, chunks=(), unroll_step=256):
     spatial loop, outermost first; ``chunks`` a chunk size (or ``None``: whole) for each
     reduction loop. Every spatial loop is split into block, thread and per-thread parts;
     the block parts are fused and bound to ``blockIdx.x``, the thread parts to
-    ``threadIdx.x``. Splits that do not divide the extent leave a guard on the block, so any
-    shape is correct. Loop order: block, thread, reduction chunks, rest of the reduction,
-    thread tile. The thread tile is unrolled (its accumulators then live in registers) and
-    the block loop gets ``pragma_auto_unroll_max_step`` for the short reduction loops.
+    ``threadIdx.x``, per-thread parts of interleaved axes to ``vthread``. Loop order:
+    block, virtual threads, thread, reduction chunks, rest of the reduction, thread tile.
+
+    **Partial tiles.** Spatial splits that do not divide the extent are *not* guarded in the
+    reduction (``disable_predication``): the threads of a partial tile that fall outside the
+    output compute garbage from shared memory and are discarded, because the write-back
+    (``finish_gpu_reduction``) and the shared-memory fetches are guarded against the
+    buffer bounds. This keeps bounds tests out of the inner loop, and it is what lets TVM
+    size the shared buffers: a guard that mentions ``blockIdx`` on the consumer makes
+    ``CompactBufferAllocation`` fall back to nearly the whole buffer (a 12095-element
+    "tile" for convolve 10000 * 1024, over the 48 KB limit). It is only correct when every
+    operand of the reduction is read from shared (or local) memory staged by
+    :func:`cooperative_fetch`, never straight from global memory. For the same reason,
+    ``chunks`` must divide their reduction extents (see :func:`reduction_chunk`): a
+    reduction guard cannot be dropped (it would add garbage to valid outputs) and it too
+    defeats buffer compaction.
+
+    The thread tile is unrolled (its accumulators then live in registers) and the block loop
+    gets ``pragma_auto_unroll_max_step`` for the short reduction loops.
 
     Returns a :class:`GpuTiling` of loop handles ``(block, thread, chunks, reduction,
     inner)``: the chunk loops (where shared fetches go), the remaining reduction loops and
@@ -267,30 +287,38 @@ def bind_spatial_tiles(sch, block, tiles, chunks=(), unroll_step=256):
     loops = sch.get_loops(block)
     spatial, reduction = loops[:len(tiles)], loops[len(tiles):]
     chunks = list(chunks) + [None] * (len(reduction) - len(chunks))
-    outers, threads, inners = [], [], []
+    outers, vthreads, threads, inners = [], [], [], []
     for loop, tile in zip(spatial, tiles):
         if tile is None:
             outers.append(loop)
             continue
-        if tile.interleaved:
-            outer, inner, thread = sch.split(loop, [None, tile.per_thread, tile.threads])
+        if tile.interleaved and tile.per_thread > 1:
+            outer, inner, thread = sch.split(loop, [None, tile.per_thread, tile.threads],
+                                            disable_predication=True)
+            vthreads.append(inner)
         else:
-            outer, thread, inner = sch.split(loop, [None, tile.threads, tile.per_thread])
+            outer, thread, inner = sch.split(loop, [None, tile.threads, tile.per_thread],
+                                            disable_predication=True)
+            inners.append(inner)
         outers.append(outer)
         threads.append(thread)
-        inners.append(inner)
     chunk_loops, rest = [], []
     for loop, chunk in zip(reduction, chunks):
         if chunk is None:
             rest.append(loop)
         else:
+            extent = loop_extent(sch, loop)
+            if extent % chunk:
+                raise ValueError(f"reduction chunk {chunk} does not divide the extent {extent}")
             outer, inner = sch.split(loop, [None, chunk])
             chunk_loops.append(outer)
             rest.append(inner)
-    sch.reorder(*outers, *threads, *chunk_loops, *rest, *inners)
+    sch.reorder(*outers, *vthreads, *threads, *chunk_loops, *rest, *inners)
     block_loop = sch.fuse(*outers) if len(outers) > 1 else outers[0]
-    thread_loop = sch.fuse(*threads) if len(threads) > 1 else threads[0]
     sch.bind(block_loop, "blockIdx.x")
+    for loop, tag in zip(vthreads, ("vthread.x", "vthread.y", "vthread.z")):
+        sch.bind(loop, tag)
+    thread_loop = sch.fuse(*threads) if len(threads) > 1 else threads[0]
     sch.bind(thread_loop, "threadIdx.x")
     for loop in inners:
         sch.unroll(loop)
@@ -298,6 +326,20 @@ def bind_spatial_tiles(sch, block, tiles, chunks=(), unroll_step=256):
         sch.annotate(block_loop, "pragma_auto_unroll_max_step", unroll_step)
         sch.annotate(block_loop, "pragma_unroll_explicit", 0)
     return GpuTiling(block_loop, thread_loop, chunk_loops, rest, inners)
+
+
+def reduction_chunk(extent, preferred, limit):
+    """A chunk size for a reduction axis that divides ``extent`` (see
+    :func:`bind_spatial_tiles`): the largest divisor up to ``preferred`` when it is at least
+    half of it, else the whole axis when it is at most ``limit`` (what fits in shared
+    memory), else the largest divisor up to ``limit``."""
+    limit = max(1, limit)
+    best = divisor_at_most(extent, preferred)
+    if best * 2 >= min(preferred, extent):
+        return best
+    if extent <= limit:
+        return extent
+    return divisor_at_most(extent, limit)
 
 
 def _loop_depth(sch, block, loop):
@@ -326,6 +368,8 @@ def cooperative_fetch(sch, consumer, read_index, at_loop, threads, scope="shared
     sch.compute_at(cache, at_loop)
     depth = _loop_depth(sch, cache, at_loop)
     loops = sch.get_loops(cache)[depth + 1:]
+    if not loops:  # a single element: give it a loop, to be run by thread 0
+        loops = [sch.add_unit_loop(cache)]
     fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
     if vector > 1:
         _, thread, lanes = sch.split(fused, [None, threads, vector])
@@ -353,3 +397,87 @@ def finish_gpu_reduction(sch, reduction, write_back, tiling):
     init = sch.decompose_reduction(reduction, first)
     unroll_below(sch, init, tiling.thread)
     return init
+
+
+# --- Direct convolutions on the GPU (conv2d, depthwise_conv2d) ---------------------------------
+
+__all__ += ["divisors", "conv_shared_elements", "plan_conv_tiles"]
+
+
+def divisors(extent):
+    """Divisors of ``extent``, largest first."""
+    return [d for d in range(extent, 0, -1) if extent % d == 0]
+
+
+def _channel_span(tile_out, per_group):
+    """Upper bound on the groups that ``tile_out`` consecutive output channels touch, as TVM
+    estimates it (the tile's first channel is symbolic)."""
+    if tile_out <= per_group and per_group % tile_out == 0:
+        return 1
+    if tile_out % per_group == 0:
+        return tile_out // per_group
+    return (tile_out - 1) // per_group + 2
+
+
+def conv_shared_elements(wl, tiles, chunks):
+    """Elements of shared memory a direct-convolution block uses: the input window and the
+    weight slice for one reduction chunk.
+
+    ``tiles``: :class:`AxisTile` (or ``None``) for (batch, output channel, row, column);
+    ``chunks``: (input channels, kernel rows, kernel columns) per chunk.
+    """
+    (_, c, _, _), (o, cg, _, _) = wl.shapes[:2]
+    (sh, sw), (dh, dw) = wl["stride"], wl["dilation"]
+    rc, ry, rx = chunks
+    _, to, ty, tx = tiles
+    per_group = o // (c // cg)
+    span = _channel_span(to.size, per_group)
+    channels = min(c, (span - 1) * cg + rc)
+    window = (channels * window_extent(ty.size, sh, ry, dh)
+              * window_extent(tx.size, sw, rx, dw))
+    return window + to.size * rc * ry * rx
+
+
+def _chunk_candidates(extent, preferred):
+    first = reduction_chunk(extent, preferred, 4 * preferred)
+    return [first] + [d for d in divisors(first) if d < first]
+
+
+def plan_conv_tiles(wl, threads, per_thread, itemsize, channel_chunk=16,
+                    budget=SHARED_BUDGET):
+    """Tiles and reduction chunks for a direct convolution on the GPU.
+
+    ``threads``/``per_thread``: preferred (channels, rows, columns) of a block; columns are
+    interleaved (coalesced). Tiles are shrunk to small outputs (``axis_tile``), threads that
+    a small plane leaves unused go to the channel axis, and tiles shrink until the launch
+    fills the GPU (``shrink_to_fill``). Chunks (input channels, kernel rows, kernel
+    columns) divide their axes; the largest channel chunk (at most ``channel_chunk``) that
+    fits ``budget`` bytes of shared memory with the whole kernel is taken, else the kernel
+    rows, then columns are chunked too, and as a last resort the block tile shrinks.
+    Returns ``(tiles, chunks)``.
+    """
+    n, o, oh, ow = wl.output_shape
+    _, cg, kh, kw = wl.shapes[1]
+    extents = (n, o, oh, ow)
+    tiles = [None,
+             axis_tile(o, threads[0], per_thread[0]),
+             axis_tile(oh, threads[1], per_thread[1]),
+             axis_tile(ow, threads[2], per_thread[2], interleaved=True)]
+    # Small planes leave threads unused: give them to the channels.
+    wanted, spatial = threads[0] * threads[1] * threads[2], tiles[2].threads * tiles[3].threads
+    if tiles[1].threads * spatial < wanted:
+        tiles[1] = axis_tile(o, max(1, wanted // spatial), per_thread[0])
+    tiles = shrink_to_fill(extents, tiles)
+    rc_options = _chunk_candidates(cg, channel_chunk)
+    while True:
+        for ry in divisors(kh):
+            for rx in divisors(kw):
+                for rc in rc_options:
+                    if conv_shared_elements(wl, tiles, (rc, ry, rx)) * itemsize <= budget:
+                        return tiles, (rc, ry, rx)
+        # Even one channel and one kernel tap per chunk does not fit: smaller block tiles.
+        axes = [i for i in (1, 2, 3) if tiles[i].size > 1]
+        i = max(axes, key=lambda i: tiles[i].size)
+        t = tiles[i]
+        tiles[i] = (t._replace(per_thread=t.per_thread // 2) if t.per_thread > 1
+                    else t._replace(threads=ceil_div(t.threads, 2)))

@@ -37,3 +37,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("cuda") is not None:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_user_tuning_logs(tmp_path_factory):
+    """Keep the user's own tuning logs (~/.cache/tvmprims) out of the tests; the repository's
+    shipped logs in tuning_logs/ still apply, so tuned kernels are tested too."""
+    import os
+    old = os.environ.get("TVMPRIMS_TUNING_DIR")
+    os.environ["TVMPRIMS_TUNING_DIR"] = str(tmp_path_factory.mktemp("user_tuning_logs"))
+    yield
+    if old is None:
+        os.environ.pop("TVMPRIMS_TUNING_DIR", None)
+    else:
+        os.environ["TVMPRIMS_TUNING_DIR"] = old

@@ -5,9 +5,10 @@ CUDA (:mod:`tvmprims.schedules`), compiled once per shape and cached. The functi
 and return numpy arrays.
 """
 
-from .api import (CONV2D_ALGORITHMS, OPERATORS, build, conv1d, conv2d, convolve,
-                  depthwise_conv2d, matmul)
-from .build import SCHEDULES, cache_info, clear_cache
+from .api import (CONV2D_ALGORITHMS, OPERATORS, build, build_workload_from_shapes, conv1d,
+                  conv2d, convolve, depthwise_conv2d, matmul)
+from .build import SCHEDULES, TunedRecordMissing, cache_info, clear_cache
+from .deploy import export, load
 from .kernel import Kernel, Timing, load_kernel
 from .target import resolve_target, target_key
 from .workload import Workload
@@ -19,4 +20,16 @@ __all__ = [
     "build", "Kernel", "Timing", "load_kernel", "Workload",
     "resolve_target", "target_key", "cache_info", "clear_cache",
     "OPERATORS", "CONV2D_ALGORITHMS", "SCHEDULES",
+    "build_workload_from_shapes", "tune", "export", "load", "TunedRecordMissing",
 ]
+
+
+def tune(op, *shapes, dtype="float32", target="llvm", trials=64, log_root=None, rpc_tracker=None,
+         rpc_key=None, timeout=120, report=print, **params):
+    """Tune operator ``op`` on ``shapes`` with MetaSchedule (see :func:`tvmprims.tuning.tune`).
+
+    Example: ``tvmprims.tune("matmul", (1024, 1024), (1024, 1024), trials=64)``.
+    """
+    from .tuning import tune as _tune
+    workload = build_workload_from_shapes(op, shapes, dtype, params)
+    return _tune(workload, target, trials, log_root, rpc_tracker, rpc_key, timeout, report)

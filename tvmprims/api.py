@@ -10,7 +10,8 @@ from .ops import depthwise_conv2d as _depthwise_op
 from .ops import matmul as _matmul_op
 from .ops._checks import is_int, require
 
-__all__ = ["matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "build", "OPERATORS",
+__all__ = ["matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "build",
+           "build_workload_from_shapes", "OPERATORS",
            "CONV2D_ALGORITHMS"]
 
 #: Operators with a compute definition in ``tvmprims.ops`` (what :func:`build` accepts).
@@ -20,17 +21,22 @@ OPERATORS = ("matmul", "convolve", "conv2d", "depthwise_conv2d")
 CONV2D_ALGORITHMS = ("direct",)
 
 
-def build(op, *shapes, dtype="float32", target=None, schedule="hand", **params):
+def build_workload_from_shapes(op, shapes, dtype="float32", params=None):
+    """The :class:`~tvmprims.Workload` of operator ``op`` on input ``shapes`` (checked)."""
+    if op not in OPERATORS:
+        raise ValueError(f"unknown operator {op!r}: expected one of {OPERATORS}")
+    module = importlib.import_module(f"tvmprims.ops.{op}")
+    return module.workload(*shapes, dtype=dtype, **(params or {}))
+
+
+def build(op, *shapes, dtype="float32", target=None, schedule="auto", **params):
     """Compile operator ``op`` for input ``shapes`` and return its :class:`~tvmprims.Kernel`.
 
     ``params`` are the operator's keyword parameters (``mode`` for convolve; ``stride``,
     ``padding``, ``dilation``, ``groups`` for convolutions; pass ``bias`` shape as a third
     shape). Example: ``build("conv2d", (1, 64, 56, 56), (64, 64, 3, 3), padding=1)``.
     """
-    if op not in OPERATORS:
-        raise ValueError(f"unknown operator {op!r}: expected one of {OPERATORS}")
-    module = importlib.import_module(f"tvmprims.ops.{op}")
-    return build_workload(module.workload(*shapes, dtype=dtype, **params), target, schedule)
+    return build_workload(build_workload_from_shapes(op, shapes, dtype, params), target, schedule)
 
 
 def _inputs(optional=(), **named):
@@ -45,14 +51,14 @@ def _inputs(optional=(), **named):
     return arrays, common_dtype(arrays, names)
 
 
-def matmul(a, b, *, target=None, schedule="hand"):
+def matmul(a, b, *, target=None, schedule="auto"):
     """Matrix product of a (M, K) and b (K, N) -> (M, N), as ``numpy.matmul`` on 2-D arrays."""
     (a, b), dtype = _inputs(a=a, b=b)
     wl = _matmul_op.workload(a.shape, b.shape, dtype)
     return build_workload(wl, target, schedule).run_checked([a, b])
 
 
-def convolve(a, v, mode="full", *, target=None, schedule="hand"):
+def convolve(a, v, mode="full", *, target=None, schedule="auto"):
     """1-D discrete convolution of a (n,) and v (m,), as ``numpy.convolve(a, v, mode)``.
 
     ``full`` has length n + m - 1, ``same`` max(n, m), ``valid`` max(n, m) - min(n, m) + 1.
@@ -67,7 +73,7 @@ def convolve(a, v, mode="full", *, target=None, schedule="hand"):
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="direct", *,
-           target=None, schedule="hand"):
+           target=None, schedule="auto"):
     """2-D convolution, as ``torch.nn.functional.conv2d``.
 
     x (N, C, H, W), weight (O, C // groups, KH, KW), bias (O,) or None -> (N, O, OH, OW).
@@ -88,7 +94,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
 
 
 def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *, target=None,
-                     schedule="hand"):
+                     schedule="auto"):
     """Depthwise 2-D convolution, as ``torch.nn.functional.conv2d(..., groups=C)``.
 
     x (N, C, H, W), weight (C * m, 1, KH, KW), bias (C * m,) or None -> (N, C * m, OH, OW).
@@ -109,7 +115,7 @@ def _one_d(value, name):
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, target=None,
-           schedule="hand"):
+           schedule="auto"):
     """1-D convolution over batches, as ``torch.nn.functional.conv1d``.
 
     x (N, C, L), weight (O, C // groups, K), bias (O,) or None -> (N, O, OL). Runs the conv2d

@@ -1,22 +1,33 @@
 """Compile workloads into :class:`Kernel` objects, with an in-process cache.
 
 The hand schedule of operator ``op`` for a target of kind ``cpu``/``cuda`` is the function
-``schedule(sch, workload, target)`` in ``tvmprims.schedules.<kind>.<op>``.
+``schedule(sch, workload, target)`` in ``tvmprims.schedules.<kind>.<op>``; tuned schedules come
+from MetaSchedule logs (:mod:`tvmprims.tuning`).
 """
 
 import importlib
 import threading
+import warnings
 
 from ._tvm import Schedule, compile_module, create_prim_func, dlight, tvm
 from .kernel import Kernel
 from .target import resolve_target
 from .workload import Workload
 
-__all__ = ["build_workload", "schedule_workload", "SCHEDULES", "clear_cache", "cache_info"]
+__all__ = ["build_workload", "schedule_workload", "hand_schedule", "SCHEDULES",
+           "TunedRecordMissing", "clear_cache", "cache_info"]
 
-#: Schedule names accepted by ``schedule=``: the hand schedule, or no schedule at all
-#: (on CUDA, "none" is the minimal thread binding a GPU needs to run anything).
-SCHEDULES = ("hand", "none")
+#: Schedule names accepted by ``schedule=``:
+#: ``auto`` (default) a tuned record when one exists, else the hand schedule;
+#: ``tuned`` a tuned record, falling back to the hand schedule with a warning;
+#: ``hand`` the hand schedule; ``none`` no schedule at all (on CUDA, the minimal thread
+#: binding a GPU needs to run anything).
+SCHEDULES = ("auto", "tuned", "hand", "none")
+
+
+class TunedRecordMissing(UserWarning):
+    """``schedule="tuned"`` was asked for a workload that no tuning log covers."""
+
 
 _lock = threading.Lock()
 _kernels = {}
@@ -28,24 +39,39 @@ def _schedule_module(target, op):
     return importlib.import_module(f"tvmprims.schedules.{kind}.{op}")
 
 
+def hand_schedule(workload, target):
+    """A TensorIR ``Schedule`` of ``workload`` with the hand schedule for ``target`` applied."""
+    target = resolve_target(target)
+    sch = Schedule(create_prim_func(workload.compute()))
+    _schedule_module(target, workload.op).schedule(sch, workload, target)
+    return sch
+
+
 def schedule_workload(workload, target, schedule="hand"):
-    """The scheduled TensorIR ``IRModule`` of ``workload`` for ``target``."""
+    """``(IRModule, used)``: the scheduled TensorIR of ``workload`` for ``target``, and the
+    schedule actually used (``"tuned"``, ``"hand"`` or ``"none"``)."""
     target = resolve_target(target)
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}: expected one of {SCHEDULES}")
-    func = create_prim_func(workload.compute())
     if schedule == "none":
-        mod = tvm.IRModule({"main": func})
+        mod = tvm.IRModule({"main": create_prim_func(workload.compute())})
         if target.kind.name == "cuda":
             with target:
                 mod = dlight.ApplyDefaultSchedule(dlight.gpu.Fallback())(mod)
-        return mod
-    sch = Schedule(func)
-    _schedule_module(target, workload.op).schedule(sch, workload, target)
-    return sch.mod
+        return mod, "none"
+    if schedule in ("tuned", "auto"):
+        from .tuning import tuned_schedule
+        sch = tuned_schedule(workload, target)
+        if sch is not None:
+            return sch.mod, "tuned"
+        if schedule == "tuned":
+            warnings.warn(f"no tuning record for {workload.describe()} ({workload.dtype}) on "
+                          f"{target.kind.name}: using the hand schedule", TunedRecordMissing,
+                          stacklevel=4)
+    return hand_schedule(workload, target).mod, "hand"
 
 
-def build_workload(workload, target="llvm", schedule="hand"):
+def build_workload(workload, target="llvm", schedule="auto"):
     """Compile ``workload`` (cached: the same workload, target and schedule compile once)."""
     if not isinstance(workload, Workload):
         raise TypeError(f"expected a Workload, got {type(workload).__name__}")
@@ -60,8 +86,8 @@ def build_workload(workload, target="llvm", schedule="hand"):
         _stats["hits" if kernel is not None else "misses"] += 1
     if kernel is not None:
         return kernel
-    mod = schedule_workload(workload, resolved, schedule)
-    kernel = Kernel(workload, resolved, schedule, compile_module(mod, resolved).mod, mod)
+    mod, used = schedule_workload(workload, resolved, schedule)
+    kernel = Kernel(workload, resolved, used, compile_module(mod, resolved).mod, mod)
     with _lock:
         return _kernels.setdefault(key, kernel)
 

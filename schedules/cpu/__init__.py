@@ -1,0 +1,1 @@
+"""CPU (llvm) hand schedules, one module per operator of tvmprims.ops."""

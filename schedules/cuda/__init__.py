@@ -1,0 +1,1 @@
+"""CUDA hand schedules, one module per operator of tvmprims.ops."""

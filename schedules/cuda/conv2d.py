@@ -1,0 +1,56 @@
+"""CUDA schedule for direct ``conv2d`` (NCHW, any stride, padding, dilation, groups).
+
+1. **Block tiles**: a thread block computes a tile of ``BO`` output channels x ``BY`` rows x
+   ``BX`` columns of one image (16 x 4 x 32 for large layers): threads form a 4 x 4 x 16 grid
+   (256 threads) and each owns 4 channels x 1 row x 2 columns. Tiles shrink for small
+   layers (one thread per element along short axes, and smaller tiles until the launch has
+   a block per multiprocessor).
+2. **Register tiles**: each thread accumulates its 8 outputs in registers (``local``,
+   unrolled) over the whole reduction (C/groups x KH x KW) and stores them once, with the
+   bias added in the same store when the layer has one. A thread's columns are 16 apart
+   (interleaved, as virtual threads), so that a warp stores 16 consecutive outputs of a row
+   (coalesced) and reads 16 consecutive input columns (no bank conflicts at stride 1).
+3. **Shared-memory staging, input channels in chunks**: the reduction is walked in chunks
+   of ``RC`` input channels (a divisor of C/groups, up to 16). For each chunk the block
+   copies into shared memory the input window its tile reads (``RC x ((BY-1)*stride +
+   (KH-1)*dilation + 1) x (...)``) and the weights ``BO x RC x KH x KW``, all threads
+   fetching together with consecutive threads on consecutive addresses; then every thread
+   runs the chunk from shared memory. Each input element loaded from global memory serves
+   up to ``BO * KH * KW`` multiply-adds of the block, each weight ``BY * BX``. Chunk sizes
+   are chosen to fit 32 KB of shared memory (kernel rows and columns are chunked too for
+   very large kernels).
+4. **Padding inlined into the fetch**: the zero-padding stage never exists in memory; the
+   shared-memory copy reads ``x`` with a bounds test per fetched element, so the inner loop
+   has none.
+5. **Awkward shapes** (1, primes, sizes that are not multiples of the tile): a partial tile
+   computes whole from shared memory, its fetches are guarded against the input bounds and
+   only valid outputs are stored (see ``bind_spatial_tiles``); chunks always divide their
+   axes. Grouped convolutions use the same tiles: a tile's input channels are those of the
+   groups its output channels belong to.
+"""
+
+from ..common import (accumulate_locally, bind_spatial_tiles, cooperative_fetch,
+                      finish_gpu_reduction, plan_conv_tiles, threads_per_block)
+
+__all__ = ["schedule", "tile_sizes"]
+
+#: Threads per block along (output channels, rows, columns) and outputs per thread.
+THREADS = (4, 4, 16)
+PER_THREAD = (4, 1, 2)
+
+
+def tile_sizes(wl):
+    """``(tiles, chunks)``: :class:`AxisTile` for (batch, channel, row, column) and the
+    reduction chunks (input channels, kernel rows, kernel columns)."""
+    return plan_conv_tiles(wl, THREADS, PER_THREAD, 8 if wl.dtype == "float64" else 4)
+
+
+def schedule(sch, wl, target):
+    tiles, chunks = tile_sizes(wl)
+    write_back, acc = accumulate_locally(sch, "conv", "local")
+    tiling = bind_spatial_tiles(sch, acc, tiles, chunks=chunks)
+    threads = threads_per_block(tiles)
+    chunk = tiling.chunks[-1]
+    cooperative_fetch(sch, acc, 0, chunk, threads)  # input window (padding inlined)
+    cooperative_fetch(sch, acc, 1, chunk, threads)  # weights
+    finish_gpu_reduction(sch, acc, write_back, tiling)

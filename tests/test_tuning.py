@@ -1,0 +1,232 @@
+"""MetaSchedule tuning, tuned-log deployment, export manifests, and tuning over TVM RPC."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tvmprims
+from tvmprims.testing import assert_close, matmul_ref
+from tvmprims.tuning import RECORD_FILES, TuningLogError, search_dirs
+
+SHAPE = ((24, 40), (40, 56))  # small and not tile multiples: a real tuning run in CI
+
+
+@pytest.fixture(scope="module")
+def tuned_logs(tmp_path_factory):
+    """A real MetaSchedule run (few trials) into a fresh log root."""
+    root = tmp_path_factory.mktemp("logs")
+    lines = []
+    result = tvmprims.tune("matmul", *SHAPE, trials=8, log_root=root, report=lines.append)
+    return root, result, lines
+
+
+def test_tuning_writes_records_and_reports_progress(tuned_logs):
+    root, result, lines = tuned_logs
+    directory = root / tvmprims.target_key("llvm")
+    assert result.log_dir == directory
+    assert all((directory / name).stat().st_size > 0 for name in RECORD_FILES)
+    meta = json.loads((directory / "target.json").read_text())
+    assert meta["target_key"] == tvmprims.target_key("llvm") and meta["tvm"]
+    assert result.trials >= 1 and not result.interrupted
+    # The hand schedule is in the database, so the best is never slower than it.
+    assert result.best_seconds <= result.hand_seconds
+    assert any("trials, best" in line and "GFLOP/s" in line for line in lines)
+
+
+def test_log_reloaded_in_a_new_process_gives_a_correct_kernel(tuned_logs):
+    root = tuned_logs[0]
+    code = (
+        "import numpy as np, tvmprims\n"
+        f"k = tvmprims.build('matmul', {SHAPE[0]}, {SHAPE[1]}, schedule='tuned')\n"
+        "rng = np.random.default_rng(0)\n"
+        f"a = rng.standard_normal({SHAPE[0]}).astype('float32')\n"
+        f"b = rng.standard_normal({SHAPE[1]}).astype('float32')\n"
+        "err = np.abs(k(a, b) - a.astype('f8') @ b.astype('f8')).max()\n"
+        "print(k.schedule, err)\n")
+    env = dict(os.environ, TVMPRIMS_TUNING_DIR=str(root))
+    out = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    schedule, err = out.stdout.split()
+    assert schedule == "tuned" and float(err) < 1e-4
+
+
+def _use_logs(monkeypatch, root):
+    monkeypatch.setenv("TVMPRIMS_TUNING_DIR", str(root))
+    tvmprims.clear_cache()
+
+
+def test_auto_and_tuned_use_the_record(tuned_logs, monkeypatch, rng):
+    _use_logs(monkeypatch, tuned_logs[0])
+    a = rng.standard_normal(SHAPE[0]).astype(np.float32)
+    b = rng.standard_normal(SHAPE[1]).astype(np.float32)
+    for schedule in ("auto", "tuned"):
+        kernel = tvmprims.build("matmul", *SHAPE, schedule=schedule)
+        assert kernel.schedule == "tuned"
+        assert_close(kernel(a, b), matmul_ref(a, b), "float32", SHAPE[0][1])
+    assert tvmprims.build("matmul", *SHAPE, schedule="hand").schedule == "hand"
+
+
+def test_missing_record_falls_back_to_hand_with_one_warning(tmp_path, monkeypatch):
+    _use_logs(monkeypatch, tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):  # cached after the first build: one warning
+            assert tvmprims.build("matmul", (3, 5), (5, 7), schedule="tuned").schedule == "hand"
+        assert tvmprims.build("matmul", (3, 5), (5, 7), schedule="auto").schedule == "hand"
+    missing = [w for w in caught if issubclass(w.category, tvmprims.TunedRecordMissing)]
+    assert len(missing) == 1 and "matmul 3x5 * 5x7" in str(missing[0].message)
+
+
+def _copy_logs(tuned_logs, tmp_path):
+    root = tmp_path / "logs"
+    shutil.copytree(tuned_logs[0], root)
+    return root, root / tvmprims.target_key("llvm")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty-line-then-junk", "bad-index"])
+def test_corrupt_log_names_the_file(tuned_logs, tmp_path, monkeypatch, damage):
+    root, directory = _copy_logs(tuned_logs, tmp_path)
+    records = directory / RECORD_FILES[1]
+    text = records.read_text()
+    records.write_text({"truncated": text[:len(text) // 2],
+                        "garbage": "this is not json\n",
+                        "empty-line-then-junk": text + "\n{\"half\": \n",
+                        "bad-index": "[99, [[], [], 0, \"x\", null]]\n"}[damage])
+    _use_logs(monkeypatch, root)
+    with pytest.raises(TuningLogError, match=str(records).replace("\\", "\\\\")):
+        tvmprims.build("matmul", *SHAPE, schedule="tuned")
+
+
+def test_empty_log_files_fall_back_to_hand(tuned_logs, tmp_path, monkeypatch):
+    root, directory = _copy_logs(tuned_logs, tmp_path)
+    for name in RECORD_FILES:
+        (directory / name).write_text("")
+    _use_logs(monkeypatch, root)
+    with pytest.warns(tvmprims.TunedRecordMissing):
+        assert tvmprims.build("matmul", *SHAPE, schedule="tuned").schedule == "hand"
+
+
+def test_log_of_another_target_is_refused(tuned_logs, tmp_path, monkeypatch):
+    root, directory = _copy_logs(tuned_logs, tmp_path)
+    meta = json.loads((directory / "target.json").read_text())
+    meta["target_key"] = "llvm-skylake-avx512-8c"
+    (directory / "target.json").write_text(json.dumps(meta))
+    _use_logs(monkeypatch, root)
+    with pytest.raises(TuningLogError, match="tuned for llvm-skylake-avx512-8c"):
+        tvmprims.build("matmul", *SHAPE, schedule="tuned")
+
+
+def test_cpu_records_are_never_looked_up_for_cuda(tuned_logs, monkeypatch):
+    _use_logs(monkeypatch, tuned_logs[0])
+    assert all("cuda-" in str(d) for d in search_dirs("cuda"))
+    with pytest.warns(tvmprims.TunedRecordMissing):
+        assert tvmprims.build("matmul", *SHAPE, target="cuda", schedule="tuned").schedule == "hand"
+
+
+def test_export_manifest_and_load(tuned_logs, tmp_path, monkeypatch, rng):
+    _use_logs(monkeypatch, tuned_logs[0])
+    manifest = tmp_path / "kernels.json"
+    manifest.write_text(json.dumps({"kernels": [
+        {"name": "small_gemm", "op": "matmul", "shapes": [list(s) for s in SHAPE]},
+        {"name": "conv", "op": "conv2d", "shapes": [[1, 3, 9, 9], [4, 3, 3, 3], [4]],
+         "params": {"padding": 1}}]}))
+    out = tmp_path / "lib"
+    written = json.loads(tvmprims.export(manifest, out, report=lambda m: None).read_text())
+    assert {k["name"]: k["schedule"] for k in written["kernels"]} == {"small_gemm": "tuned",
+                                                                      "conv": "hand"}
+    kernels = tvmprims.load(out)
+    a = rng.standard_normal(SHAPE[0]).astype(np.float32)
+    b = rng.standard_normal(SHAPE[1]).astype(np.float32)
+    assert_close(kernels["small_gemm"](a, b), matmul_ref(a, b), "float32", SHAPE[0][1])
+    import tvm
+    from tvmprims.arrays import aligned_empty
+    plain = tvm.runtime.load_module(str(out / "small_gemm.so"))["main"]
+    aa, bb, cc = (aligned_empty(s, np.float32) for s in (*SHAPE, (SHAPE[0][0], SHAPE[1][1])))
+    aa[...], bb[...] = a, b
+    plain(aa, bb, cc)
+    assert_close(cc, matmul_ref(a, b), "float32", SHAPE[0][1])
+
+
+@pytest.mark.parametrize("text, match", [
+    ("{", "not a valid manifest"), ('{"kernels": []}', "non-empty"),
+    ('{"kernels": [{"name": "x", "op": "softmax", "shapes": [[2]]}]}', "unknown operator"),
+    ('{"kernels": [{"name": "x", "op": "matmul", "shapes": [[2, 3], [4, 5]]}]}', "inner"),
+    ('{"kernels": [{"name": "a/b", "op": "matmul", "shapes": [[2, 3], [3, 5]]}]}', "name"),
+])
+def test_bad_manifest(tmp_path, text, match):
+    manifest = tmp_path / "m.json"
+    manifest.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        tvmprims.export(manifest, tmp_path / "out", report=lambda m: None)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_servers(port, key, count, deadline):
+    from tvm import rpc
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                pass  # the tracker is listening: connect_tracker would otherwise block 60 s
+            summary = rpc.connect_tracker("127.0.0.1", port).summary()
+            if sum(1 for s in summary["server_info"] if s["key"].endswith(key)) >= count:
+                return
+        except Exception:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError("RPC servers did not register with the tracker")
+
+
+def test_tuning_over_rpc_tracker_and_two_servers(tmp_path, monkeypatch):
+    port, key = _free_port(), "tvmprims-test"
+    procs = [subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_tracker", "--host",
+                               "127.0.0.1", "--port", str(port), "--port-end", str(port + 1)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(2):
+            server_port = _free_port()
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "tvm.exec.rpc_server", "--host", "127.0.0.1",
+                 "--port", str(server_port), "--port-end", str(server_port + 10),
+                 "--tracker", f"127.0.0.1:{port}", "--key", key],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        _wait_for_servers(port, key, 2, time.time() + 120)
+        lines = []
+        result = tvmprims.tune("matmul", (16, 24), (24, 8), trials=4, log_root=tmp_path,
+                               rpc_tracker=f"127.0.0.1:{port}", rpc_key=key,
+                               report=lines.append)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+    assert result.trials >= 1
+    records = (Path(result.log_dir) / RECORD_FILES[1]).read_text().splitlines()
+    # the hand record plus at least one candidate measured through the servers
+    assert len(records) >= 2
+    measured = [json.loads(r)[1][1] for r in records[1:]]
+    assert any(m and min(m) < 1e9 for m in measured)
+    _use_logs(monkeypatch, tmp_path)
+    a = np.ones((16, 24), np.float32)
+    b = np.ones((24, 8), np.float32)
+    np.testing.assert_allclose(tvmprims.build("matmul", (16, 24), (24, 8), schedule="tuned")(a, b), 24.0)
+
+
+def test_bad_rpc_address():
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        tvmprims.tune("matmul", (2, 2), (2, 2), trials=1, rpc_tracker="nowhere", rpc_key="k",
+                      report=lambda m: None)

@@ -1,0 +1,306 @@
+"""Auto-tuning with MetaSchedule, and tuned-record lookup for deployment.
+
+Tuning logs are MetaSchedule JSON databases, one directory per target key
+(``tuning_logs/llvm-znver3-2c/``, ``tuning_logs/cuda-sm_90/``), holding
+``database_workload.json``, ``database_tuning_record.json`` and ``target.json`` (the full
+target and the TVM version they were tuned with). Records are keyed by workload, not by
+target, in MetaSchedule itself, so the directory is what keeps records tuned for one CPU
+model or GPU architecture from being applied to another.
+
+Two places are searched, the user's first: ``$TVMPRIMS_TUNING_DIR`` (default
+``~/.cache/tvmprims/tuning_logs``) and the repository's ``tuning_logs/``.
+"""
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._tvm import create_prim_func, tvm
+from .target import resolve_target, target_key
+
+__all__ = ["TuningLogError", "TuneResult", "REPO_LOGS", "user_logs_dir", "search_dirs",
+           "log_dir", "open_database", "tuned_schedule", "tune", "RECORD_FILES"]
+
+#: The logs shipped with the repository.
+REPO_LOGS = Path(__file__).resolve().parent.parent / "tuning_logs"
+#: Environment variable naming the user's log directory.
+USER_ENV = "TVMPRIMS_TUNING_DIR"
+RECORD_FILES = ("database_workload.json", "database_tuning_record.json")
+TARGET_FILE = "target.json"
+
+_lock = threading.Lock()
+_databases = {}
+
+
+class TuningLogError(ValueError):
+    """A tuning log that cannot be used: corrupt, truncated, or tuned for another target."""
+
+
+def _ms():
+    import tvm.s_tir.meta_schedule as ms  # imported lazily: it pulls in xgboost
+    return ms
+
+
+def user_logs_dir():
+    """The user's tuning-log root: ``$TVMPRIMS_TUNING_DIR`` or ``~/.cache/tvmprims/tuning_logs``."""
+    return Path(os.environ.get(USER_ENV) or "~/.cache/tvmprims/tuning_logs").expanduser()
+
+
+def search_dirs(target):
+    """Directories holding records for ``target``, in lookup order (user's first)."""
+    key = target_key(target)
+    return [root / key for root in (user_logs_dir(), REPO_LOGS)]
+
+
+def log_dir(root, target):
+    """The directory for ``target`` under ``root``, created with its ``target.json``."""
+    target = resolve_target(target)
+    directory = Path(root) / target_key(target)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = directory / TARGET_FILE
+    if not meta.exists():
+        meta.write_text(json.dumps({"target_key": target_key(target), "target": str(target),
+                                    "tvm": tvm.__version__}, indent=1) + "\n")
+    return directory
+
+
+def _validate(directory, target):
+    """Raise :class:`TuningLogError` naming the file for anything that would make MetaSchedule
+    fail or misapply records."""
+    meta = directory / TARGET_FILE
+    if meta.exists():
+        try:
+            key = json.loads(meta.read_text())["target_key"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise TuningLogError(f"{meta}: not a valid target description ({e})") from None
+        if key != target_key(target):
+            raise TuningLogError(f"{meta}: records in {directory} were tuned for {key}, not "
+                                 f"{target_key(target)}; they cannot be applied to this target")
+    workloads = 0
+    for name in RECORD_FILES:
+        path = directory / name
+        if not path.exists():
+            continue
+        with open(path) as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = json.loads(line)
+                except ValueError as e:
+                    raise TuningLogError(f"{path}, line {number}: corrupt or truncated tuning "
+                                         f"log ({e})") from None
+                if name == RECORD_FILES[1] and (not isinstance(entry, list) or len(entry) != 2
+                                                or not isinstance(entry[0], int)
+                                                or not 0 <= entry[0] < workloads):
+                    raise TuningLogError(f"{path}, line {number}: not a tuning record of a "
+                                         f"workload in {RECORD_FILES[0]}")
+                workloads += name == RECORD_FILES[0]
+
+
+def open_database(directory, target):
+    """The MetaSchedule ``JSONDatabase`` in ``directory`` (checked; cached until it changes)."""
+    ms = _ms()
+    directory = Path(directory)
+    paths = [directory / name for name in RECORD_FILES]
+    stamp = tuple(p.stat().st_mtime_ns if p.exists() else None for p in paths)
+    with _lock:
+        cached = _databases.get(directory)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+    _validate(directory, target)
+    try:
+        database = ms.database.JSONDatabase(str(paths[0]), str(paths[1]), allow_missing=True)
+    except Exception as e:  # TVM raises its own error types for unreadable records
+        raise TuningLogError(f"{directory}: MetaSchedule cannot load this tuning log: "
+                             f"{str(e).splitlines()[-1] if str(e) else type(e).__name__}") from None
+    with _lock:
+        _databases[directory] = (stamp, database)
+    return database
+
+
+def tuned_schedule(workload, target):
+    """The best tuned ``Schedule`` for ``workload`` on ``target``, or None when no log has one."""
+    target = resolve_target(target)
+    func = create_prim_func(workload.compute())
+    ms = _ms()
+    for directory in search_dirs(target):
+        if not any((directory / name).exists() for name in RECORD_FILES):
+            continue
+        database = open_database(directory, target)
+        with _quiet_meta_schedule():
+            sch = ms.tir_integration.compile_tir(database, func, target)
+        if sch is not None:
+            return sch
+    return None
+
+
+@dataclass
+class TuneResult:
+    """What :func:`tune` measured. Times are seconds per call."""
+
+    workload: object
+    target: str
+    log_dir: Path
+    trials: int
+    hand_seconds: float
+    best_seconds: float
+    interrupted: bool = False
+
+    @property
+    def speedup_over_hand(self):
+        return self.hand_seconds / self.best_seconds
+
+    def __str__(self):
+        gflops = self.workload.flops / self.best_seconds / 1e9
+        return (f"{self.workload.describe()} on {self.target}: {self.trials} trials, best "
+                f"{self.best_seconds * 1e3:.4f} ms ({gflops:.1f} GFLOP/s), hand "
+                f"{self.hand_seconds * 1e3:.4f} ms, speedup over hand "
+                f"{self.speedup_over_hand:.2f}x" + (" (interrupted)" if self.interrupted else "")
+                + f"; log: {self.log_dir}")
+
+
+@contextlib.contextmanager
+def _quiet_meta_schedule(level=logging.WARNING):
+    """MetaSchedule logs every XGBoost iteration at DEBUG to the console: keep it to files."""
+    logger = logging.getLogger("tvm.s_tir.meta_schedule")
+    old = logger.level
+    logger.setLevel(level)
+    # A second tune_tir in one process fails in MetaSchedule's create_loggers on the
+    # handlers the first one left (their names are gone): start each run without them.
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+def _progress_callback(total, hand_seconds, flops, report):
+    ms = _ms()
+
+    @tvm.ir.utils.derived_object
+    class Progress(ms.measure_callback.PyMeasureCallback):
+        def __init__(self):
+            self.done = 0
+            self.best = hand_seconds
+            self.start = time.time()
+
+        def apply(self, task_scheduler, task_id, measure_candidates, builder_results,
+                  runner_results):
+            for result in runner_results:
+                self.done += 1
+                if result.run_secs:
+                    secs = sum(float(s) for s in result.run_secs) / len(result.run_secs)
+                    self.best = min(self.best, secs)
+            report(f"[tune] {self.done}/{total} trials, best {flops / self.best / 1e9:.1f} "
+                   f"GFLOP/s (hand {flops / hand_seconds / 1e9:.1f}), "
+                   f"{time.time() - self.start:.0f} s")
+
+    return Progress()
+
+
+def _search_strategy(trials):
+    """Evolutionary search sized to the budget: the default population (512, 50 random
+    candidates to start) costs minutes per round on 2 cores, which a short run cannot repay."""
+    ms = _ms()
+    population = min(512, max(64, 8 * trials))
+    return ms.search_strategy.EvolutionarySearch(
+        population_size=population, init_min_unmeasured=min(50, max(8, population // 8)),
+        genetic_num_iters=4 if trials >= 64 else 2)
+
+
+def _runner(rpc_tracker, rpc_key, timeout):
+    ms = _ms()
+    evaluator = ms.runner.EvaluatorConfig(number=3, repeat=1, min_repeat_ms=50)
+    if rpc_tracker is None:
+        return ms.runner.LocalRunner(timeout_sec=timeout, evaluator_config=evaluator)
+    host, _, port = rpc_tracker.rpartition(":")
+    if not host or not port.isdigit() or not rpc_key:
+        raise ValueError(f"rpc_tracker must be HOST:PORT and rpc_key a non-empty key, got "
+                         f"{rpc_tracker!r} and {rpc_key!r}")
+    config = ms.runner.RPCConfig(tracker_host=host, tracker_port=int(port), tracker_key=rpc_key,
+                                 session_timeout_sec=timeout, session_priority=1)
+    return ms.runner.RPCRunner(rpc_config=config, evaluator_config=evaluator)
+
+
+def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rpc_key=None,
+         timeout=120, report=print, seed=None):
+    """Tune ``workload`` with MetaSchedule and append the records to its target's log.
+
+    The hand schedule is measured and committed to the database first, so the best record
+    is never slower than the hand schedule. Ctrl-C stops the search and keeps every record
+    measured so far (each one is written to the log as soon as it is measured).
+
+    Parameters
+    ----------
+    workload : Workload
+        What to tune (see :func:`tvmprims.build` for building one from shapes).
+    target : str or Target
+        Where the candidates run.
+    trials : int
+        Candidates to measure.
+    log_root : path, optional
+        Root of the logs; defaults to the repository's ``tuning_logs/`` when it is writable,
+        else the user's directory.
+    rpc_tracker, rpc_key : str, optional
+        ``HOST:PORT`` of a TVM RPC tracker and the key its servers registered under: the
+        candidates are then measured on those servers instead of this machine.
+    timeout : float
+        Seconds a build or a measurement may take (the 30 s defaults time out on 2 cores).
+    """
+    from ._tvm import compile_module
+    from .build import clear_cache, hand_schedule
+    from .kernel import Kernel
+    ms = _ms()
+    if int(trials) < 1:
+        raise ValueError(f"trials must be positive, got {trials!r}")
+    runner = _runner(rpc_tracker, rpc_key, timeout)
+    target = resolve_target(target)
+    if log_root is None:
+        log_root = REPO_LOGS if os.access(REPO_LOGS, os.W_OK) else user_logs_dir()
+    directory = log_dir(log_root, target)
+    database = open_database(directory, target)
+
+    sch = hand_schedule(workload, target)
+    func = create_prim_func(workload.compute())
+    mod = tvm.IRModule({"main": func})
+    hand = Kernel(workload, target, "hand", compile_module(sch.mod, target).mod, sch.mod)
+    hand_seconds = hand.time(repeat=3).seconds
+    database.commit_tuning_record(ms.database.TuningRecord(
+        sch.trace, database.commit_workload(mod), run_secs=[hand_seconds], target=target,
+        args_info=ms.arg_info.ArgInfo.from_prim_func(func)))
+    report(f"[tune] {workload.describe()} on {target_key(target)}: hand schedule "
+           f"{hand_seconds * 1e3:.4f} ms; {trials} trials")
+
+    progress = _progress_callback(int(trials), hand_seconds, workload.flops, report)
+    callbacks = [ms.measure_callback.AddToDatabase(), ms.measure_callback.RemoveBuildArtifact(),
+                 ms.measure_callback.UpdateCostModel(), progress]
+    scratch = tempfile.mkdtemp(prefix="tvmprims-tune-")
+    interrupted = False
+    try:
+        with _quiet_meta_schedule():
+            ms.tune_tir(mod, target, work_dir=scratch, max_trials_global=int(trials),
+                        num_trials_per_iter=min(int(trials), 16), database=database,
+                        builder=ms.builder.LocalBuilder(timeout_sec=timeout),
+                        runner=runner,
+                        measure_callbacks=callbacks, seed=seed,
+                        strategy=_search_strategy(int(trials)))
+    except KeyboardInterrupt:
+        interrupted = True
+        report("[tune] interrupted: keeping the records measured so far")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    with _lock:
+        _databases.pop(directory, None)
+    clear_cache()  # kernels built before this tuning may now have a better record
+    return TuneResult(workload, target_key(target), directory, progress.done, hand_seconds,
+                      min(progress.best, hand_seconds), interrupted)
