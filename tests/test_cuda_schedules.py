@@ -34,7 +34,7 @@ import pytest
 import tvmprims as tp
 from tvmprims import testing
 from tvmprims._tvm import tvm
-from tvmprims.schedules.common import GPU_MIN_BLOCKS
+from tvmprims.schedules.gpu_tiling import GPU_MIN_BLOCKS
 
 slow = pytest.mark.slow
 
@@ -140,7 +140,7 @@ def shared_arrays(source):
 
 def planned_shared_elements(wl):
     """Shared-memory elements per block according to the schedules' own tile plans."""
-    from tvmprims.schedules.common import conv_shared_elements
+    from tvmprims.schedules.gpu_tiling import conv_shared_elements
     from tvmprims.schedules.cuda import conv2d, convolve, depthwise_conv2d, matmul
     if wl.op == "matmul":
         (m, k), (_, n) = wl.shapes
@@ -224,8 +224,8 @@ def test_schedule_none_builds_a_kernel(op, shapes, params, dtype):
 
 
 def test_tile_choice_fills_the_gpu_and_fits_shared_memory():
-    from tvmprims.schedules.common import (GPU_MIN_BLOCKS, SHARED_BUDGET, block_count,
-                                           conv_shared_elements)
+    from tvmprims.schedules.gpu_tiling import (GPU_MIN_BLOCKS, SHARED_BUDGET, block_count,
+                                               conv_shared_elements)
     from tvmprims.schedules.cuda import conv2d, convolve, depthwise_conv2d, matmul
 
     tm, tn, bk = matmul.tile_sizes(1024, 1024, 1024)

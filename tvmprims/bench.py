@@ -1,8 +1,8 @@
 """``tvmprims bench``: every operator against numpy or torch, measured in the same run.
 
 Kernel times come from TVM's ``time_evaluator`` (best of repeats); reference times from the
-best of repeated ``perf_counter`` calls. ``ratio`` is reference time / tvmprims "hand" time:
-above 1 means tvmprims is faster.
+best of repeated ``perf_counter`` calls. ``ratio`` is reference time / the best tvmprims
+time (hand, or tuned where ``tuning_logs/`` has a record): above 1 means tvmprims is faster.
 """
 
 import math
@@ -88,22 +88,35 @@ def reference(case, arrays):
 
 
 def _ops_time(kernel, arrays, schedule):
+    if kernel is None:
+        return None
     if schedule == "none":  # unscheduled kernels are slow: one call is a fair estimate
         return kernel.time(*arrays, number=1, repeat=1).seconds
     return kernel.time(*arrays, repeat=5).seconds
 
 
-def run(cases=WORKLOADS, target="llvm", schedules=("none", "hand"), progress=print):
-    """Measure ``cases``; returns a list of row dicts (times in seconds)."""
+def _kernel(case, target, schedule):
+    """The case's kernel with ``schedule``; None for "tuned" when no log has a record."""
+    if schedule != "tuned":
+        return build(case.op, *case.shapes, target=target, schedule=schedule, **case.kwargs())
+    kernel = build(case.op, *case.shapes, target=target, schedule="auto", **case.kwargs())
+    return kernel if kernel.schedule == "tuned" else None
+
+
+def run(cases=WORKLOADS, target="llvm", schedules=("none", "hand", "tuned"), progress=print):
+    """Measure ``cases``; returns a list of row dicts (times in seconds).
+
+    ``ratio`` and ``gflops`` are for the best of the scheduled kernels (hand, or tuned where
+    a tuning log has a record); a schedule with no kernel has time ``None``.
+    """
     import torch
     torch.set_num_threads(int(resolve_target(target).attrs.get("num-cores", 1)))
     rows = []
     for i, case in enumerate(cases, 1):
         progress(f"[{i}/{len(cases)}] {case.op} {case.label} ...")
         row = {"group": case.group, "op": case.op, "shape": case.label}
-        kernels = {s: build(case.op, *case.shapes, target=target, schedule=s, **case.kwargs())
-                   for s in schedules}
-        kernel = kernels[schedules[-1]]
+        kernels = {s: _kernel(case, target, s) for s in schedules}
+        kernel = kernels["hand"] if "hand" in kernels else next(k for k in kernels.values() if k)
         arrays = kernel.random_inputs()
         # The reference runs first: TVM's pool threads spin for a while after a parallel
         # kernel and would steal cores from numpy/torch.
@@ -111,8 +124,9 @@ def run(cases=WORKLOADS, target="llvm", schedules=("none", "hand"), progress=pri
         row["reference"], row["ref"] = name, _best_time(fn)
         for s in schedules:
             row[s] = _ops_time(kernels[s], arrays, s)
-        row["ratio"] = row["ref"] / row[schedules[-1]]
-        row["gflops"] = kernel.flops / row[schedules[-1]] / 1e9
+        best = min(row[s] for s in schedules if s != "none" and row[s] is not None)
+        row["ratio"] = row["ref"] / best
+        row["gflops"] = kernel.flops / best / 1e9
         row["ref_gflops"] = kernel.flops / row["ref"] / 1e9
         rows.append(row)
     return rows
@@ -140,13 +154,18 @@ def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
-def format_table(rows, schedules=("none", "hand")):
+def _ms(seconds, width=None):
+    text = "-" if seconds is None else f"{seconds * 1e3:.3f}"
+    return text.rjust(width) if width else text
+
+
+def format_table(rows, schedules=("none", "hand", "tuned")):
     """Plain-text table; one line per row, then the geometric mean ratio per group."""
     head = f"{'operator':<17}{'shape':<20}" + "".join(f"{s + ' ms':>11}" for s in schedules)
     head += f"{'ref':>7}{'ref ms':>10}{'ratio':>8}{'GFLOP/s':>9}{'ref GF/s':>9}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['op']:<17}{r['shape']:<20}" + "".join(f"{r[s] * 1e3:>11.3f}" for s in schedules)
+        lines.append(f"{r['op']:<17}{r['shape']:<20}" + "".join(_ms(r[s], 11) for s in schedules)
                      + f"{r['reference']:>7}{r['ref'] * 1e3:>10.3f}{r['ratio']:>8.2f}"
                      f"{r['gflops']:>9.1f}{r['ref_gflops']:>9.1f}")
     lines.append("")
@@ -167,13 +186,13 @@ def machine_description(target="llvm"):
     return f"{cpu}, {len(os.sched_getaffinity(0))} cores, TVM target {target_key(target)}"
 
 
-def markdown_report(rows, overhead, target="llvm", schedules=("none", "hand")):
+def markdown_report(rows, overhead, target="llvm", schedules=("none", "hand", "tuned")):
     lines = [f"Machine: {machine_description(target)}", "",
              "| operator | shape | " + " | ".join(f"{s} ms" for s in schedules)
              + " | reference | ref ms | ratio | GFLOP/s | ref GFLOP/s |",
              "|---|---|" + "---:|" * (len(schedules) + 5)]
     for r in rows:
-        lines.append(f"| {r['op']} | {r['shape']} | " + " | ".join(f"{r[s] * 1e3:.3f}" for s in schedules)
+        lines.append(f"| {r['op']} | {r['shape']} | " + " | ".join(_ms(r[s]) for s in schedules)
                      + f" | {r['reference']} | {r['ref'] * 1e3:.3f} | {r['ratio']:.2f} | "
                      f"{r['gflops']:.1f} | {r['ref_gflops']:.1f} |")
     lines.append("")

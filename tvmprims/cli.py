@@ -19,7 +19,7 @@ def _bench(args):
         if not cases:
             sys.exit(f"--only {args.only}: no workload matches (groups: "
                      f"{sorted({c.group for c in bench.WORKLOADS})})")
-    schedules = ("hand",) if args.no_none else ("none", "hand")
+    schedules = ("hand", "tuned") if args.no_none else ("none", "hand", "tuned")
     rows = bench.run(cases, args.target, schedules, progress=lambda m: print(m, file=sys.stderr, flush=True))
     overhead = bench.call_overhead(args.target)
     print(bench.format_table(rows, schedules))

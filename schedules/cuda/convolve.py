@@ -28,9 +28,9 @@ element of their windows.
    No bounds test is left in the inner loop.
 """
 
-from ..common import (SHARED_BUDGET, accumulate_locally, axis_tile, bind_spatial_tiles,
-                      cooperative_fetch, finish_gpu_reduction, reduction_chunk, shrink_to_fill,
-                      threads_per_block)
+from ..common import accumulate_locally
+from ..gpu_tiling import (SHARED_BUDGET, axis_tile, bind_spatial_tiles, cooperative_fetch,
+                         finish_gpu_reduction, reduction_chunk, shrink_to_fill, threads_per_block)
 
 __all__ = ["schedule", "tile_sizes"]
 

@@ -29,8 +29,7 @@ memory.
    and columns, and the tile shrinks if even that is not enough.
 """
 
-from ..common import (accumulate_locally, bind_spatial_tiles, cooperative_fetch,
-                      finish_gpu_reduction, plan_conv_tiles, threads_per_block)
+from ..gpu_tiling import plan_conv_tiles, schedule_direct_conv
 
 __all__ = ["schedule", "tile_sizes"]
 
@@ -48,11 +47,4 @@ def tile_sizes(wl):
 
 
 def schedule(sch, wl, target):
-    tiles, chunks = tile_sizes(wl)
-    write_back, acc = accumulate_locally(sch, "conv", "local")
-    tiling = bind_spatial_tiles(sch, acc, tiles, chunks=chunks)
-    threads = threads_per_block(tiles)
-    chunk = tiling.chunks[-1]
-    cooperative_fetch(sch, acc, 0, chunk, threads)  # input window (padding inlined)
-    cooperative_fetch(sch, acc, 1, chunk, threads)  # filter taps
-    finish_gpu_reduction(sch, acc, write_back, tiling)
+    schedule_direct_conv(sch, *tile_sizes(wl))

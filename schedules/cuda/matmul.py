@@ -26,8 +26,9 @@
 Shared memory: ``(BM + BN) * BK`` elements: 8 KB (float32) or 16 KB (float64).
 """
 
-from ..common import (accumulate_locally, axis_tile, bind_spatial_tiles, cooperative_fetch,
-                      finish_gpu_reduction, shrink_to_fill, split_factor, threads_per_block)
+from ..common import accumulate_locally, split_factor
+from ..gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finish_gpu_reduction,
+                         shrink_to_fill, threads_per_block)
 
 __all__ = ["schedule", "tile_sizes"]
 
