@@ -118,8 +118,9 @@ def run(cases=WORKLOADS, target="llvm", schedules=("none", "hand", "tuned"), pro
         kernels = {s: _kernel(case, target, s) for s in schedules}
         kernel = kernels["hand"] if "hand" in kernels else next(k for k in kernels.values() if k)
         arrays = kernel.random_inputs()
-        # The reference runs first: TVM's pool threads spin for a while after a parallel
-        # kernel and would steal cores from numpy/torch.
+        # The reference runs first, after a pause: TVM's pool threads spin for a while after
+        # a parallel kernel (the previous row's) and would steal cores from numpy/torch.
+        time.sleep(0.5)
         name, fn = reference(case, arrays)
         row["reference"], row["ref"] = name, _best_time(fn)
         for s in schedules:

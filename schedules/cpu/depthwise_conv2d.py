@@ -7,8 +7,8 @@ traffic and loop overhead rather than FMAs:
    that channel is convolved (``compute_at``), so it is still in L1/L2 when it is read, and no
    padded copy of the whole tensor goes through memory.
 2. **Vectorisation over output columns**: ``owb`` outputs of a row (a multiple of the SIMD
-   width when the width allows) accumulate in registers over the KH*KW taps, each tap a
-   broadcast weight times a vector of inputs.
+   width when the width allows; one vector for strided layers) accumulate in registers over
+   the KH*KW taps, each tap a broadcast weight times a vector of inputs.
 3. **Unrolling** of the kernel taps.
 4. **Parallelism** over (batch, channel).
 """
@@ -19,19 +19,21 @@ from ..common import (accumulate_locally, divisor_at_most, find_block, fuse_para
 __all__ = ["schedule", "row_block"]
 
 
-def row_block(out_width, lanes):
+def row_block(out_width, lanes, stride=1):
     """Output columns per tile: the largest divisor of the width that is a whole number of
-    vectors (at most four), else the largest divisor up to four vectors."""
-    for factor in range(min(out_width, 4 * lanes), 0, -1):
+    vectors (at most four; one when strided, since every strided vector load is a gather
+    of separate elements), else the largest divisor up to that size."""
+    limit = (1 if stride > 1 else 4) * lanes
+    for factor in range(min(out_width, limit), 0, -1):
         if out_width % factor == 0 and factor % lanes == 0:
             return factor
-    return divisor_at_most(out_width, 4 * lanes)
+    return divisor_at_most(out_width, limit)
 
 
 def schedule(sch, wl, target):
     lanes = vector_lanes(target, wl.dtype)
     _, _, _, ow = wl.output_shape
-    owb = row_block(ow, lanes)
+    owb = row_block(ow, lanes, wl["stride"][1])
     write_back, acc = accumulate_locally(sch, "conv")
     n, f, y, x, ry, rx = sch.get_loops(acc)
     xo, xi = sch.split(x, [None, owb])
