@@ -15,7 +15,8 @@ import numpy as np
 from .api import build
 from .target import resolve_target, target_key
 
-__all__ = ["BenchCase", "WORKLOADS", "run", "format_table", "markdown_report", "call_overhead"]
+__all__ = ["BenchCase", "WORKLOADS", "QUICK", "run", "format_table", "markdown_report", "call_overhead",
+           "group_geomeans", "geomean"]
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,12 @@ def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
+def group_geomeans(rows):
+    """``{group: geometric mean of its rows' ratios}``, groups in table order."""
+    groups = dict.fromkeys(r["group"] for r in rows)
+    return {g: geomean(r["ratio"] for r in rows if r["group"] == g) for g in groups}
+
+
 def _ms(seconds, width=None):
     text = "-" if seconds is None else f"{seconds * 1e3:.3f}"
     return text.rjust(width) if width else text
@@ -170,9 +177,7 @@ def format_table(rows, schedules=("none", "hand", "tuned")):
                      + f"{r['reference']:>7}{r['ref'] * 1e3:>10.3f}{r['ratio']:>8.2f}"
                      f"{r['gflops']:>9.1f}{r['ref_gflops']:>9.1f}")
     lines.append("")
-    for group in dict.fromkeys(r["group"] for r in rows):
-        ratios = [r["ratio"] for r in rows if r["group"] == group]
-        lines.append(f"geometric mean ratio {group}: {geomean(ratios):.2f}x")
+    lines += [f"geometric mean ratio {g}: {m:.2f}x" for g, m in group_geomeans(rows).items()]
     return "\n".join(lines)
 
 
@@ -197,9 +202,7 @@ def markdown_report(rows, overhead, target="llvm", schedules=("none", "hand", "t
                      + f" | {r['reference']} | {r['ref'] * 1e3:.3f} | {r['ratio']:.2f} | "
                      f"{r['gflops']:.1f} | {r['ref_gflops']:.1f} |")
     lines.append("")
-    for group in dict.fromkeys(r["group"] for r in rows):
-        ratios = [r["ratio"] for r in rows if r["group"] == group]
-        lines.append(f"- geometric mean ratio, {group}: **{geomean(ratios):.2f}x**")
+    lines += [f"- geometric mean ratio, {g}: **{m:.2f}x**" for g, m in group_geomeans(rows).items()]
     lines.append(f"- numpy-API call overhead above kernel time (1x1 matmul, cached kernel): "
                  f"{overhead[0] * 1e6:.1f} us with 64-byte aligned inputs, "
                  f"{overhead[1] * 1e6:.1f} us with unaligned ones (copied)")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._tvm import cuda_source, tensor_on, tvm
-from .arrays import aligned_empty, as_input
+from .arrays import ALIGNMENT, aligned_empty, as_input
 from .target import device_for, resolve_target
 from .workload import Workload
 
@@ -82,7 +82,7 @@ class Kernel:
         checks (the numpy API's fast path)."""
         result = self._output(out)
         if self._on_cpu:
-            if result.ctypes.data % 64:
+            if result.ctypes.data % ALIGNMENT:
                 staging = aligned_empty(self._output_shape, self._dtype)
                 self._func(*arrays, staging)
                 result[...] = staging
