@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .workload import SUPPORTED_DTYPES
+from .workload import DTYPE_NAMES, SUPPORTED_DTYPES
 
 __all__ = ["as_input", "common_dtype", "aligned_empty", "ALIGNMENT"]
 
@@ -12,7 +12,6 @@ __all__ = ["as_input", "common_dtype", "aligned_empty", "ALIGNMENT"]
 #: array that is not (glibc returns large blocks at 16 mod 64) is copied into one that is.
 ALIGNMENT = 64
 
-_NAMES = {np.dtype(d): d for d in SUPPORTED_DTYPES}  # dtype.name is slow in numpy 2
 
 
 def as_input(x, name):
@@ -22,7 +21,7 @@ def as_input(x, name):
     (numpy, torch CPU tensors) keep their dtype, and any dtype other than float32/float64
     raises ``TypeError``.
     """
-    if (type(x) is np.ndarray and x.dtype in _NAMES and x.size and x.flags.c_contiguous
+    if (type(x) is np.ndarray and x.dtype in DTYPE_NAMES and x.size and x.flags.c_contiguous
             and not x.ctypes.data % ALIGNMENT):
         return x  # the common case, checked cheaply
     if isinstance(x, (list, tuple)):  # Python numbers: integers become float32
@@ -34,7 +33,7 @@ def as_input(x, name):
             x = np.asarray(x)
         except (TypeError, ValueError, RuntimeError) as e:
             raise TypeError(f"{name} cannot be read as a numpy array ({type(x).__name__}): {e}") from None
-    if x.dtype not in _NAMES:
+    if x.dtype not in DTYPE_NAMES:
         raise TypeError(f"{name} has dtype {x.dtype}; tvmprims supports {', '.join(SUPPORTED_DTYPES)}")
     if x.size == 0:
         raise ValueError(f"{name} is empty (shape {x.shape}); zero-size dimensions are not supported")
@@ -51,7 +50,7 @@ def common_dtype(arrays, names):
     if len(dtypes) != 1:
         listing = ", ".join(f"{n}={a.dtype}" for n, a in zip(names, arrays))
         raise TypeError(f"mixed dtypes ({listing}): cast the inputs to one dtype")
-    return _NAMES[dtypes.pop()]
+    return DTYPE_NAMES[dtypes.pop()]
 
 
 def aligned_empty(shape, dtype):

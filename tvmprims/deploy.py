@@ -12,12 +12,11 @@ A manifest is a JSON file::
 recording the target and the schedule each kernel got; :func:`load` returns the kernels by name.
 """
 
-import importlib
 import json
 import re
 from pathlib import Path
 
-from .api import OPERATORS
+from .api import build_workload_from_shapes
 from .build import build_workload
 from .kernel import load_kernel
 from .target import resolve_target, target_key
@@ -48,12 +47,9 @@ def read_manifest(path):
             raise ValueError(f"{where}: needs 'name', 'op' and 'shapes'") from None
         if not isinstance(name, str) or not _NAME.match(name) or name in names:
             raise ValueError(f"{where}: name {name!r} must be unique, letters, digits, '_.-'")
-        if op not in OPERATORS:
-            raise ValueError(f"{where}: unknown operator {op!r}: expected one of {OPERATORS}")
-        module = importlib.import_module(f"tvmprims.ops.{op}")
         try:
-            workload = module.workload(*shapes, dtype=entry.get("dtype", "float32"),
-                                       **entry.get("params", {}))
+            workload = build_workload_from_shapes(op, shapes, entry.get("dtype", "float32"),
+                                                  entry.get("params", {}))
         except (ValueError, TypeError) as e:
             raise ValueError(f"{where} ({name}): {e}") from None
         names.add(name)

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Workload", "SUPPORTED_DTYPES", "dtype_name"]
+__all__ = ["Workload", "SUPPORTED_DTYPES", "DTYPE_NAMES", "dtype_name"]
 
 #: dtypes every operator supports on every target.
 SUPPORTED_DTYPES = ("float32", "float64")
 
-_DTYPE_NAMES = {d: d for d in SUPPORTED_DTYPES}
+#: Canonical name of each supported dtype, keyed by its name and by its ``numpy.dtype``
+#: (looked up on every call: ``numpy.dtype.name`` is slow in numpy 2).
+DTYPE_NAMES = {**{d: d for d in SUPPORTED_DTYPES}, **{np.dtype(d): d for d in SUPPORTED_DTYPES}}
 
 
 def dtype_name(dtype):
@@ -24,7 +26,7 @@ def dtype_name(dtype):
     Raises ``TypeError`` for anything else.
     """
     try:
-        return _DTYPE_NAMES[dtype]
+        return DTYPE_NAMES[dtype]
     except (KeyError, TypeError):
         pass
     try:
