@@ -228,7 +228,8 @@ def _loop_depth(sch, block, loop):
     raise ValueError("loop is not an ancestor of the block")
 
 
-def cooperative_fetch(sch, consumer, read_index, at_loop, threads, scope="shared", vector=1):
+def cooperative_fetch(sch, consumer, read_index, at_loop, threads, scope="shared", vector=1,
+                      inline_producers=True):
     """Stage input ``read_index`` of ``consumer`` in ``scope`` memory at ``at_loop``, each of
     the block's ``threads`` threads copying a slice; returns the copy block.
 
@@ -237,11 +238,13 @@ def cooperative_fetch(sch, consumer, read_index, at_loop, threads, scope="shared
     buffers). Its loops are fused and split over ``threadIdx.x``, so consecutive threads
     load consecutive elements (coalesced). A producer of the staged buffer (a zero-padding
     stage) is inlined into the copy: the bounds test runs once per fetched element, not in
-    the inner loop of the reduction. ``vector`` > 1 makes each thread copy that many
-    consecutive elements with one vector load (only when the copied rows are a multiple).
+    the inner loop of the reduction; ``inline_producers=False`` keeps a producer that is a
+    kernel of its own (a transform whose result is read many times). ``vector`` > 1 makes
+    each thread copy that many consecutive elements with one vector load (only when the
+    copied rows are a multiple).
     """
     cache = sch.cache_read(consumer, read_index, scope)
-    for producer in sch.get_producers(cache):
+    for producer in sch.get_producers(cache) if inline_producers else ():
         sch.compute_inline(producer)
     sch.compute_at(cache, at_loop)
     depth = _loop_depth(sch, cache, at_loop)

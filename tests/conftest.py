@@ -40,14 +40,19 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True, scope="session")
-def isolated_user_tuning_logs(tmp_path_factory):
-    """Keep the user's own tuning logs (~/.cache/tvmprims) out of the tests; the repository's
-    shipped logs in tuning_logs/ still apply, so tuned kernels are tested too."""
+def isolated_user_caches(tmp_path_factory):
+    """Keep the user's own tuning logs and algorithm choices (~/.cache/tvmprims) out of the
+    tests; the repository's shipped logs in tuning_logs/ still apply, so tuned kernels are
+    tested too."""
     import os
-    old = os.environ.get("TVMPRIMS_TUNING_DIR")
-    os.environ["TVMPRIMS_TUNING_DIR"] = str(tmp_path_factory.mktemp("user_tuning_logs"))
+    cache = tmp_path_factory.mktemp("user_cache")
+    values = {"TVMPRIMS_TUNING_DIR": str(cache / "tuning_logs"),
+              "TVMPRIMS_ALGO_CACHE": str(cache / "algorithms.json")}
+    old = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     yield
-    if old is None:
-        os.environ.pop("TVMPRIMS_TUNING_DIR", None)
-    else:
-        os.environ["TVMPRIMS_TUNING_DIR"] = old
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

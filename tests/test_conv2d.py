@@ -37,7 +37,7 @@ def _run(rng, x_shape, w_shape, stride, padding, dilation, groups=1, bias=True, 
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype) if bias else None
-    out = tvmprims.conv2d(x, w, b, stride, padding, dilation, groups)
+    out = tvmprims.conv2d(x, w, b, stride, padding, dilation, groups, algo="direct")
     assert_close(out, conv2d_ref(x, w, b, stride, padding, dilation, groups), dtype,
                  w_shape[1] * w_shape[2] * w_shape[3])
 
@@ -88,6 +88,6 @@ def test_conv1d(rng, n, c, length, o, k, stride, padding, dilation, groups):
     x = rng.standard_normal((n, c, length)).astype("float32")
     w = rng.standard_normal((o, c // groups, k)).astype("float32")
     b = rng.standard_normal(o).astype("float32")
-    out = tvmprims.conv1d(x, w, b, stride, padding, dilation, groups)
+    out = tvmprims.conv1d(x, w, b, stride, padding, dilation, groups, algo="direct")
     assert_close(out, conv1d_ref(x, w, b, stride, padding, dilation, groups), "float32",
                  c // groups * k)

@@ -5,18 +5,22 @@ CUDA (:mod:`tvmprims.schedules`), compiled once per shape and cached. The functi
 and return numpy arrays.
 """
 
-from .api import (CONV2D_ALGORITHMS, OPERATORS, build, build_workload_from_shapes, conv1d,
-                  conv2d, convolve, depthwise_conv2d, matmul)
+from . import lowrank
+from .algorithms import find_algorithms
+from .api import (CONV2D_ALGORITHMS, MATMUL_ALGORITHMS, OPERATORS, build,
+                  build_workload_from_shapes, conv1d, conv2d, convolve, depthwise_conv2d, matmul)
 from .build import SCHEDULES, TunedRecordMissing, cache_info, clear_cache
 from .deploy import export, load
 from .kernel import Kernel, Timing, load_kernel
+from .lowrank import lowrank_matmul
 from .target import resolve_target, target_key
 from .workload import Workload
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d",
+    "matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "lowrank_matmul", "lowrank",
+    "find_algorithms", "MATMUL_ALGORITHMS",
     "build", "Kernel", "Timing", "load_kernel", "Workload",
     "resolve_target", "target_key", "cache_info", "clear_cache",
     "OPERATORS", "CONV2D_ALGORITHMS", "SCHEDULES",

@@ -4,21 +4,34 @@ import importlib
 
 from .arrays import as_input, common_dtype
 from .build import build_workload
-from .ops import conv2d as _conv2d_op
 from .ops import convolve as _convolve_op
 from .ops import depthwise_conv2d as _depthwise_op
 from .ops import matmul as _matmul_op
 from .ops._checks import is_int, require
 
 __all__ = ["matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "build",
-           "build_workload_from_shapes", "OPERATORS",
-           "CONV2D_ALGORITHMS"]
+           "build_workload_from_shapes", "conv2d_workload", "OPERATORS", "CONV2D_ALGORITHMS",
+           "CONV2D_OPERATORS", "MATMUL_ALGORITHMS"]
 
 #: Operators with a compute definition in ``tvmprims.ops`` (what :func:`build` accepts).
-OPERATORS = ("matmul", "convolve", "conv2d", "depthwise_conv2d")
+OPERATORS = ("matmul", "matmul_log", "dense", "convolve", "conv2d", "conv2d_im2col",
+             "conv2d_winograd", "winograd_weight", "conv2d_fft", "depthwise_conv2d")
 
-#: Values of ``conv2d(..., algo=...)``.
-CONV2D_ALGORITHMS = ("direct",)
+#: ``conv2d(..., algo=name)``: the operator that computes it and that operator's parameters.
+CONV2D_OPERATORS = {
+    "direct": ("conv2d", {}),
+    "im2col": ("conv2d_im2col", {}),
+    "winograd2": ("conv2d_winograd", {"tile": 2}),
+    "winograd4": ("conv2d_winograd", {"tile": 4}),
+    "fft": ("conv2d_fft", {}),
+}
+
+#: Values of ``conv2d(..., algo=...)``: ``"auto"`` picks the fastest accurate algorithm per
+#: layer (:mod:`tvmprims.algorithms`); ``"winograd"`` is ``"winograd4"``.
+CONV2D_ALGORITHMS = ("auto", *CONV2D_OPERATORS, "winograd")
+
+#: Values of ``matmul(..., algo=...)``.
+MATMUL_ALGORITHMS = ("direct", "log", "log-approx")
 
 
 def build_workload_from_shapes(op, shapes, dtype="float32", params=None):
@@ -51,10 +64,21 @@ def _inputs(optional=(), **named):
     return arrays, common_dtype(arrays, names)
 
 
-def matmul(a, b, *, target=None, schedule="auto"):
-    """Matrix product of a (M, K) and b (K, N) -> (M, N), as ``numpy.matmul`` on 2-D arrays."""
+def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
+    """Matrix product of a (M, K) and b (K, N) -> (M, N), as ``numpy.matmul`` on 2-D arrays.
+
+    ``algo="log"`` multiplies in the log domain (exact up to rounding); ``"log-approx"`` also
+    adds there, with ``log_bits`` fractional bits (see :mod:`tvmprims.ops.matmul_log`).
+    """
+    if algo not in MATMUL_ALGORITHMS:
+        raise ValueError(f"unknown matmul algo {algo!r}: expected one of {MATMUL_ALGORITHMS}")
     (a, b), dtype = _inputs(a=a, b=b)
-    wl = _matmul_op.workload(a.shape, b.shape, dtype)
+    if algo == "direct":
+        wl = _matmul_op.workload(a.shape, b.shape, dtype)
+    else:
+        from .ops import matmul_log
+        wl = matmul_log.workload(a.shape, b.shape, dtype,
+                                 bits=log_bits if algo == "log-approx" else None)
     return build_workload(wl, target, schedule).run_checked([a, b])
 
 
@@ -72,24 +96,47 @@ def convolve(a, v, mode="full", *, target=None, schedule="auto"):
     return build_workload(wl, target, schedule).run_checked([a, v])
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="direct", *,
+def conv2d_workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0,
+                    dilation=1, groups=1, algo="direct"):
+    """The workload computing a conv2d with algorithm ``algo`` (not ``"auto"``).
+
+    Raises :class:`~tvmprims.ops.NotApplicable` when the algorithm does not support the
+    parameters, ``ValueError`` for bad shapes or parameters.
+    """
+    algo = "winograd4" if algo == "winograd" else algo
+    if algo not in CONV2D_OPERATORS:
+        raise ValueError(f"unknown conv2d algo {algo!r}: expected one of "
+                         f"{(*CONV2D_OPERATORS, 'winograd')}")
+    is_depthwise = (is_int(groups) and groups > 1 and len(x_shape) == 4
+                    and groups == x_shape[1])
+    if algo == "direct" and is_depthwise:
+        return _depthwise_op.workload(x_shape, w_shape, bias_shape, dtype, stride, padding,
+                                      dilation)
+    op, params = CONV2D_OPERATORS[algo]
+    module = importlib.import_module(f"tvmprims.ops.{op}")
+    return module.workload(x_shape, w_shape, bias_shape, dtype, stride, padding, dilation,
+                           groups, **params)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto", *,
            target=None, schedule="auto"):
     """2-D convolution, as ``torch.nn.functional.conv2d``.
 
     x (N, C, H, W), weight (O, C // groups, KH, KW), bias (O,) or None -> (N, O, OH, OW).
-    ``stride``, ``dilation``: int or pair; ``padding``: int, pair, ``"valid"`` or ``"same"``.
-    With ``groups == C`` (a depthwise layer) it runs :func:`depthwise_conv2d`.
+    ``stride``, ``dilation``: int or pair; ``padding``: int, pair, (top, bottom, left, right),
+    ``"valid"`` or ``"same"``. ``algo``: one of :data:`CONV2D_ALGORITHMS`; ``"auto"`` times the
+    applicable algorithms on first use of a layer shape and remembers the fastest accurate one
+    (:func:`tvmprims.find_algorithms`). With ``groups == C`` (a depthwise layer) the direct
+    algorithm runs :func:`depthwise_conv2d`.
     """
     if algo not in CONV2D_ALGORITHMS:
         raise ValueError(f"unknown conv2d algo {algo!r}: expected one of {CONV2D_ALGORITHMS}")
     (x, weight, *rest), dtype = _inputs(optional=("bias",), x=x, weight=weight, bias=bias)
-    bias_shape = rest[0].shape if rest else None
-    if is_int(groups) and groups > 1 and x.ndim == 4 and groups == x.shape[1]:
-        wl = _depthwise_op.workload(x.shape, weight.shape, bias_shape, dtype, stride, padding,
-                                    dilation)
-    else:
-        wl = _conv2d_op.workload(x.shape, weight.shape, bias_shape, dtype, stride, padding,
-                                 dilation, groups)
+    wl = conv2d_workload(x.shape, weight.shape, rest[0].shape if rest else None, dtype, stride,
+                         padding, dilation, groups, "direct" if algo == "auto" else algo)
+    if algo == "auto":
+        from .algorithms import choose_algorithm
+        wl = choose_algorithm(wl, target, schedule)
     return build_workload(wl, target, schedule).run_checked([x, weight, *rest])
 
 
@@ -114,12 +161,13 @@ def _one_d(value, name):
     return value
 
 
-def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, target=None,
-           schedule="auto"):
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto", *,
+           target=None, schedule="auto"):
     """1-D convolution over batches, as ``torch.nn.functional.conv1d``.
 
     x (N, C, L), weight (O, C // groups, K), bias (O,) or None -> (N, O, OL). Runs the conv2d
-    kernels on (N, C, 1, L) views: a height-1 image is exactly a 1-D signal.
+    kernels on (N, C, 1, L) views: a height-1 image is exactly a 1-D signal; ``algo`` as for
+    :func:`conv2d` (Winograd needs 3x3 kernels, so it never applies).
     """
     (x, weight, *rest), dtype = _inputs(optional=("bias",), x=x, weight=weight, bias=bias)
     require(x.ndim == 3, f"conv1d expects x of rank 3 (N, C, L), got shape {x.shape}")
@@ -129,6 +177,6 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, t
     padding = _one_d(padding, "padding")
     padding = padding if isinstance(padding, str) else (0, padding)
     out = conv2d(x[:, :, None, :], weight[:, :, None, :], *rest, stride=(1, stride),
-                 padding=padding, dilation=(1, dilation), groups=groups, target=target,
-                 schedule=schedule)
+                 padding=padding, dilation=(1, dilation), groups=groups, algo=algo,
+                 target=target, schedule=schedule)
     return out[:, :, 0, :]

@@ -1,4 +1,4 @@
-"""Command-line entry point: ``tvmprims bench | tune | export``."""
+"""Command-line entry point: ``tvmprims bench | tune | export | study | algos``."""
 
 import argparse
 import ast
@@ -8,8 +8,29 @@ import sys
 __all__ = ["main"]
 
 
+def _bench_algorithms(args):
+    from . import algo_bench
+    quick = args.quick
+    layers = algo_bench.QUICK_LAYERS if quick else algo_bench.CONV_LAYERS
+    if args.only:
+        layers = tuple(l for l in layers if l.group in args.only.split(","))
+    progress = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    conv = algo_bench.run_conv(layers, args.target, progress) if layers else []
+    mm = algo_bench.run_matmul(algo_bench.MATMUL_CASES[:1] if quick else algo_bench.MATMUL_CASES,
+                               args.target, progress)
+    text = [algo_bench.format_conv(conv)] if conv else []
+    print("\n\n".join(text + [algo_bench.format_matmul(mm)]))
+    if args.markdown:
+        parts = ([algo_bench.format_conv(conv, markdown=True)] if conv else [])
+        with open(args.markdown, "w") as f:
+            f.write("\n\n".join(parts + [algo_bench.format_matmul(mm, markdown=True)]) + "\n")
+    return 0
+
+
 def _bench(args):
     from . import bench
+    if args.algorithms:
+        return _bench_algorithms(args)
     cases = bench.WORKLOADS
     if args.quick:
         cases = tuple(c for c in cases if c.label in bench.QUICK)
@@ -83,6 +104,34 @@ def _export(args):
     return 0
 
 
+def _study(args):
+    import importlib
+    study = importlib.import_module(f"tvmprims.studies.{args.name}")
+    study.run(quick=args.quick, out_dir=args.out, report=lambda m: print(m, flush=True))
+    print(f"wrote CSV and PNG files to {args.out}/")
+    return 0
+
+
+def _algos(args):
+    from .algorithms import find_algorithms, format_results
+    if len(args.shape) not in (2, 3):
+        sys.exit("tvmprims algos: give --shape for x, weight and optionally bias")
+    rows = find_algorithms(*args.shape, dtype=args.dtype, target=args.target,
+                           report=lambda m: print(m, file=sys.stderr, flush=True),
+                           **dict(args.param))
+    print(format_results(rows))
+    return 0
+
+
+def _mnist(args):
+    from . import mnist
+    mnist.run(quick=args.quick, out_dir=args.out, root=args.root, epochs=args.epochs,
+              checkpoint=args.checkpoint, finetune_steps=args.finetune,
+              report=lambda m: print(m, flush=True))
+    print(f"wrote {args.out}/mnist.csv and {args.out}/mnist.png")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="tvmprims", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +140,9 @@ def main(argv=None):
     b.add_argument("--quick", action="store_true", help="one workload per group (for CI)")
     b.add_argument("--only", help="comma-separated groups or operators (gemm, resnet18, ...)")
     b.add_argument("--no-none", action="store_true", help="skip the unscheduled baseline")
+    b.add_argument("--algorithms", action="store_true",
+                   help="every conv2d/matmul algorithm side by side (ResNet-18, VGG-16, kernel "
+                        "sizes; --only resnet18,vgg16,kernels)")
     b.add_argument("--csv", help="also write the rows to this CSV file")
     b.add_argument("--markdown", help="also write a Markdown report to this file")
     b.set_defaults(func=_bench)
@@ -119,6 +171,30 @@ def main(argv=None):
     e.add_argument("--target", help="overrides the manifest's target")
     e.add_argument("--schedule", default="auto", choices=("auto", "tuned", "hand", "none"))
     e.set_defaults(func=_export)
+    st = sub.add_parser("study", help="run a study; writes CSV and PNG files")
+    st.add_argument("name", choices=("precision", "rank"),
+                    help="precision: error per algorithm and dtype; rank: SVD rank trade-offs")
+    st.add_argument("--quick", action="store_true", help="small sizes (CI)")
+    st.add_argument("--out", default="results", help="output directory (default: results)")
+    st.set_defaults(func=_study)
+
+    a = sub.add_parser("algos", help="time every conv2d algorithm on one layer (cudnnFind)")
+    a.add_argument("--shape", action="append", type=_shape, default=[],
+                   help="x, weight and optional bias shapes, e.g. 1x64x56x56 then 64x64x3x3")
+    a.add_argument("--param", action="append", type=_param, default=[],
+                   help="stride=, padding=, dilation=, groups=")
+    a.add_argument("--dtype", default="float32")
+    a.add_argument("--target", default="llvm")
+    a.set_defaults(func=_algos)
+    m = sub.add_parser("mnist", help="MNIST-format MLP with low-rank layers: rank sweep")
+    m.add_argument("--root", help="IDX files (default: $TVMPRIMS_MNIST_ROOT or Debian's "
+                                  "/usr/share/datasets/fashion-mnist)")
+    m.add_argument("--epochs", type=int, help="training epochs (default 5; 1 with --quick)")
+    m.add_argument("--checkpoint", help="model file: loaded if present, else trained and saved")
+    m.add_argument("--finetune", type=int, default=0, help="Adam steps on each factorised model")
+    m.add_argument("--quick", action="store_true", help="3 rank triples on 2000 test images")
+    m.add_argument("--out", default="results", help="output directory (default: results)")
+    m.set_defaults(func=_mnist)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -24,56 +24,24 @@
    is guarded).
 
 Shared memory: ``(BM + BN) * BK`` elements: 8 KB (float32) or 16 KB (float64).
+
+The tiling is shared with other GEMM-shaped operators: see ``schedules/gemm_tiling.py``.
 """
 
-from ..common import accumulate_locally, split_factor
-from ..gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finish_gpu_reduction,
-                         shrink_to_fill, threads_per_block)
+from ..gemm_tiling import GPU_K_CHUNK as K_CHUNK
+from ..gemm_tiling import GPU_PER_THREAD as PER_THREAD
+from ..gemm_tiling import GPU_THREADS as THREADS
+from ..gemm_tiling import gpu_tile_sizes, schedule_gpu_gemm
 
-__all__ = ["schedule", "tile_sizes"]
-
-#: Threads per block along M and N, outputs per thread along M and N, K chunk.
-THREADS = (16, 16)
-PER_THREAD = (4, 4)
-K_CHUNK = 16
+__all__ = ["schedule", "tile_sizes", "THREADS", "PER_THREAD", "K_CHUNK"]
 
 
 def tile_sizes(m, n, k):
     """``(tile_m, tile_n, bk)``: :class:`AxisTile` for M (consecutive) and N (interleaved)
     and the K chunk (a divisor of K near 16 when there is one, else 16 with K padded)."""
-    tm = axis_tile(m, THREADS[0], PER_THREAD[0])
-    tn = axis_tile(n, THREADS[1], PER_THREAD[1], interleaved=True)
-    block = THREADS[0] * THREADS[1]
-    if tm.threads < THREADS[0]:  # few rows (a row vector): the threads go to the columns
-        tn = axis_tile(n, block // tm.threads, PER_THREAD[1], interleaved=True)
-    elif tn.threads < THREADS[1]:
-        tm = axis_tile(m, block // tn.threads, PER_THREAD[0])
-    tm, tn = shrink_to_fill((m, n), (tm, tn))
-    bk = k if k <= K_CHUNK else split_factor(k, K_CHUNK)
-    return tm, tn, bk
+    return gpu_tile_sizes(m, n, k)
 
 
 def schedule(sch, wl, target):
     (m, k), (_, n) = wl.shapes
-    tm, tn, bk = tile_sizes(m, n, k)
-    sch.pad_einsum(sch.get_sblock("matmul"), [tm.size, tn.size, bk])
-    write_back, acc = accumulate_locally(sch, "matmul", "local")
-    tiling = bind_spatial_tiles(sch, acc, [tm, tn], chunks=[bk])
-    threads = threads_per_block([tm, tn])
-    k_chunk = tiling.chunks[0]
-    # B rows are tn.size wide: fetch them with 16-byte vector loads when they come in whole,
-    # aligned vectors (N and the tile multiples of the vector, so every row starts aligned).
-    lanes = 4 if wl.dtype == "float32" else 2
-    aligned = n % lanes == 0 and tn.size % lanes == 0
-    b_vector = lanes if aligned and bk * tn.size >= threads * lanes else 1
-    cooperative_fetch(sch, acc, 0, k_chunk, threads)
-    cooperative_fetch(sch, acc, 1, k_chunk, threads, vector=b_vector)
-    sch.unroll(tiling.reduction[0])
-    finish_gpu_reduction(sch, acc, write_back, tiling)
-    # pad_einsum computes into a padded C and copies the valid part out: fold that copy into
-    # the write-back, which then stores only rows < M and columns < N. This must come after
-    # the write-back's reverse_compute_at: TVM 0.27's reverse_compute_at drops the guard
-    # (T.where) that the inlining adds, and the kernel would store the padding out of bounds.
-    for block in sch.get_consumers(write_back):
-        sch.reverse_compute_inline(block)
-
+    schedule_gpu_gemm(sch, "matmul", m, n, k, wl.dtype)

@@ -4,7 +4,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["require", "is_int", "pair", "positive_pair", "conv_output_size"]
+__all__ = ["require", "is_int", "pair", "positive_pair", "conv_output_size", "NotApplicable",
+           "applicable"]
 
 
 def is_int(value):
@@ -16,6 +17,17 @@ def require(condition, message):
     """Raise ``ValueError(message)`` unless ``condition``."""
     if not condition:
         raise ValueError(message)
+
+
+class NotApplicable(ValueError):
+    """An algorithm does not support these parameters (Winograd with a 5x5 kernel, FFT with
+    stride 2, ...). The algorithm search reports the message as the reason it was skipped."""
+
+
+def applicable(condition, message):
+    """Raise :class:`NotApplicable` (a ``ValueError``) with ``message`` unless ``condition``."""
+    if not condition:
+        raise NotApplicable(message)
 
 
 def pair(value, name):

@@ -14,7 +14,13 @@ __all__ = ["workload", "compute", "output_shape", "flops", "normalize_padding", 
 
 
 def normalize_padding(padding, kernel, dilation, stride):
-    """Padding as (top, bottom, left, right) from an int, a pair, 'valid' or 'same'."""
+    """Padding as (top, bottom, left, right) from an int, a pair (height, width), such a
+    4-tuple, 'valid' or 'same'."""
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        require(all(is_int(p) for p in padding),
+                f"padding must be ints, got {tuple(padding)!r}")
+        require(min(padding) >= 0, f"padding must be non-negative, got {tuple(padding)!r}")
+        return tuple(int(p) for p in padding)
     if isinstance(padding, str):
         if padding == "valid":
             return (0, 0, 0, 0)
@@ -30,8 +36,13 @@ def normalize_padding(padding, kernel, dilation, stride):
 
 
 def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0,
-             dilation=1, groups=1, op="conv2d"):
-    """Validate shapes and parameters; return the workload of operator ``op``."""
+             dilation=1, groups=1, op="conv2d", extra=None):
+    """Validate shapes and parameters; return the workload of operator ``op``.
+
+    Other convolution algorithms (``conv2d_im2col``, ...) pass their ``op`` name and a dict of
+    their own parameters in ``extra``; their workloads then carry the same checked
+    convolution fields.
+    """
     require(len(x_shape) == 4, f"{op} expects x of rank 4 (N, C, H, W), got shape {tuple(x_shape)}")
     require(len(w_shape) == 4,
             f"{op} expects weight of rank 4 (O, C/groups, KH, KW), got shape {tuple(w_shape)}")
@@ -54,8 +65,8 @@ def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, paddi
     conv_output_size(h, pads[0] + pads[1], kh, stride[0], dilation[0], "height")
     conv_output_size(w, pads[2] + pads[3], kw, stride[1], dilation[1], "width")
     shapes = (x_shape, w_shape) + ((bias_shape,) if bias_shape is not None else ())
-    params = dict(stride=stride, padding=pads, dilation=dilation)
-    if op == "conv2d":
+    params = dict(stride=stride, padding=pads, dilation=dilation, **(extra or {}))
+    if op != "depthwise_conv2d":
         params["groups"] = groups
     return Workload.make(op, shapes, dtype, **params)
 

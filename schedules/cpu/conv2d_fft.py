@@ -1,0 +1,170 @@
+"""CPU schedule for ``conv2d_fft`` (DFT-as-GEMM convolution, see :mod:`tvmprims.ops.conv2d_fft`).
+
+Every transform stage is a small real GEMM whose output rows end in a contiguous axis of
+frequency bins (``KX``, a multiple of 8) or output columns; they share one tiling
+(:func:`tile_gemm`), with a register tile chosen per stage (:func:`register_tile`).
+
+1. **Register tiles**: each GEMM stage accumulates a tile of ``rows x parts x vectors`` SIMD
+   vectors (at most 12 accumulators on AVX2) in registers over its whole reduction and writes
+   it once: rows of the output (transform rows, or output channels for the channel products),
+   both the real and imaginary part (they read the same operands), and consecutive vectors
+   of bins. The tile shape maximises multiply-adds per load for the stage's operand pattern
+   (:data:`LOADS`: which operand is a broadcast scalar, which a vector), counting partial
+   tiles; tiles need not divide their axes (the guard sits outside the SIMD loop).
+2. **Channel products register-tiled over output channels**: per frequency vector and input
+   channel, the input spectrum (re, im) is loaded once and used for a tile of output
+   channels; the reduction over the group's input channels runs entirely in registers.
+3. **Vectorisation**: the bin (or output column) axis is the SIMD axis of every stage; the
+   twiddles are broadcast scalars or contiguous rows. The last stage (Hermitian inverse along
+   W) pads its output columns to whole vector tiles (``pad_einsum``: only the small twiddle
+   matrix is padded) and its write-back crops them, with the bias added in the same store.
+4. **Parallelism**: each stage runs its outer loops (batch x channel, or batch x frequency
+   row for the products) over the cores; the cos/sin tables and twiddle matrices are small
+   parallel passes.
+
+Not done: fusing stages (``compute_at``). Each intermediate is written once and read once or
+per tile row from L2/L3; the one that costs is the filter spectrum (``O*C/g*P*KX*2`` values,
+65 MB for a 64 -> 64 layer at 56 x 56), written by ``filter_y`` and streamed once by the
+products at batch 1: computing it inside the products' channel loop would remove that
+traffic.
+"""
+
+from ..common import find_block, fuse_parallel, vector_lanes, vectorize_innermost
+
+__all__ = ["schedule", "tile_gemm", "register_tile", "LOADS", "GEMM_STAGES", "TWIDDLE_STAGES"]
+
+#: Vector accumulators a tile may keep in registers (16 on AVX2, leaving room for operands).
+REGISTER_BUDGET = 12
+
+#: Element-wise stages: the cos/sin tables and the twiddle matrices gathered from them.
+TWIDDLE_STAGES = ("roots_h", "roots_w", "twiddle_x", "twiddle_y", "twiddle_fx", "twiddle_fy",
+                  "twiddle_iy", "twiddle_ix")
+
+
+def register_tile(row_extent, vector_count, parts, loads, budget=REGISTER_BUDGET,
+                  row_divides=False):
+    """``(rows, vectors)`` of a register tile of ``rows x parts x vectors`` SIMD accumulators
+    (at most ``budget``), maximising multiply-adds per load.
+
+    ``loads(rows, vectors)`` counts the loads and broadcasts of one reduction step. Tiles need
+    not divide their axes (the last one is guarded); the score counts a partial tile at its
+    reduced size. ``row_divides``: only divisors of ``row_extent`` as row tiles.
+    """
+    best, best_score = (1, 1), 0.0
+    for rows in range(1, min(row_extent, budget) + 1):
+        if row_divides and row_extent % rows:
+            continue
+        for vectors in range(1, min(vector_count, budget // (rows * parts)) + 1):
+            used = -(-row_extent // rows) * rows * -(-vector_count // vectors) * vectors
+            score = (rows * parts * vectors / loads(rows, vectors)
+                     * row_extent * vector_count / used)
+            if score > best_score + 1e-9:
+                best, best_score = (rows, vectors), score
+    return best
+
+
+#: Loads per reduction step of each stage kind, for ``rows x vectors`` tiles (2 parts):
+#: ``twiddle``: a broadcast twiddle per row and part, a vector of the data per vector;
+#: ``data``: a broadcast sample per row, a vector of twiddles per part and vector;
+#: ``product``: the input spectrum (re, im) per vector, the filter's per row and vector;
+#: ``inverse`` (one part): a broadcast of the H-inverse per row, a twiddle vector per vector.
+LOADS = {
+    "twiddle": lambda r, v: v + 2 * r,
+    "data": lambda r, v: r + 2 * v,
+    "product": lambda r, v: 2 * v + 2 * r * v,
+    "inverse": lambda r, v: r + v,
+}
+
+
+def tile_gemm(sch, name, lanes, parallel, row, part, vector, tile):
+    """Register-tile the GEMM-like stage ``name`` with ``tile = (rows, vectors)``.
+
+    ``parallel``: positions of the spatial loops fused and run over the cores; ``row``: the
+    position of the register-tiled row axis; ``part``: of the re/im axis (or None);
+    ``vector``: of the SIMD axis (its extent a multiple of ``lanes``). Loop order: parallel,
+    other spatial loops, row tiles, vector tiles, the reduction, then the register tile
+    (rows, parts, vectors unrolled; lanes vectorised). Returns ``(parallel loop, write-back
+    block, block, reduction loops)``.
+    """
+    rows, vectors = tile
+    block = sch.get_sblock(name)
+    write_back = sch.cache_write(block, 0, "local")
+    loops = sch.get_loops(block)
+    kinds = [iv.iter_type for iv in sch.get(block).iter_vars]
+    spatial = [lp for lp, k in zip(loops, kinds) if k == 0]
+    reduction = [lp for lp, k in zip(loops, kinds) if k != 0]
+    ro, ri = sch.split(spatial[row], [None, rows])
+    # Lanes split off first, so that a partial vector tile's guard does not involve them.
+    vec, vl = sch.split(spatial[vector], [None, lanes])
+    vo, vv = sch.split(vec, [None, vectors])
+    inner = [ri] + ([spatial[part]] if part is not None else []) + [vv]
+    others = [spatial[i] for i in range(len(spatial))
+              if i not in parallel and i not in (row, part, vector)]
+    par = [spatial[i] for i in parallel]
+    sch.reorder(*par, *others, ro, vo, *reduction, *inner, vl)
+    fused = fuse_parallel(sch, par)
+    for lp in inner:
+        sch.unroll(lp)
+    sch.vectorize(vl)
+    sch.reverse_compute_at(write_back, vo)
+    return fused, write_back, block, reduction
+
+
+def _finish(sch, block, reduction, write_back, lanes):
+    vectorize_innermost(sch, write_back, lanes)
+    sch.decompose_reduction(block, reduction[0])
+
+
+#: ``(parallel, row, part, vector, loads)``: positions of each GEMM stage's spatial loops
+#: (see :func:`tile_gemm`) and its kind in :data:`LOADS`; ``idft_x`` is handled by
+#: :func:`_inverse_x` (padded columns).
+GEMM_STAGES = {
+    "dft_x": ([0, 1], 2, 3, 4, "data"),
+    "dft_y": ([0, 1], 2, 3, 4, "twiddle"),
+    "filter_x": ([0, 1], 2, 3, 4, "data"),
+    "filter_y": ([0, 1], 2, 3, 4, "twiddle"),
+    "product": ([0, 2], 1, 3, 4, "product"),
+    "idft_y": ([0, 1], 2, 3, 4, "twiddle"),
+}
+
+
+def schedule(sch, wl, target):
+    lanes = vector_lanes(target, wl.dtype)
+    for name in TWIDDLE_STAGES:
+        block = find_block(sch, name)
+        if block is not None:
+            fuse_parallel(sch, sch.get_loops(block)[:1])
+
+    stages = []
+    for name, (parallel, row, part, vector, kind) in GEMM_STAGES.items():
+        block = find_block(sch, name)
+        if block is None:  # a partial pipeline (profiling)
+            continue
+        extents = [int(iv.dom.extent) for iv in sch.get(block).iter_vars]
+        tile = register_tile(extents[row], extents[vector] // lanes, 2, LOADS[kind])
+        stages.append(tile_gemm(sch, name, lanes, parallel, row, part, vector, tile))
+
+    if find_block(sch, "idft_x") is not None:
+        stages.append(_inverse_x(sch, wl, lanes))
+    for _, write_back, block, reduction in stages:
+        _finish(sch, block, reduction, write_back, lanes)
+
+
+def _inverse_x(sch, wl, lanes):
+    """The Hermitian inverse along W: output columns padded to whole vector tiles (only the
+    twiddle matrix gets padded), the padding cropped and the bias added by the write-back."""
+    _, _, oh, ow = wl.output_shape
+    # Row tiles must divide the rows here: TVM 0.27 drops the row guard of a partial tile when
+    # the crop is inlined into the write-back (it keeps only the column guard).
+    rows, vectors = register_tile(oh, -(-ow // lanes), 1, LOADS["inverse"], row_divides=True)
+    width = vectors * lanes
+    if ow % width:
+        sch.pad_einsum(sch.get_sblock("idft_x"), [1, 1, 1, width, 1, 1])
+        sch.compute_inline(sch.get_sblock("twiddle_ix"))
+        fuse_parallel(sch, sch.get_loops(sch.get_sblock("twiddle_ix_pad"))[:1])
+    stage = tile_gemm(sch, "idft_x", lanes, [0, 1], 2, None, 3, (rows, vectors))
+    for epilogue in ("idft_x_pad", "bias_add"):
+        block = find_block(sch, epilogue)
+        if block is not None:
+            sch.reverse_compute_inline(block)
+    return stage

@@ -1,0 +1,151 @@
+"""CPU schedule for ``conv2d_winograd`` (F(m x m, 3 x 3), see :mod:`tvmprims.ops.conv2d_winograd`).
+
+1. **Batched GEMM micro-kernel**: each of the alpha^2 products ``M = U V`` (O x C times
+   C x P) is cut into ``mi x ni`` register tiles: ``ni`` Winograd tiles (two SIMD vectors,
+   contiguous in ``V`` and ``M``) by ``mi`` output channels. Each step of the channel
+   reduction is ``mi`` broadcasts of ``U`` against ``ni / lanes`` vector loads of ``V``;
+   the accumulators stay in registers over all input channels and are stored once.
+2. **Whole vectors only, V packed**: the tile count P is padded to a multiple of ``ni``
+   (``pad_einsum``); for each (xi, nu, tile column) the C x ``ni`` panel of V is copied,
+   zero-filled past P, into a contiguous buffer right before the micro-kernels that read it
+   (O / ``mi`` times, from L1). No vector loop carries a predicate (a predicate, or a
+   ragged width such as 14, makes LLVM scalarise the micro-kernel); the padded tiles of M
+   are never read.
+3. **Transforms unrolled and vectorised**: the alpha x alpha loops of the input, filter and
+   output transforms are unrolled, so each coefficient select folds to a constant and only
+   the nonzero terms remain (``+-1`` as adds); neighbouring tiles of a tile row (input and
+   output transforms) or input channels (filter transform) are the SIMD lanes.
+4. **Fusion**: the row pass of each separable transform is computed per vector of tiles
+   right where the column pass consumes it (``compute_at``, an L1-resident scratch), and
+   the output transform is computed per row of tiles inside the crop, so its whole-tile
+   result never goes to memory; the bias is added in the same store.
+5. **Parallelism** over (input channel, tile row) for the input transform, over (xi, nu,
+   GEMM tile) for the GEMM, over output channels for the filter transform and the output.
+6. **Padding** is one parallel, vectorised pass (zeros past the edges for partial tiles).
+"""
+
+from tvmprims.ops.conv2d_winograd import tiling
+
+from ..common import (divisor_at_most, find_block, fuse_parallel, loop_extent,
+                      parallel_vectorized_stage, vector_lanes, vectorize_innermost)
+
+__all__ = ["schedule", "gemm_tiles", "schedule_weight_transform"]
+
+#: Vector accumulators a GEMM tile may keep in registers (16 on AVX2, leaving room for operands).
+REGISTER_BUDGET = 12
+
+
+def gemm_tiles(o, tiles, lanes):
+    """``(mi, ni)``: output channels and Winograd tiles of a GEMM register tile: two vectors
+    of tiles (one when there are few), ``mi`` filling the register budget."""
+    vectors = 2 if tiles > lanes else 1
+    return divisor_at_most(o, REGISTER_BUDGET // vectors), vectors * lanes
+
+
+def _vectorize_split(sch, loop, lanes):
+    """Split ``loop`` by the largest divisor of its extent up to ``lanes`` (no predicate) and
+    vectorise the inner part; returns the outer loop."""
+    outer, inner = sch.split(loop, [None, divisor_at_most(loop_extent(sch, loop), lanes)])
+    sch.vectorize(inner)
+    return outer
+
+
+def _row_pass_at(sch, name, loop, lanes):
+    """Compute the first (row) pass ``name`` of a transform at ``loop`` of its consumer: its
+    two alpha-sized loops unrolled, the innermost one vectorised."""
+    rows = sch.get_sblock(name)
+    sch.compute_at(rows, loop, preserve_unit_loops=True)
+    r_a, r_b, r_vec = sch.get_loops(rows)[-3:]
+    sch.unroll(r_a)
+    sch.unroll(r_b)
+    _vectorize_split(sch, r_vec, lanes)
+
+
+def schedule_gemm(sch, o, tiles, lanes):
+    """Register tiles ``mi x ni`` over all input channels, V packed per tile column;
+    parallel over (xi, nu, tile column)."""
+    mi, ni = gemm_tiles(o, tiles, lanes)
+    block = sch.get_sblock("batch_gemm")
+    if tiles % ni:
+        sch.pad_einsum(block, [1, 1, 1, ni, 1])
+        sch.compute_inline(sch.get_sblock("batch_gemm_pad"))
+        pack = sch.get_sblock("input_transform_pad")
+    else:
+        pack = sch.cache_read(block, 1, "global")
+    write_back = sch.cache_write(block, 0, "local")
+    xi, nu, f, p, c = sch.get_loops(block)
+    po, pi = sch.split(p, [None, ni])
+    fo, fi = sch.split(f, [None, mi])
+    sch.reorder(xi, nu, po, fo, c, fi, pi)
+    column = fuse_parallel(sch, [xi, nu, po])
+    sch.unroll(fi)
+    sch.vectorize(pi)
+    sch.reverse_compute_at(write_back, fo)
+    vectorize_innermost(sch, write_back, ni)
+    sch.compute_at(pack, column, preserve_unit_loops=True)
+    vectorize_innermost(sch, pack, ni)
+    sch.decompose_reduction(block, c)
+
+
+def schedule_input_transform(sch, wl, lanes):
+    """V per (channel, tile row): vectors of neighbouring tiles, alpha x alpha unrolled, the
+    row pass computed per vector right before it is consumed."""
+    n, _, th, tw, _ = (wl.shapes[0][0],) + tiling(wl)[1:]
+    block = sch.get_sblock("input_transform")
+    xi, nu, c, p = sch.get_loops(block)
+    b, ty, tx = sch.split(p, [n, th, tw])
+    txo, txi = sch.split(tx, [None, divisor_at_most(tw, lanes)])
+    sch.reorder(c, b, ty, txo, xi, nu, txi)
+    fuse_parallel(sch, [c, b, ty])
+    sch.unroll(xi)
+    sch.unroll(nu)
+    sch.vectorize(txi)
+    _row_pass_at(sch, "input_rows", txo, lanes)
+
+
+def schedule_output(sch, wl, lanes):
+    """Crop (+ bias) per (image, channel, tile row); the output transform and its row pass
+    computed there, vectorised over the tiles of the row."""
+    m, _, _, tw, _ = tiling(wl)
+    bias = find_block(sch, "bias_add")
+    if bias is not None:
+        sch.reverse_compute_inline(bias)
+    crop = sch.get_sblock("crop")
+    b, f, y, x = sch.get_loops(crop)
+    ty, yi = sch.split(y, [None, m])
+    fuse_parallel(sch, [b, f])
+    vectorize_innermost(sch, crop, lanes)
+    inverse = sch.get_sblock("output_transform")
+    sch.compute_at(inverse, ty, preserve_unit_loops=True)
+    i, tx, j = sch.get_loops(inverse)[-3:]
+    sch.reorder(i, j, tx)
+    sch.unroll(i)
+    sch.unroll(j)
+    _vectorize_split(sch, tx, lanes)
+    _row_pass_at(sch, "output_rows", ty, lanes)
+
+
+def schedule_weight_transform(sch, lanes):
+    """U = G g G^T per output channel, vectors of input channels, alpha x alpha unrolled."""
+    block = sch.get_sblock("weight_transform")
+    xi, nu, o, c = sch.get_loops(block)
+    co, ci = sch.split(c, [None, divisor_at_most(loop_extent(sch, c), lanes)])
+    sch.reorder(o, co, xi, nu, ci)
+    sch.parallel(o)
+    sch.unroll(xi)
+    sch.unroll(nu)
+    sch.vectorize(ci)
+    _row_pass_at(sch, "weight_rows", co, lanes)
+
+
+def schedule(sch, wl, target):
+    lanes = vector_lanes(target, wl.dtype)
+    _, o, _, _ = wl.output_shape
+    pad = find_block(sch, "pad")
+    if pad is not None:
+        parallel_vectorized_stage(sch, pad, lanes, parallel_loops=2)
+    if not wl["pretransformed"]:
+        schedule_weight_transform(sch, lanes)
+    schedule_input_transform(sch, wl, lanes)
+    schedule_gemm(sch, o, tiling(wl)[-1], lanes)
+    schedule_output(sch, wl, lanes)

@@ -1,0 +1,127 @@
+"""Algorithm search (tvmprims.algorithms): find_algorithms' table and conv2d(algo="auto")."""
+
+import json
+
+import numpy as np
+import pytest
+
+import tvmprims as tp
+from tvmprims import algorithms
+from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref
+
+ALL = ("direct", "im2col", "winograd2", "winograd4", "fft")
+
+
+@pytest.fixture
+def choice_file(tmp_path, monkeypatch):
+    """A fresh algorithm cache file, and no choices remembered in memory."""
+    path = tmp_path / "algorithms.json"
+    monkeypatch.setenv("TVMPRIMS_ALGO_CACHE", str(path))
+    algorithms.forget_choices()
+    yield path
+    algorithms.forget_choices()
+
+
+def test_table_of_a_3x3_layer():
+    rows = tp.find_algorithms((1, 8, 13, 11), (6, 8, 3, 3), (6,), padding=1)
+    assert sorted(r.algo for r in rows) == sorted(ALL)
+    assert all(r.ok for r in rows), algorithms.format_results(rows)
+    times = [r.seconds for r in rows]
+    assert times == sorted(times) and all(t > 0 for t in times)
+    for r in rows:
+        assert r.gflops == pytest.approx(2 * 6 * 13 * 11 * 8 * 9 / r.seconds / 1e9, rel=0.02)
+        assert 0 <= r.error <= algorithms.TOLERANCE[r.algo] * np.finfo(np.float32).eps
+    direct = next(r for r in rows if r.algo == "direct")
+    assert direct.error == 0
+
+
+def test_inapplicable_algorithms_say_why():
+    rows = tp.find_algorithms((2, 3, 20, 20), (4, 3, 5, 5), stride=2, padding=2)
+    status = {r.algo: r.status for r in rows}
+    assert status["direct"] == status["im2col"] == "ok"
+    assert status["winograd2"].startswith("not applicable: ") and "3x3" in status["winograd2"]
+    assert status["fft"].startswith("not applicable: ") and "stride" in status["fft"]
+    assert [r.status.split(":")[0] for r in rows] == ["ok"] * 2 + ["not applicable"] * 3
+    assert all(r.seconds is None for r in rows if not r.ok)
+    assert "not applicable" in algorithms.format_results(rows)
+
+
+def test_inaccurate_algorithms_are_ranked_after_accurate_ones(monkeypatch):
+    monkeypatch.setitem(algorithms.TOLERANCE, "im2col", 0.0)
+    monkeypatch.setitem(algorithms.TOLERANCE, "fft", 0.0)
+    rows = tp.find_algorithms((1, 16, 9, 9), (16, 16, 3, 3), padding=1, dtype="float64")
+    order = [r.status.split(":")[0] for r in rows]
+    assert order == sorted(order, key=["ok", "inaccurate"].index)
+    assert any(r.status.startswith("inaccurate: error") for r in rows)
+
+
+def test_progress_report():
+    lines = []
+    tp.find_algorithms((1, 2, 5, 5), (2, 2, 3, 3), algorithms=("direct", "fft"),
+                       report=lines.append)
+    assert len(lines) == 2 and lines[0].startswith("direct") and lines[1].startswith("fft")
+
+
+def test_auto_chooses_the_fastest_and_remembers_it(rng, choice_file, monkeypatch):
+    x = rng.standard_normal((1, 4, 10, 10)).astype(np.float32)
+    w = rng.standard_normal((5, 4, 3, 3)).astype(np.float32)
+    searched = []
+    real = algorithms.find_algorithms
+    monkeypatch.setattr(algorithms, "find_algorithms",
+                        lambda *a, **k: searched.append(a) or real(*a, **k))
+    out = tp.conv2d(x, w, padding=1)  # algo="auto" is the default
+    assert_close(out, conv2d_ref(x, w, padding=1), "float32", 36 * 100)
+    assert len(searched) == 1
+    entries = json.loads(choice_file.read_text())
+    (entry,) = entries.values()
+    assert entry["algo"] in ALL and entry["ms"] > 0
+
+    tp.conv2d(x, w, padding=1)
+    assert len(searched) == 1  # remembered in memory
+    algorithms.forget_choices()
+    monkeypatch.setattr(algorithms, "find_algorithms",
+                        lambda *a, **k: pytest.fail("searched again despite the cache file"))
+    assert_close(tp.conv2d(x, w, padding=1), conv2d_ref(x, w, padding=1), "float32", 36 * 100)
+
+
+def test_auto_uses_the_recorded_choice(rng, choice_file, monkeypatch):
+    """Whatever the file says is what runs (here: forced to FFT)."""
+    x = rng.standard_normal((1, 2, 7, 7))
+    w = rng.standard_normal((3, 2, 3, 3))
+    tp.conv2d(x, w)
+    entries = json.loads(choice_file.read_text())
+    key = next(iter(entries))
+    choice_file.write_text(json.dumps({key: {"algo": "fft"}}))
+    algorithms.forget_choices()
+    chosen = algorithms.choose_algorithm(
+        tp.api.conv2d_workload(x.shape, w.shape, None, "float64"), None, "auto")
+    assert chosen.op == "conv2d_fft"
+    assert_close(tp.conv2d(x, w), conv2d_ref(x, w), "float64", 18)
+
+
+def test_corrupt_cache_file_is_ignored_with_a_warning(rng, choice_file):
+    choice_file.write_text("{not json")
+    x = rng.standard_normal((1, 1, 4, 4)).astype(np.float32)
+    w = rng.standard_normal((1, 1, 3, 3)).astype(np.float32)
+    with pytest.warns(UserWarning, match="ignoring unreadable algorithm cache .*algorithms.json"):
+        out = tp.conv2d(x, w)
+    assert_close(out, conv2d_ref(x, w), "float32", 9)
+    assert isinstance(json.loads(choice_file.read_text()), dict)  # rewritten
+
+
+def test_auto_for_depthwise_and_conv1d(rng, choice_file):
+    x = rng.standard_normal((2, 6, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
+    assert_close(tp.conv2d(x, w, padding=1, groups=6),
+                 conv2d_ref(x, w, padding=1, groups=6), "float32", 9)
+    x1 = rng.standard_normal((2, 3, 17)).astype(np.float32)
+    w1 = rng.standard_normal((4, 3, 5)).astype(np.float32)
+    assert_close(tp.conv1d(x1, w1, padding=2), conv1d_ref(x1, w1, padding=2), "float32", 15)
+
+
+def test_bad_layer_fails_before_searching(choice_file):
+    with pytest.raises(ValueError, match="kernel extent 5 along height"):
+        tp.find_algorithms((1, 1, 3, 3), (1, 1, 5, 5))
+    with pytest.raises(ValueError, match="unknown conv2d algo 'gemm'"):
+        tp.find_algorithms((1, 1, 3, 3), (1, 1, 3, 3), algorithms=("gemm",))
+    assert not choice_file.exists()

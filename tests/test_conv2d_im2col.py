@@ -1,0 +1,224 @@
+"""conv2d by im2col + GEMM (``algo="im2col"``, operator ``conv2d_im2col``) against float64 torch:
+odd sizes 3..49, kernels from 1 to about half the input, strides, paddings, dilations, groups,
+batches, channel counts, bias; CPU runs, CUDA source/nvcc checks, CPU emulation of the CUDA
+kernel, and GPU runs (``cuda`` marker)."""
+
+import itertools
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import tvmprims
+from tvmprims._tvm import tvm
+from tvmprims.ops import conv2d_im2col
+from tvmprims.testing import assert_close, conv2d_ref
+from test_cuda_schedules import SHARED_LIMIT, emulate, launch_dims, shared_arrays
+
+SIZES = (*range(3, 48, 4), 49)  # odd, 3 to 49 in steps of 4 (and 49)
+#: (stride, padding, dilation), cycled through the sizes.
+PARAMS = [(1, 0, 1), (1, 1, 1), (2, 1, 1), (1, "same", 2), (3, 2, 1), (2, 0, 2), ((1, 2), (2, 0), 1)]
+#: (batch, channels in, channels out), cycled.
+CHANNELS = [(1, 1, 1), (3, 3, 5), (1, 64, 64), (3, 1, 7), (1, 3, 64), (3, 64, 3), (1, 64, 5)]
+
+
+def _cases():
+    """Each size with a 1x1, a 3x3 and a kernel of about half the input (rectangular inputs
+    and kernels on alternate sizes), parameters and channel counts cycled."""
+    params, channels = itertools.cycle(PARAMS), itertools.cycle(CHANNELS)
+    cases = []
+    for h in SIZES:
+        w = h if h % 8 == 3 else h + 2
+        for k in sorted({1, min(3, h), (h + 1) // 2}):
+            stride, padding, dilation = next(params)
+            n, c, o = next(channels)
+            if c * k * k > 2000:  # keep the reduction (and the test time) moderate
+                c = 3
+            kw = k if k == 1 or h % 8 == 3 else max(1, k - 1)
+            span = (dilation * (k - 1) + 1) if isinstance(dilation, int) else k
+            if padding == "same" and stride != 1:
+                padding = 1
+            if isinstance(padding, int) and h + 2 * padding < span:
+                padding = (span - h + 1) // 2
+            cases.append(pytest.param((n, c, h, w), (o, c, k, kw), stride, padding, dilation,
+                                      id=f"{n}x{c}x{h}x{w}-o{o}-k{k}x{kw}-s{stride}-p{padding}"
+                                         f"-d{dilation}"))
+    return cases
+
+
+def _arrays(rng, x_shape, w_shape, bias, dtype):
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype) if bias else None
+    return x, w, b
+
+
+def _run(rng, x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, bias=True,
+         dtype="float32"):
+    x, w, b = _arrays(rng, x_shape, w_shape, bias, dtype)
+    out = tvmprims.conv2d(x, w, b, stride, padding, dilation, groups, algo="im2col")
+    ref = conv2d_ref(x, w, b, stride, padding, dilation, groups)
+    taps = w_shape[1] * w_shape[2] * w_shape[3]
+    assert_close(out, ref, dtype, taps)
+    if dtype == "float32":
+        # Unit-normal data: rounding error of a sum of `taps` products grows about linearly
+        # with its length (about 1e-4 mean absolute error up to ~1000 taps).
+        mae = float(np.mean(np.abs(out - ref)))
+        assert mae <= 1e-4 * max(1.0, taps / 1000), f"mean absolute error {mae:.3g}"
+    return out
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation", _cases())
+def test_grid(rng, x_shape, w_shape, stride, padding, dilation):
+    _run(rng, x_shape, w_shape, stride, padding, dilation, bias=x_shape[0] == 1)
+
+
+@pytest.mark.parametrize("c,o,groups,k", [(4, 6, 2, 3), (6, 9, 3, 1), (64, 64, 4, 3),
+                                          (3, 3, 3, 3), (8, 16, 8, 5), (64, 128, 64, 3)])
+def test_groups(rng, c, o, groups, k):
+    """A GEMM per group, including depthwise (groups == C) and channel multipliers."""
+    _run(rng, (3, c, 11, 9), (o, c // groups, k, k), (1, 2), (1, 0), 1, groups)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups", [
+    ((1, 1, 1, 1), (1, 1, 1, 1), 1, 0, 1, 1),
+    ((3, 3, 7, 7), (5, 3, 3, 3), 2, 1, 1, 1),
+    ((2, 64, 13, 11), (64, 64, 3, 3), 1, 1, 1, 1),
+    ((1, 6, 17, 19), (9, 2, 5, 3), (2, 1), (2, 1), (1, 2), 3),
+])
+def test_float64(rng, x_shape, w_shape, stride, padding, dilation, groups):
+    _run(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype="float64")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding", [
+    ((1, 64, 56, 56), (64, 64, 3, 3), 1, 1),
+    ((1, 3, 224, 224), (64, 3, 7, 7), 2, 3),
+    ((2, 128, 28, 28), (256, 128, 1, 1), 2, 0),
+])
+def test_resnet_layers(rng, x_shape, w_shape, stride, padding):
+    _run(rng, x_shape, w_shape, stride, padding)
+
+
+def test_matches_direct_algorithm(rng):
+    x, w, b = _arrays(rng, (2, 5, 13, 12), (7, 5, 3, 4), True, "float32")
+    direct = tvmprims.conv2d(x, w, b, 2, 1, algo="direct")
+    im2col = tvmprims.conv2d(x, w, b, 2, 1, algo="im2col")
+    assert im2col.shape == direct.shape and im2col.dtype == np.float32
+    np.testing.assert_allclose(im2col, direct, rtol=1e-4, atol=1e-4)
+
+
+def test_workload_and_errors():
+    wl = conv2d_im2col.workload((2, 6, 9, 9), (4, 3, 3, 3), (4,), stride=2, padding=1, groups=2)
+    assert wl.op == "conv2d_im2col" and wl["groups"] == 2
+    assert wl.output_shape == (2, 4, 5, 5)
+    assert conv2d_im2col.gemm_shape(wl) == (2, 2, 2, 25, 27)
+    assert wl.flops == tvmprims.api.build_workload_from_shapes(
+        "conv2d", [(2, 6, 9, 9), (4, 3, 3, 3), (4,)], params=dict(stride=2, padding=1,
+                                                                  groups=2)).flops
+    with pytest.raises(ValueError, match="conv2d_im2col expects x of rank 4"):
+        conv2d_im2col.workload((6, 9, 9), (4, 6, 3, 3))
+    with pytest.raises(ValueError, match="groups=4 must divide input channels"):
+        tvmprims.conv2d(np.ones((1, 6, 5, 5), "float32"), np.ones((4, 1, 3, 3), "float32"),
+                        groups=4, algo="im2col")
+    with pytest.raises(ValueError, match="kernel extent 7 along height"):
+        tvmprims.conv2d(np.ones((1, 1, 5, 5), "float32"), np.ones((1, 1, 7, 7), "float32"),
+                        algo="im2col")
+
+
+def test_cpu_schedule_fuses_im2col_into_packing():
+    """The patch matrix is written once, in the GEMM's panel layout, with the padding test in
+    that pass; the reshape and bias are folded into the GEMM's store."""
+    kernel = tvmprims.build("conv2d_im2col", (1, 8, 13, 13), (16, 8, 3, 3), (16,), padding=1,
+                            schedule="hand")
+    script = kernel.script()
+    blocks = re.findall(r'T\.sblock\("(\w+)"\)', script)
+    assert [b for b in blocks if "im2col" in b] == ["im2col_pad"]  # computed in the padding
+    panels = re.search(r"im2col_pad = T\.sblock_alloc_buffer\(\((\d+), (\d+), (\d+), (\d+), "
+                       r"(\d+)\)", script)
+    assert panels and panels.groups() == ("1", "1", "11", "72", "16")  # 169 px -> 11 panels
+    assert "conv" not in blocks and "bias_add" not in blocks and "weight_matrix" not in blocks
+    assert "T.vectorized" in script and "T.parallel" in script
+
+
+# --- CUDA ---------------------------------------------------------------------------------------
+
+CUDA_CASES = [
+    pytest.param((1, 64, 56, 56), (64, 64, 3, 3), (64,), dict(padding=1), "float32",
+                 id="resnet18-layer1"),
+    pytest.param((1, 3, 7, 7), (5, 3, 3, 3), (5,), dict(padding=1), "float32", id="primes-bias"),
+    pytest.param((2, 5, 13, 11), (7, 5, 3, 2), None,
+                 dict(stride=(2, 1), padding=(1, 0), dilation=(2, 3)), "float64",
+                 id="strided-dilated-f64"),
+    pytest.param((2, 8, 10, 9), (12, 2, 3, 3), (12,), dict(padding=1, groups=4), "float32",
+                 id="grouped"),
+    pytest.param((1, 1, 1, 1), (1, 1, 1, 1), None, {}, "float32", id="all-ones"),
+    pytest.param((1, 3, 224, 224), (64, 3, 7, 7), (64,), dict(stride=2, padding=3), "float32",
+                 id="resnet-stem"),
+]
+
+
+def _cuda_kernel(x_shape, w_shape, b_shape, params, dtype):
+    shapes = (x_shape, w_shape) + ((b_shape,) if b_shape else ())
+    return tvmprims.build("conv2d_im2col", *shapes, dtype=dtype, target="cuda",
+                          schedule="hand", **params), shapes
+
+
+@pytest.mark.parametrize("x_shape,w_shape,b_shape,params,dtype", CUDA_CASES)
+def test_cuda_source(x_shape, w_shape, b_shape, params, dtype):
+    """One kernel (implicit im2col: no patch matrix in global memory), shared tiles of the
+    weight and patch matrices, small register accumulators, float32 stays float32."""
+    kernel, _ = _cuda_kernel(x_shape, w_shape, b_shape, params, dtype)
+    src = kernel.source()
+    names = set(re.findall(r'extern "C" __global__ void (?:__launch_bounds__\(\d+\) )?(\w+)\(',
+                           src))
+    assert len(names) == 1
+    blocks, threads = launch_dims(kernel)
+    assert threads <= 1024 and (blocks == 1 or "blockIdx.x" in src)
+    params_list = re.search(r"__global__ void[^(]*\(([^)]*)\)", src).group(1)
+    assert "im2col" not in params_list and "weight_matrix" not in params_list
+    shared = shared_arrays(src)
+    assert any(re.fullmatch(r"im2col(_pad)?_shared_ptr", n) for n in shared), shared
+    assert any(re.fullmatch(r"weight_matrix(_pad)?_shared_ptr", n) for n in shared), shared
+    itemsize = np.dtype(dtype).itemsize
+    assert sum(n for _, n in shared.values()) * itemsize < SHARED_LIMIT
+    ctype = "double" if dtype == "float64" else "float"
+    local = re.findall(rf"\b{ctype}\s+(\w+_local_ptr)\[(\d+)\]", src)
+    assert local and all(int(n) <= 16 for _, n in local), local
+    if dtype == "float32":
+        assert "double" not in src
+    assert 'T.sblock("bias_add")' not in kernel.script()
+
+
+@pytest.mark.parametrize("case", [0, 2, 3])
+def test_nvcc_compiles_to_fatbin(case, monkeypatch):
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc not found on PATH: cannot compile the generated CUDA")
+    monkeypatch.setenv("TVM_CUDA_PTXAS_EXTRA_OPTS", "--warn-on-spills --warning-as-error")
+    kernel, _ = _cuda_kernel(*CUDA_CASES[case].values)
+    with kernel.target:
+        fatbin = tvm.support.nvcc.compile_cuda(kernel.source(), target_format="fatbin",
+                                               compiler="nvcc")
+    assert len(fatbin) > 0
+
+
+@pytest.mark.parametrize("x_shape,w_shape,b_shape,params,dtype", CUDA_CASES[1:5])
+def test_cuda_emulated_on_cpu(x_shape, w_shape, b_shape, params, dtype, rng, tmp_path):
+    """The generated CUDA run on the CPU (see tests/test_cuda_schedules.py: fibers for threads,
+    bounds-checked shared arrays, guard zones around global buffers)."""
+    kernel, shapes = _cuda_kernel(x_shape, w_shape, b_shape, params, dtype)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    out = emulate(kernel, arrays, tmp_path)
+    assert_close(out, conv2d_ref(*arrays, **params), dtype, int(np.prod(w_shape[1:])))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("x_shape,w_shape,b_shape,params,dtype", CUDA_CASES)
+def test_on_gpu(x_shape, w_shape, b_shape, params, dtype, rng, has_cuda):
+    if not has_cuda:
+        pytest.skip("no CUDA GPU")
+    kernel, shapes = _cuda_kernel(x_shape, w_shape, b_shape, params, dtype)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    assert_close(kernel(*arrays), conv2d_ref(*arrays, **params), dtype,
+                 int(np.prod(w_shape[1:])))

@@ -1,0 +1,103 @@
+"""tvmprims.datasets.load_mnist on the real Fashion-MNIST files and on corrupt ones."""
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tvmprims.datasets import FASHION_MNIST_ROOT, MNISTFormatError, load_mnist, read_idx
+
+REAL = Path(FASHION_MNIST_ROOT)
+needs_data = pytest.mark.skipif(not (REAL / "t10k-labels-idx1-ubyte.gz").exists(),
+                                reason="Debian's dataset-fashion-mnist is not installed "
+                                       "(.ci/run installs it)")
+
+
+def _idx(magic, dims, data):
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims)
+    return header + bytes(data)
+
+
+def _write(root, split, images, labels, compress=True):
+    root.mkdir(parents=True, exist_ok=True)
+    prefix = "train" if split == "train" else "t10k"
+    files = {f"{prefix}-images-idx3-ubyte": images, f"{prefix}-labels-idx1-ubyte": labels}
+    for name, blob in files.items():
+        if compress:
+            with gzip.open(root / (name + ".gz"), "wb") as f:
+                f.write(blob)
+        else:
+            (root / name).write_bytes(blob)
+
+
+@needs_data
+@pytest.mark.parametrize("split, count", [("train", 60000), ("test", 10000)])
+def test_real_fashion_mnist(split, count):
+    images, labels = load_mnist(split=split)  # the default root is Debian's Fashion-MNIST
+    assert images.shape == (count, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (count,) and labels.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [count // 10] * 10  # balanced classes
+    assert 60 < images.mean() < 90 and images.max() == 255
+
+
+@needs_data
+def test_raw_and_torchvision_layouts_read_the_same(tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        with gzip.open(REAL / (name + ".gz")) as src, open(raw / name, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    images, labels = load_mnist(tmp_path, "test")
+    ref_images, ref_labels = load_mnist(REAL, "test")
+    np.testing.assert_array_equal(images, ref_images)
+    np.testing.assert_array_equal(labels, ref_labels)
+
+
+def test_small_synthetic_set(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (3, 5, 4), dtype=np.uint8)
+    _write(tmp_path, "train", _idx(0x803, (3, 5, 4), pixels.ravel()), _idx(0x801, (3,), [7, 0, 9]),
+           compress=False)
+    images, labels = load_mnist(tmp_path, "train")
+    np.testing.assert_array_equal(images, pixels)
+    assert labels.tolist() == [7, 0, 9]
+
+
+@pytest.mark.parametrize("images, labels, message", [
+    (_idx(0x801, (2, 2, 2), [0] * 8), _idx(0x801, (2,), [1, 2]),
+     r"magic number 0x00000801, expected 0x00000803 for IDX images"),
+    (_idx(0x803, (2, 2, 2), [0] * 7), _idx(0x801, (2,), [1, 2]),
+     r"7 bytes of data, expected 8 for shape \(2, 2, 2\)"),
+    (_idx(0x803, (2, 2, 2), [0] * 8), _idx(0x801, (3,), [1, 2, 3]),
+     r"2 train images but 3 labels"),
+    (_idx(0x803, (2, 2, 2), [0] * 8), b"\x00\x00\x08", r"truncated header \(3 bytes\)"),
+    (_idx(0x803, (1, 1, 1), [0]), _idx(0x801, (1,), [12]), r"label 12 out of range 0..9"),
+])
+def test_corrupt_files(tmp_path, images, labels, message):
+    _write(tmp_path, "train", images, labels)
+    with pytest.raises(MNISTFormatError, match=message):
+        load_mnist(tmp_path, "train")
+
+
+def test_truncated_gzip(tmp_path):
+    _write(tmp_path, "train", _idx(0x803, (100, 28, 28), [0] * 78400), _idx(0x801, (100,), [0] * 100))
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(MNISTFormatError, match=r"train-images-idx3-ubyte.gz: cannot read"):
+        read_idx(path, "images")
+
+
+def test_missing_files_and_bad_split(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no test images file t10k-images-idx3-ubyte"):
+        load_mnist(tmp_path, "test")
+    with pytest.raises(ValueError, match=r"split must be 'train' or 'test', got 'val'"):
+        load_mnist(tmp_path, "val")
+
+
+def test_environment_variable_sets_the_default_root(tmp_path, monkeypatch):
+    _write(tmp_path, "test", _idx(0x803, (1, 2, 2), [1, 2, 3, 4]), _idx(0x801, (1,), [5]))
+    monkeypatch.setenv("TVMPRIMS_MNIST_ROOT", str(tmp_path))
+    images, labels = load_mnist(split="test")
+    assert images.tolist() == [[[1, 2], [3, 4]]] and labels.tolist() == [5]

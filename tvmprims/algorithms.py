@@ -1,0 +1,214 @@
+"""Convolution algorithm search, as cuDNN's find-all-algorithms (``cudnnFind...``) does.
+
+:func:`find_algorithms` compiles every conv2d algorithm that applies to a layer, runs each on
+the same random inputs, checks its result against the direct algorithm within a per-algorithm
+tolerance, times it, and returns the ranked table. ``conv2d(..., algo="auto")`` (the default)
+uses :func:`choose_algorithm`: the fastest accurate algorithm, searched for once per layer
+shape, dtype, target and schedule and remembered in a per-machine JSON file
+(``$TVMPRIMS_ALGO_CACHE``, default ``~/.cache/tvmprims/algorithms.json``), so later processes
+skip the search.
+"""
+
+import json
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .api import CONV2D_OPERATORS, conv2d_workload
+from .build import build_workload
+from .ops._checks import NotApplicable
+from .target import resolve_target, target_key
+
+__all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "algorithm_of",
+           "format_results", "TOLERANCE", "cache_path", "forget_choices"]
+
+#: Largest accepted error of each algorithm against direct, in units of the dtype's machine
+#: epsilon, relative to ``max(1, max|direct|)`` on unit-normal data. Winograd's transforms
+#: amplify rounding (F(4x4, 3x3) by about 10x more than F(2x2, 3x3)); the FFT's DFT sums are
+#: as long as the image. Measured errors are 10 to 100 times below these.
+TOLERANCE = {"direct": 0, "im2col": 1e3, "winograd2": 1e4, "winograd4": 1e5, "fft": 1e4}
+
+
+@dataclass(frozen=True)
+class AlgorithmResult:
+    """One row of :func:`find_algorithms`.
+
+    ``seconds``/``gflops`` are None when the algorithm did not run. ``gflops`` counts the
+    direct convolution's FLOPs for every algorithm, so rows compare by speed. ``error`` is
+    ``max|out - direct| / max(1, max|direct|)``. ``status`` is ``"ok"``, or why the row is
+    unusable: ``"not applicable: ..."``, ``"inaccurate: ..."`` or ``"failed: ..."``.
+    """
+
+    algo: str
+    seconds: float = None
+    gflops: float = None
+    error: float = None
+    status: str = "ok"
+
+    @property
+    def ok(self):
+        return self.status == "ok"
+
+
+def _inputs(wl, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(wl.dtype) for s in wl.shapes]
+
+
+def find_algorithms(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dilation=1,
+                    groups=1, *, dtype="float32", target=None, schedule="auto",
+                    algorithms=None, seed=0, report=None):
+    """Try every conv2d algorithm on one layer; return :class:`AlgorithmResult` rows, fastest
+    accurate first, then inaccurate, failed and not applicable ones.
+
+    Shapes and parameters are those of :func:`tvmprims.conv2d`. ``algorithms`` limits the
+    search (default: all of ``CONV2D_OPERATORS``); ``report`` is called with a line per
+    algorithm as the search goes (``print`` shows progress).
+    """
+    target = resolve_target(target)
+    direct_wl = conv2d_workload(x_shape, w_shape, bias_shape, dtype, stride, padding, dilation,
+                                groups, "direct")
+    arrays = _inputs(direct_wl, seed)
+    expected = build_workload(direct_wl, target, schedule)(*arrays)
+    scale = max(1.0, float(np.abs(expected).max()))
+    eps = float(np.finfo(np.dtype(direct_wl.dtype)).eps)
+    rows = []
+    for algo in algorithms or CONV2D_OPERATORS:
+        row = _try(algo, direct_wl, arrays, expected, scale, eps, target, schedule)
+        rows.append(row)
+        if report is not None:
+            report(format_results([row], header=False))
+    rank = {"ok": 0, "inaccurate": 1, "failed": 2, "not applicable": 3}
+    return sorted(rows, key=lambda r: (rank[r.status.split(":")[0]], r.seconds or 0.0))
+
+
+def algorithm_of(wl):
+    """The ``algo`` name computing conv2d workload ``wl`` (``"direct"`` for depthwise)."""
+    if wl.op == "depthwise_conv2d":
+        return "direct"
+    params = dict(wl.params)
+    return next(name for name, (op, extra) in CONV2D_OPERATORS.items()
+                if op == wl.op and all(params.get(k) == v for k, v in extra.items()))
+
+
+def _layer_args(wl):
+    """``(x_shape, w_shape, bias_shape, stride, padding, dilation, groups)`` of a direct
+    conv2d or depthwise workload."""
+    params = dict(wl.params)
+    x_shape, w_shape, *bias = wl.shapes
+    groups = x_shape[1] if wl.op == "depthwise_conv2d" else params["groups"]
+    return (x_shape, w_shape, bias[0] if bias else None, params["stride"], params["padding"],
+            params["dilation"], groups)
+
+
+def _try(algo, direct_wl, arrays, expected, scale, eps, target, schedule):
+    x_shape, w_shape, bias_shape, *rest = _layer_args(direct_wl)
+    try:
+        wl = conv2d_workload(x_shape, w_shape, bias_shape, direct_wl.dtype, *rest, algo)
+    except NotApplicable as e:
+        return AlgorithmResult(algo, status=f"not applicable: {e}")
+    try:
+        kernel = build_workload(wl, target, schedule)
+        error = float(np.abs(kernel(*arrays) - expected).max()) / scale
+        timing = kernel.time(*arrays)
+    except Exception as e:  # a kernel that fails to build or run is reported, not fatal
+        return AlgorithmResult(algo, status=f"failed: {type(e).__name__}: {e}")
+    gflops = direct_wl.flops / timing.seconds / 1e9
+    limit = TOLERANCE[algo] * eps
+    status = "ok" if error <= limit else f"inaccurate: error {error:.3g} > {limit:.3g}"
+    return AlgorithmResult(algo, timing.seconds, gflops, error, status)
+
+
+def format_results(rows, header=True):
+    """A plain-text table of :class:`AlgorithmResult` rows."""
+    lines = [f"{'algo':<10} {'ms':>9} {'GFLOP/s':>8} {'error':>9}  status"] if header else []
+    for r in rows:
+        ms = f"{r.seconds * 1e3:9.3f}" if r.seconds is not None else f"{'-':>9}"
+        gf = f"{r.gflops:8.1f}" if r.gflops is not None else f"{'-':>8}"
+        err = f"{r.error:9.2e}" if r.error is not None else f"{'-':>9}"
+        lines.append(f"{r.algo:<10} {ms} {gf} {err}  {r.status}")
+    return "\n".join(lines)
+
+
+# --- The per-machine choice cache ---------------------------------------------------------------
+
+_lock = threading.Lock()
+_memory = {}   # (workload, target name, schedule) -> chosen workload
+_file = {"path": None, "entries": None}
+
+
+def cache_path():
+    """The JSON file remembering chosen algorithms (``$TVMPRIMS_ALGO_CACHE`` overrides)."""
+    default = Path.home() / ".cache" / "tvmprims" / "algorithms.json"
+    return Path(os.environ.get("TVMPRIMS_ALGO_CACHE") or default)
+
+
+def _entries(path):
+    """The cache file's entries (read once per path); an unreadable file is ignored with a
+    warning and rewritten on the next choice."""
+    if _file["path"] != path:
+        entries = {}
+        if path.exists():
+            try:
+                entries = json.loads(path.read_text())
+                if not isinstance(entries, dict):
+                    raise ValueError("not a JSON object")
+            except (ValueError, OSError) as e:
+                warnings.warn(f"ignoring unreadable algorithm cache {path}: {e}", stacklevel=4)
+                entries = {}
+        _file.update(path=path, entries=entries)
+    return _file["entries"]
+
+
+def _store(path, key, entry):
+    entries = _entries(path)
+    entries[key] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(entries, indent=1, sort_keys=True))
+    os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file
+
+
+def forget_choices():
+    """Forget the choices held in memory (the file stays; delete it to forget for good)."""
+    with _lock:
+        _memory.clear()
+        _file.update(path=None, entries=None)
+
+
+def choose_algorithm(direct_wl, target=None, schedule="auto"):
+    """The workload of the fastest accurate algorithm for the layer ``direct_wl`` describes.
+
+    Looked up in memory, then in the cache file; otherwise searched with
+    :func:`find_algorithms` and recorded in both.
+    """
+    name = target if isinstance(target, str) or target is None else str(target)
+    mem_key = (direct_wl, name, schedule)
+    chosen = _memory.get(mem_key)
+    if chosen is not None:
+        return chosen
+    resolved = resolve_target(target)
+    key = f"{target_key(resolved)} {schedule} {json.dumps(direct_wl.to_json(), sort_keys=True)}"
+    path = cache_path()
+    with _lock:
+        entry = _entries(path).get(key)
+    algo = entry.get("algo") if isinstance(entry, dict) else None
+    if algo not in CONV2D_OPERATORS:
+        rows = find_algorithms(*_layer_args(direct_wl), dtype=direct_wl.dtype, target=resolved,
+                               schedule=schedule)
+        best = rows[0] if rows[0].ok else AlgorithmResult("direct")
+        algo = best.algo
+        with _lock:
+            _store(path, key, {"algo": algo, "ms": None if best.seconds is None
+                               else round(best.seconds * 1e3, 6),
+                               "layer": direct_wl.describe()})
+    x_shape, w_shape, bias_shape, *rest = _layer_args(direct_wl)
+    chosen = conv2d_workload(x_shape, w_shape, bias_shape, direct_wl.dtype, *rest, algo)
+    with _lock:
+        _memory[mem_key] = chosen
+    return chosen
+

@@ -1,0 +1,169 @@
+"""Neural-network layers whose forward pass runs entirely on compiled tvmprims kernels.
+
+* :class:`Dense`: ``act(x @ W.T + b)`` for a ``torch.nn.Linear``-style weight W (out, in),
+  one ``dense`` kernel (GEMM with bias and ReLU in its write-back).
+* :class:`LowRankDense`: W replaced by truncated-SVD factors ``L (out, r) @ R (r, in)``;
+  ``act((x @ R.T) @ L.T + b)`` as two skinny ``dense`` kernels. Of the two associations,
+  ``x @ (R.T @ L.T)`` multiplies the factors back into a dense weight (done once and kept),
+  so it wins only when the rank is so high that ``r * (in + out) >= in * out``.
+* :class:`Sequential`: layers in order; :meth:`Sequential.from_torch` converts a trained
+  ``torch.nn.Sequential`` of ``Linear``/``ReLU`` modules, with a rank per linear layer.
+
+Kernels are compiled per batch size and cached (:func:`tvmprims.build`). Inputs are float32
+or float64 arrays (B, in); torch is only a source of weights.
+"""
+
+import numpy as np
+
+from .api import build
+from .arrays import as_input
+from .lowrank import LowRank, factorize
+from .ops._checks import require
+
+__all__ = ["Dense", "LowRankDense", "Sequential"]
+
+
+def _array(x, dtype=None):
+    if hasattr(x, "detach"):  # torch tensors and parameters
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    return np.ascontiguousarray(x if dtype is None else x.astype(dtype))
+
+
+class Dense:
+    """``act(x @ weight.T + bias)``: weight (out, in) as in ``torch.nn.Linear``."""
+
+    def __init__(self, weight, bias=None, relu=False, *, target=None, schedule="auto"):
+        weight = _array(weight)
+        require(weight.ndim == 2, f"Dense weight must be 2-D (out, in), got {weight.shape}")
+        # (in, out): the kernel's layout; as_input aligns it (the kernels assume 64 bytes)
+        self.weight_t = as_input(np.ascontiguousarray(weight.T), "weight")
+        self.bias = None if bias is None else as_input(_array(bias, weight.dtype), "bias")
+        require(self.bias is None or self.bias.shape == (weight.shape[0],),
+                f"bias must have shape ({weight.shape[0]},), got "
+                f"{None if self.bias is None else self.bias.shape}")
+        self.relu, self.target, self.schedule = bool(relu), target, schedule
+
+    @property
+    def in_features(self):
+        return self.weight_t.shape[0]
+
+    @property
+    def out_features(self):
+        return self.weight_t.shape[1]
+
+    @property
+    def parameters(self):
+        return self.weight_t.size + (0 if self.bias is None else self.bias.size)
+
+    def kernel(self, batch):
+        """The compiled kernel for ``batch`` rows."""
+        shapes = [(batch, self.in_features), self.weight_t.shape]
+        if self.bias is not None:
+            shapes.append(self.bias.shape)
+        return build("dense", *shapes, dtype=self.weight_t.dtype, relu=self.relu,
+                     target=self.target, schedule=self.schedule)
+
+    def __call__(self, x):
+        x = as_input(x, "x")
+        require(x.ndim == 2 and x.shape[1] == self.in_features,
+                f"expected input (batch, {self.in_features}), got shape {x.shape}")
+        args = [x, self.weight_t] + ([self.bias] if self.bias is not None else [])
+        return self.kernel(x.shape[0]).run_checked(args)
+
+
+class LowRankDense:
+    """:class:`Dense` with weight (out, in) ~= ``left (out, r) @ right (r, in)``."""
+
+    def __init__(self, factors, bias=None, relu=False, *, target=None, schedule="auto"):
+        require(isinstance(factors, LowRank), "LowRankDense takes tvmprims.lowrank.LowRank "
+                                              "factors (see LowRankDense.from_weight)")
+        self.factors = factors
+        kw = dict(target=target, schedule=schedule)
+        self.project = Dense(factors.right, **kw)                     # x @ R.T: (B, r)
+        self.expand = Dense(factors.left, bias, relu, **kw)           # ... @ L.T + b
+        self._dense = None
+        self._kw = dict(bias=bias, relu=relu, **kw)
+
+    @classmethod
+    def from_weight(cls, weight, rank, bias=None, relu=False, **kw):
+        """Factorise ``weight`` (out, in) to ``rank`` (truncated SVD) and build the layer."""
+        return cls(factorize(_array(weight), rank), bias, relu, **kw)
+
+    @property
+    def rank(self):
+        return self.factors.rank
+
+    @property
+    def in_features(self):
+        return self.project.in_features
+
+    @property
+    def out_features(self):
+        return self.expand.out_features
+
+    @property
+    def parameters(self):
+        return self.project.parameters + self.expand.parameters
+
+    def two_products(self):
+        """True when ``(x @ R.T) @ L.T`` takes fewer FLOPs than ``x @ W.T`` with the dense
+        ``W = L @ R`` computed once (for any batch size: both costs are linear in it)."""
+        return self.rank * (self.in_features + self.out_features) < (
+            self.in_features * self.out_features)
+
+    def __call__(self, x):
+        x = as_input(x, "x")
+        require(x.ndim == 2 and x.shape[1] == self.in_features,
+                f"expected input (batch, {self.in_features}), got shape {x.shape}")
+        if self.two_products():
+            return self.expand(self.project(x))
+        if self._dense is None:
+            self._dense = Dense(self.factors.dense(), **self._kw)
+        return self._dense(x)
+
+
+class Sequential:
+    """Layers applied in order; every layer a tvmprims layer."""
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    @property
+    def parameters(self):
+        return sum(layer.parameters for layer in self.layers)
+
+    @classmethod
+    def from_torch(cls, model, ranks=None, *, target=None, schedule="auto"):
+        """Convert a ``torch.nn.Sequential`` of ``Linear`` (each optionally followed by
+        ``ReLU``; a leading ``Flatten`` is allowed).
+
+        ``ranks``: one entry per Linear layer, None (or the layer's full rank) keeping it
+        dense, an int factorising it to that rank.
+        """
+        import torch
+        modules = [m for m in model if not isinstance(m, torch.nn.Flatten)]
+        linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
+        ranks = [None] * len(linears) if ranks is None else list(ranks)
+        require(len(ranks) == len(linears),
+                f"{len(ranks)} ranks given for {len(linears)} Linear layers")
+        layers, kw = [], dict(target=target, schedule=schedule)
+        for i, module in enumerate(modules):
+            if isinstance(module, torch.nn.ReLU):
+                continue
+            require(isinstance(module, torch.nn.Linear),
+                    f"cannot convert {type(module).__name__}: only Linear and ReLU layers")
+            relu = i + 1 < len(modules) and isinstance(modules[i + 1], torch.nn.ReLU)
+            rank = ranks[len(layers)]
+            weight = _array(module.weight)
+            bias = None if module.bias is None else _array(module.bias)
+            if rank is None or rank >= min(weight.shape):
+                layers.append(Dense(weight, bias, relu, **kw))
+            else:
+                layers.append(LowRankDense.from_weight(weight, rank, bias, relu, **kw))
+        return cls(layers)

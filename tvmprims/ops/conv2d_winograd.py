@@ -1,0 +1,132 @@
+"""Winograd convolution F(m x m, 3 x 3), NCHW, as ``torch.nn.functional.conv2d``.
+
+Shapes: x (N, C, H, W), weight (O, C, 3, 3) -- or, with ``pretransformed=True``, the
+transformed filter U (alpha, alpha, O, C) from :mod:`tvmprims.ops.winograd_weight` --, optional
+bias (O,) -> (N, O, OH, OW), ``OH = H + pad_top + pad_bottom - 2`` (stride 1, dilation 1,
+groups 1, cross-correlation). ``tile`` m is 2 or 4; ``alpha = m + 2``.
+
+The output is cut into ``TH x TW`` tiles of m x m (``TH = ceil(OH / m)``); tile ``p`` in
+``0 .. P-1`` (P = N * TH * TW) is image ``p // (TH*TW)``, tile row ``p // TW % TH``, tile column
+``p % TW``. Stages (TE computations, all named):
+
+1. ``pad``: x zero-padded to ``(TH*m + 2, TW*m + 2)``: the requested padding on the top and
+   left, and at least the requested padding on the bottom and right, so that tiles past the
+   edge of the output read zeros (never out of bounds).
+2. ``input_rows``, ``input_transform``: ``V[xi, nu, c, p] = (B^T d B)[xi, nu]`` for the
+   alpha x alpha input tile ``d`` of tile p, in two separable passes.
+3. ``weight_rows``, ``weight_transform``: ``U = G g G^T`` (absent when pretransformed).
+4. ``batch_gemm``: ``M[xi, nu, o, p] = sum_c U[xi, nu, o, c] * V[xi, nu, c, p]``, alpha^2
+   independent GEMMs over the input channels.
+5. ``output_rows``, ``output_transform``: ``Y = A^T M A`` per tile, laid out as whole tiles
+   ``Y[n, o, ty, i, tx, j]`` (N, O, TH, m, TW, m): row-major in (output row, column).
+6. ``crop`` to ``(OH, OW)``, then ``bias_add`` when there is a bias.
+
+Transform matrices: see :mod:`tvmprims.ops.winograd_weight` (Lavin's points).
+"""
+
+from dataclasses import replace
+
+import numpy as np
+
+from .._tvm import te
+from . import conv2d as _conv2d
+from ._checks import applicable, require
+from .winograd_weight import (KERNEL, alpha, check_kernel, check_tile, combine,
+                              transform_matrices, transform_weight)
+
+__all__ = ["workload", "compute", "output_shape", "flops", "tiling"]
+
+
+def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0,
+             dilation=1, groups=1, tile=4, pretransformed=False):
+    """Validate shapes and parameters; the ``conv2d_winograd`` workload.
+
+    Raises :class:`~tvmprims.ops.NotApplicable` for kernels other than 3x3, stride or
+    dilation other than 1, groups, or a tile other than 2 or 4; ``ValueError`` for bad shapes.
+    """
+    check_tile(tile)
+    if not isinstance(pretransformed, (bool, np.bool_)):
+        raise TypeError(f"pretransformed must be a bool, got {pretransformed!r}")
+    pretransformed = bool(pretransformed)
+    require(len(x_shape) == 4,
+            f"conv2d_winograd expects x of rank 4 (N, C, H, W), got shape {tuple(x_shape)}")
+    weight_shape = tuple(w_shape)
+    if pretransformed:
+        a, c = alpha(tile), x_shape[1]
+        require(len(w_shape) == 4 and tuple(w_shape[:2]) == (a, a) and w_shape[3] == c,
+                f"pretransformed winograd filter must have shape (alpha, alpha, O, C) = "
+                f"({a}, {a}, O, {c}) for tile {tile}, got {tuple(w_shape)}")
+        weight_shape = (w_shape[2], c, KERNEL, KERNEL)
+    wl = _conv2d.workload(x_shape, weight_shape, bias_shape, dtype, stride, padding, dilation,
+                          groups, op="conv2d_winograd",
+                          extra=dict(tile=int(tile), pretransformed=pretransformed))
+    check_kernel(*weight_shape[2:])
+    applicable(wl["stride"] == (1, 1), f"winograd needs stride 1, got {wl['stride']}")
+    applicable(wl["dilation"] == (1, 1), f"winograd needs dilation 1, got {wl['dilation']}")
+    applicable(wl["groups"] == 1, f"winograd needs groups=1, got groups={wl['groups']}")
+    if pretransformed:
+        wl = replace(wl, shapes=(wl.shapes[0], tuple(int(d) for d in w_shape)) + wl.shapes[2:])
+    return wl
+
+
+def output_shape(wl):
+    (n, _, h, w) = wl.shapes[0]
+    o = wl.shapes[1][2] if wl["pretransformed"] else wl.shapes[1][0]
+    pt, pb, pl, pr = wl["padding"]
+    return (n, o, h + pt + pb - KERNEL + 1, w + pl + pr - KERNEL + 1)
+
+
+def tiling(wl):
+    """``(m, alpha, TH, TW, P)``: tile size, input tile size, tile rows and columns, tiles."""
+    n, _, oh, ow = output_shape(wl)
+    m = wl["tile"]
+    th, tw = -(-oh // m), -(-ow // m)
+    return m, alpha(m), th, tw, n * th * tw
+
+
+def flops(wl):
+    """Floating-point operations of the equivalent *direct* convolution (the useful work),
+    so that GFLOP/s compare across algorithms."""
+    n, o, oh, ow = output_shape(wl)
+    c = wl.shapes[0][1]
+    return 2 * n * o * oh * ow * c * KERNEL * KERNEL + (n * o * oh * ow if len(wl.shapes) == 3 else 0)
+
+
+def compute(wl):
+    x = te.placeholder(wl.shapes[0], wl.dtype, name="X")
+    second = te.placeholder(wl.shapes[1], wl.dtype, name="U" if wl["pretransformed"] else "W")
+    bias = te.placeholder(wl.shapes[2], wl.dtype, name="bias") if len(wl.shapes) == 3 else None
+    n, c, h, w = wl.shapes[0]
+    _, o, oh, ow = output_shape(wl)
+    m, a, th, tw, tiles = tiling(wl)
+    at, _, bt = transform_matrices(m)
+    dtype = wl.dtype
+    pt, _, pl, _ = wl["padding"]
+    xp = _conv2d.pad_input(x, (pt, th * m + 2 - h - pt, pl, tw * m + 2 - w - pl))
+    u = second if wl["pretransformed"] else transform_weight(second, m)
+
+    rows = te.compute(
+        (a, a, c, tiles),
+        lambda xi, mu, ch, p: combine(
+            bt, xi, lambda e: xp[p // (th * tw), ch, p // tw % th * m + e, p % tw * m + mu], dtype),
+        name="input_rows")
+    v = te.compute((a, a, c, tiles),
+                   lambda xi, nu, ch, p: combine(bt, nu, lambda mu: rows[xi, mu, ch, p], dtype),
+                   name="input_transform")
+    rc = te.reduce_axis((0, c), name="rc")
+    gemm = te.compute((a, a, o, tiles),
+                      lambda xi, nu, f, p: te.sum(u[xi, nu, f, rc] * v[xi, nu, rc, p], axis=rc),
+                      name="batch_gemm")
+    out_rows = te.compute(
+        (m, a, o, tiles),
+        lambda i, nu, f, p: combine(at, i, lambda xi: gemm[xi, nu, f, p], dtype),
+        name="output_rows")
+    y = te.compute(
+        (n, o, th, m, tw, m),
+        lambda b, f, ty, i, tx, j: combine(
+            at, j, lambda nu: out_rows[i, nu, f, (b * th + ty) * tw + tx], dtype),
+        name="output_transform")
+    out = te.compute((n, o, oh, ow), lambda b, f, yy, xx: y[b, f, yy // m, yy % m, xx // m, xx % m],
+                     name="crop")
+    inputs = [t for t in (x, second, bias) if t is not None]
+    return inputs + [_conv2d.add_bias(out, bias)]
