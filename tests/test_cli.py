@@ -60,3 +60,25 @@ def test_export_command(tmp_path, capsys):
     assert cli.main(["export", str(manifest), "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "dw.so").exists()
     assert "wrote" in capsys.readouterr().out
+
+
+def test_algorithm_bench_rows_and_tables(tmp_path, monkeypatch):
+    """A real, tiny run of ``tvmprims bench --algorithms``' code: every algorithm timed."""
+    from tvmprims import algo_bench, algorithms
+    monkeypatch.setenv("TVMPRIMS_ALGO_CACHE", str(tmp_path / "algos.json"))
+    algorithms.forget_choices()
+    layers = (algo_bench.ConvLayer("tiny", 8, 12, 8), algo_bench.ConvLayer("tiny", 4, 9, 4, k=5))
+    rows = algo_bench.run_conv(layers, progress=lambda m: None)
+    assert rows[0]["layer"] == "8x12x12>8 3x3" and rows[0]["gflop"] == pytest.approx(
+        2 * 8 * 8 * 9 * 144 / 1e9)
+    for algo in algo_bench.CONV_COLUMNS:
+        assert isinstance(rows[0][algo], float) and rows[0][algo] > 0
+    assert rows[1]["winograd2"] == rows[1]["winograd2-pre"] == "n/a"  # 5x5 kernel
+    assert rows[1]["auto_algo"] in ("direct", "im2col", "fft")
+    table = algo_bench.format_conv(rows)
+    assert "direct/auto" in table and "FFT faster than direct on" in table
+    assert "| 8x12x12>8 3x3 |" in algo_bench.format_conv(rows, markdown=True)
+    mm = algo_bench.run_matmul((("32^3", 32, 32, 32, 4),), progress=lambda m: None)
+    assert all(mm[0][c] > 0 for c in ("direct", "log", "log-approx", "lowrank", "numpy"))
+    assert "| 32^3 |" in algo_bench.format_matmul(mm, markdown=True)
+    algorithms.forget_choices()

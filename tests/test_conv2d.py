@@ -91,3 +91,9 @@ def test_conv1d(rng, n, c, length, o, k, stride, padding, dilation, groups):
     out = tvmprims.conv1d(x, w, b, stride, padding, dilation, groups, algo="direct")
     assert_close(out, conv1d_ref(x, w, b, stride, padding, dilation, groups), "float32",
                  c // groups * k)
+
+
+@pytest.mark.parametrize("k", [(9, 9), (11, 11), (3, 13)])
+def test_kernels_wider_than_the_unrolled_limit(rng, k):
+    """Kernel rows wider than 7 taps stay a loop in the CPU schedule."""
+    _run(rng, (2, 3, 21, 23), (5, 3, *k), 1, (k[0] // 2, k[1] // 2), 1)

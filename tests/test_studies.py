@@ -26,14 +26,17 @@ def test_precision_study(tmp_path):
     for algo in ("direct", "im2col", "winograd2", "winograd4", "fft", "matmul", "log"):
         assert err[algo, "float64"] < 1e-12
         assert 1e-9 < err[algo, "float32"] < 1e-3 and err[algo, "float32"] > err[algo, "float64"]
-    for dtype in ("float16", "bfloat16"):  # direct kernels compile at every dtype
+    for dtype in ("float16", "bfloat16"):  # every algorithm compiles at every dtype
+        for algo in labels:
+            assert (algo, dtype) in err, f"{algo} at {dtype}: no result"
         assert err["direct", dtype] > err["direct", "float32"] * 10
-    assert err["direct", "bfloat16"] > err["direct", "float16"]  # 8 vs 11 mantissa bits
+    # TVM computes bfloat16 in float32 and rounds on stores: the output's rounding (half an
+    # ulp of 8 bits, 2^-9 relative) dominates; float16 accumulates in float16.
+    assert 2 ** -12 < err["direct", "bfloat16"] < 2 ** -7
     approx = [err[f"log-approx-{b}", "float64"] for b in (2, 4, 6)]
     assert approx[0] > approx[1] > approx[2] > err["log", "float64"]
     assert approx[0] < 2 ** (2 ** -2) - 1  # the method's error bound
-    assert all(r["status"] == "ok" or r["status"].startswith(("unsupported:", "non-finite"))
-               for r in rows)
+    assert all(r["status"] == "ok" for r in rows)
 
 
 def test_rank_study(tmp_path):

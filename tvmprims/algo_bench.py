@@ -2,7 +2,7 @@
 
 Convolution layers (ResNet-18 and VGG-16 3x3 layers at batch 1, and a kernel-size sweep for
 the FFT) run with every conv2d algorithm, the Winograd kernels also with the filter transform
-done once beforehand (``winograd4-pre``: inference with fixed weights), ``algo="auto"``'s
+done once beforehand (``winograd2-pre``, ``winograd4-pre``: inference with fixed weights), ``algo="auto"``'s
 choice, and torch. Matrix products run direct, in the log domain and with low-rank factors.
 Times are TVM ``time_evaluator`` minima (hand schedules); GFLOP/s count the *direct*
 algorithm's FLOPs for every column, so they compare as speeds.
@@ -62,27 +62,29 @@ CONV_LAYERS = RESNET18 + VGG16 + KERNEL_SWEEP
 QUICK_LAYERS = (ConvLayer("resnet18", 64, 56, 64), ConvLayer("kernels", 16, 64, 16, 9))
 
 #: Columns of the conv table, in order.
-CONV_COLUMNS = (*CONV2D_OPERATORS, "winograd4-pre")
+PRETRANSFORMED = {"winograd2-pre": 2, "winograd4-pre": 4}
+CONV_COLUMNS = (*CONV2D_OPERATORS, *PRETRANSFORMED)
 
 
-def _winograd_pretransformed(layer, target):
-    """``(kernel, inputs)`` of Winograd F(4x4, 3x3) on a filter transformed beforehand."""
+def _winograd_pretransformed(layer, tile, target):
+    """``(kernel, inputs)`` of Winograd F(tile x tile, 3x3) on a filter transformed
+    beforehand (by the ``winograd_weight`` kernel)."""
     x_shape, w_shape = layer.shapes
-    weight_kernel = build("winograd_weight", w_shape, tile=4, target=target)
+    weight_kernel = build("winograd_weight", w_shape, tile=tile, target=target)
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape).astype(np.float32)
     u = weight_kernel(rng.standard_normal(w_shape).astype(np.float32))
-    kernel = build("conv2d_winograd", x_shape, u.shape, padding=layer.padding, tile=4,
+    kernel = build("conv2d_winograd", x_shape, u.shape, padding=layer.padding, tile=tile,
                    pretransformed=True, target=target)
     return kernel, (x, u)
 
 
 def _conv_time(layer, algo, target):
     """Seconds of one algorithm on ``layer``, or a string saying why it does not apply."""
-    if algo == "winograd4-pre":
+    if algo in PRETRANSFORMED:
         if layer.k != 3 or layer.stride != 1:
             return "n/a"
-        kernel, inputs = _winograd_pretransformed(layer, target)
+        kernel, inputs = _winograd_pretransformed(layer, PRETRANSFORMED[algo], target)
         return kernel.time(*inputs).seconds
     try:
         wl = conv2d_workload(*layer.shapes, None, "float32", layer.stride, layer.padding,
@@ -121,7 +123,7 @@ def _cell(value):
 
 
 def _best_winograd(row):
-    times = [row[a] for a in ("winograd2", "winograd4", "winograd4-pre")
+    times = [row[a] for a in ("winograd2", "winograd4", *PRETRANSFORMED)
              if isinstance(row[a], float)]
     return min(times) if times else None
 

@@ -192,7 +192,9 @@ def choose_algorithm(direct_wl, target=None, schedule="auto"):
     if chosen is not None:
         return chosen
     resolved = resolve_target(target)
-    key = f"{target_key(resolved)} {schedule} {json.dumps(direct_wl.to_json(), sort_keys=True)}"
+    from . import __version__  # a new release may rank algorithms differently: search again
+    key = (f"tvmprims-{__version__} {target_key(resolved)} {schedule} "
+           f"{json.dumps(direct_wl.to_json(), sort_keys=True)}")
     path = cache_path()
     with _lock:
         entry = _entries(path).get(key)

@@ -21,7 +21,9 @@ def _bench_algorithms(args):
     text = [algo_bench.format_conv(conv)] if conv else []
     print("\n\n".join(text + [algo_bench.format_matmul(mm)]))
     if args.markdown:
-        parts = ([algo_bench.format_conv(conv, markdown=True)] if conv else [])
+        from .bench import machine_description
+        parts = [f"Machine: {machine_description(args.target)}"]
+        parts += [algo_bench.format_conv(conv, markdown=True)] if conv else []
         with open(args.markdown, "w") as f:
             f.write("\n\n".join(parts + [algo_bench.format_matmul(mm, markdown=True)]) + "\n")
     return 0

@@ -48,7 +48,8 @@ MAX_BITS = 8
 tirx = tvm.tirx
 
 #: (integer type, mantissa bits, exponent bias) of the float types, to build 2^q exactly.
-_FLOAT_LAYOUT = {"float32": ("int32", 23, 127), "float64": ("int64", 52, 1023)}
+_FLOAT_LAYOUT = {"float16": ("int16", 10, 15), "bfloat16": ("int16", 7, 127),
+                 "float32": ("int32", 23, 127), "float64": ("int64", 52, 1023)}
 
 
 def workload(a_shape, b_shape, dtype="float32", bits=None):

@@ -8,8 +8,10 @@
 2. **Speed**: ``A @ B`` with A (n, n) replaced by rank-r factors L (n, r), R (r, n),
    computed as ``L @ (R @ B)`` by tvmprims matmul kernels, against the full GEMM kernel, for
    r from 1 to n. FLOPs are ``4 r n^2`` against ``2 n^3``, so the break-even rank is n/2 in
-   theory; the measured one is lower, because skinny GEMMs run below the square GEMM's
-   GFLOP/s. The factorisation itself is not timed: factors are computed once per weight.
+   theory; the measured speed-up follows the FLOP ratio down from rank 64 or so, and falls
+   short of it at small ranks, where the skinny products' fixed costs (packing, thread
+   launch) dominate. The factorisation itself is not timed: factors are computed once per
+   weight.
 """
 
 import time
