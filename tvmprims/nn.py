@@ -43,6 +43,7 @@ class Dense:
                 f"bias must have shape ({weight.shape[0]},), got "
                 f"{None if self.bias is None else self.bias.shape}")
         self.relu, self.target, self.schedule = bool(relu), target, schedule
+        self._kernels = {}  # batch size -> Kernel (skips the shape checks and cache lookup)
 
     @property
     def in_features(self):
@@ -58,11 +59,15 @@ class Dense:
 
     def kernel(self, batch):
         """The compiled kernel for ``batch`` rows."""
-        shapes = [(batch, self.in_features), self.weight_t.shape]
-        if self.bias is not None:
-            shapes.append(self.bias.shape)
-        return build("dense", *shapes, dtype=self.weight_t.dtype, relu=self.relu,
-                     target=self.target, schedule=self.schedule)
+        kernel = self._kernels.get(batch)
+        if kernel is None:
+            shapes = [(batch, self.in_features), self.weight_t.shape]
+            if self.bias is not None:
+                shapes.append(self.bias.shape)
+            kernel = self._kernels[batch] = build(
+                "dense", *shapes, dtype=self.weight_t.dtype, relu=self.relu, target=self.target,
+                schedule=self.schedule)
+        return kernel
 
     def __call__(self, x):
         x = as_input(x, "x")
