@@ -230,3 +230,25 @@ def test_bad_rpc_address():
     with pytest.raises(ValueError, match="HOST:PORT"):
         tvmprims.tune("matmul", (2, 2), (2, 2), trials=1, rpc_tracker="nowhere", rpc_key="k",
                       report=lambda m: None)
+
+
+def test_a_search_that_fails_keeps_the_hand_record(tmp_path, monkeypatch, rng):
+    """MetaSchedule's default space rules fail on some computations (seen on Winograd): the
+    hand schedule's record stays in the log and tuning reports why, instead of crashing."""
+    import tvm.s_tir.meta_schedule as ms
+
+    def failing(*args, **kwargs):
+        raise ValueError("Check failed: (var.has_value()) is false: TensorRegion pattern match")
+    monkeypatch.setattr(ms, "tune_tir", failing)
+    lines = []
+    wl = tvmprims.build_workload_from_shapes("matmul", ((9, 7), (7, 5)))
+    result = tvmprims.tuning.tune(wl, "llvm", 4, tmp_path, report=lines.append)
+    assert result.search_failed.startswith("ValueError: Check failed")
+    assert "search failed: hand schedule only" in str(result)
+    assert any("could not search this computation" in line for line in lines)
+    _use_logs(monkeypatch, tmp_path)
+    kernel = tvmprims.build("matmul", (9, 7), (7, 5), schedule="tuned")
+    assert kernel.schedule == "tuned"
+    a = rng.standard_normal((9, 7)).astype(np.float32)
+    b = rng.standard_normal((7, 5)).astype(np.float32)
+    assert_close(kernel(a, b), matmul_ref(a, b), "float32", 7)

@@ -153,6 +153,8 @@ class TuneResult:
     hand_seconds: float
     best_seconds: float
     interrupted: bool = False
+    #: Why MetaSchedule could not search (its design space failed on the computation), if so.
+    search_failed: str = None
 
     @property
     def speedup_over_hand(self):
@@ -164,6 +166,7 @@ class TuneResult:
                 f"{self.best_seconds * 1e3:.4f} ms ({gflops:.1f} GFLOP/s), hand "
                 f"{self.hand_seconds * 1e3:.4f} ms, speedup over hand "
                 f"{self.speedup_over_hand:.2f}x" + (" (interrupted)" if self.interrupted else "")
+                + (" (search failed: hand schedule only)" if self.search_failed else "")
                 + f"; log: {self.log_dir}")
 
 
@@ -285,7 +288,7 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
     callbacks = [ms.measure_callback.AddToDatabase(), ms.measure_callback.RemoveBuildArtifact(),
                  ms.measure_callback.UpdateCostModel(), progress]
     scratch = tempfile.mkdtemp(prefix="tvmprims-tune-")
-    interrupted = False
+    interrupted, failed = False, None
     try:
         with _quiet_meta_schedule():
             ms.tune_tir(mod, target, work_dir=scratch, max_trials_global=int(trials),
@@ -297,10 +300,17 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
     except KeyboardInterrupt:
         interrupted = True
         report("[tune] interrupted: keeping the records measured so far")
+    except Exception as e:  # noqa: BLE001  (TVM raises plain ValueError/RuntimeError)
+        # Seen: MetaSchedule's default space rules fail on some multi-stage computations
+        # (Winograd: "TensorRegion pattern match failed" in ReverseComputeAt). The hand
+        # schedule's record is already in the log, so the result is still a tuned kernel.
+        failed = f"{type(e).__name__}: {str(e).strip().splitlines()[-1][:200]}"
+        report(f"[tune] MetaSchedule could not search this computation ({failed}); the log "
+               f"keeps the hand schedule's record")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     with _lock:
         _databases.pop(directory, None)
     clear_cache()  # kernels built before this tuning may now have a better record
     return TuneResult(workload, target_key(target), directory, progress.done, hand_seconds,
-                      min(progress.best, hand_seconds), interrupted)
+                      min(progress.best, hand_seconds), interrupted, failed)
