@@ -4,10 +4,8 @@ Sizes: odd H = W from 3 to 47 in steps of 4, 1 (with padding), a prime width wit
 height; padding 0/1/2, batch 1 and 3, channels 1, 3 and 64, with and without bias, tiles 2
 and 4, through ``tvmprims.conv2d(..., algo=...)`` and through the pretransformed kernel fed
 by the ``winograd_weight`` kernel. CUDA schedules are checked for binding, shared memory and
-an nvcc fatbin compile here, and run on a GPU when there is one.
-
-Speed (not a test): ``.venv/bin/python tests/test_conv2d_winograd.py`` prints direct vs
-Winograd times on the ResNet-18 / VGG-16 3x3 layers (see :func:`measure`).
+an nvcc fatbin compile here, and run on a GPU when there is one. Speed against direct:
+``tvmprims bench --algorithms``.
 """
 
 import itertools
@@ -272,45 +270,3 @@ def test_on_gpu(rng, has_cuda, x_shape, o, padding, tile, dtype):
                           schedule="hand"), ref, dtype)
     check(_pretransformed(x, w, b, padding, tile, target="cuda"), ref, dtype)
 
-
-# --- Speed (not run by pytest) ---------------------------------------------------------------------
-
-#: 3x3 layers with >= 64 channels at batch 1, padding 1: (C, H=W, O).
-LAYERS = {
-    "resnet18": [(64, 56, 64), (128, 28, 128), (256, 14, 256), (512, 7, 512)],
-    "vgg16": [(64, 224, 64), (64, 112, 128), (128, 112, 128), (128, 56, 256), (256, 56, 256),
-              (256, 28, 512), (512, 28, 512), (512, 14, 512)],
-}
-
-
-def measure(layers=None, rounds=3, min_repeat_ms=60, out=print):
-    """Per layer: best time of the direct hand schedule and of Winograd F(2x2) and F(4x4),
-    with the filter transform inside (``wN``) and pretransformed (``wNpre``), all timed in
-    this process, interleaved (``rounds`` rounds, best of each); ratios are direct / Winograd.
-    Returns ``{(net, C, H, O): {name: seconds}}``."""
-    results = {}
-    for net, shapes in (layers or LAYERS).items():
-        for c, h, o in shapes:
-            x, w = (1, c, h, h), (o, c, 3, 3)
-            kernels = {"direct": tvmprims.build("conv2d", x, w, padding=1, schedule="hand")}
-            for tile in (2, 4):
-                a = tile + 2
-                kernels[f"w{tile}"] = tvmprims.build("conv2d_winograd", x, w, padding=1,
-                                                     tile=tile, schedule="hand")
-                kernels[f"w{tile}pre"] = tvmprims.build(
-                    "conv2d_winograd", x, (a, a, o, c), padding=1, tile=tile, pretransformed=True,
-                    schedule="hand")
-            best = {name: float("inf") for name in kernels}
-            for _ in range(rounds):
-                for name, kernel in kernels.items():
-                    t = kernel.time(repeat=1, min_repeat_ms=min_repeat_ms).seconds
-                    best[name] = min(best[name], t)
-            results[(net, c, h, o)] = best
-            direct = best["direct"]
-            out(f"{net:9s} {c:3d}x{h:3d}->{o:3d} " + "  ".join(
-                f"{name} {t * 1e3:7.2f} ms ({direct / t:4.2f}x)" for name, t in best.items()))
-    return results
-
-
-if __name__ == "__main__":
-    measure()

@@ -40,9 +40,9 @@ Design
 
 Cost (multiply-adds, N = 1): the filter transform along H, ``O*C/g*P*KX*KH*4``, and the
 channel products, ``O*C/g*P*KX*4``, against ``O*C/g*OH*OW*KH*KW`` for the direct
-convolution: the FFT pays off from kernels of about 7 x 7 (see ``measure()`` and the task
-report). :func:`flops` is the *direct* convolution's count, so GFLOP/s compare across
-algorithms.
+convolution: the FFT pays off for large kernels (``tvmprims bench --algorithms``: from 11 x 11
+on a 16-channel 64 x 64 image). :func:`flops` is the *direct* convolution's count, so GFLOP/s
+compare across algorithms.
 """
 
 from .._tvm import te
@@ -50,8 +50,7 @@ from . import conv2d as _conv2d
 from . import dft
 from ._checks import applicable, positive_pair
 
-__all__ = ["workload", "compute", "output_shape", "flops", "transform_sizes", "BIN_MULTIPLE",
-           "measure", "MEASURED_LAYERS"]
+__all__ = ["workload", "compute", "output_shape", "flops", "transform_sizes", "BIN_MULTIPLE"]
 
 #: Frequency bins along W are padded to a multiple of this (whole AVX2/AVX-512 vectors).
 BIN_MULTIPLE = 8
@@ -152,41 +151,3 @@ def compute(wl):
                   2, kx_)
     return [t for t in (x, w, bias) if t is not None] + [_conv2d.add_bias(idft_x, bias)]
 
-
-#: Layers of :func:`measure`: (input shape, output channels), "same" padding, stride 1.
-MEASURED_LAYERS = (((1, 16, 64, 64), 16), ((1, 64, 56, 56), 64))
-
-
-def measure(kernels=(1, 3, 5, 7, 9, 11, 15), layers=MEASURED_LAYERS, rounds=3, target="llvm"):
-    """Time FFT against the direct hand schedule, interleaved in this process.
-
-    For each layer and square kernel size both kernels are built, then timed alternately
-    ``rounds`` times (each a :meth:`~tvmprims.Kernel.time`, best of its repeats); the best of
-    the rounds is kept. Prints and returns rows ``(x_shape, out_channels, k, fft_s, direct_s,
-    fft_gflops, direct_gflops)``; GFLOP/s use the direct convolution's FLOP count.
-    Run: ``python -m tvmprims.ops.conv2d_fft``.
-    """
-    from ..api import build
-    rows = []
-    for x_shape, out_channels in layers:
-        for k in kernels:
-            w_shape = (out_channels, x_shape[1], k, k)
-            pair = [build(op, x_shape, w_shape, padding="same", schedule="hand", target=target)
-                    for op in ("conv2d_fft", "conv2d")]
-            best = [float("inf")] * 2
-            for _ in range(rounds):
-                for i, kernel in enumerate(pair):
-                    best[i] = min(best[i], kernel.time().seconds)
-            flop = pair[0].flops
-            row = (x_shape, out_channels, k, best[0], best[1], flop / best[0] / 1e9,
-                   flop / best[1] / 1e9)
-            rows.append(row)
-            print(f"{'x'.join(map(str, x_shape))} -> {out_channels} k={k:2d}: "
-                  f"fft {best[0] * 1e3:8.3f} ms {row[5]:7.1f} GFLOP/s | direct "
-                  f"{best[1] * 1e3:8.3f} ms {row[6]:7.1f} GFLOP/s | fft speed-up "
-                  f"{best[1] / best[0]:5.2f}x", flush=True)
-    return rows
-
-
-if __name__ == "__main__":
-    measure()
