@@ -54,11 +54,6 @@ class AlgorithmResult:
         return self.status == "ok"
 
 
-def _inputs(wl, seed):
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal(s).astype(wl.dtype) for s in wl.shapes]
-
-
 def find_algorithms(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dilation=1,
                     groups=1, *, dtype="float32", target=None, schedule="auto",
                     algorithms=None, seed=0, report=None):
@@ -72,8 +67,9 @@ def find_algorithms(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dila
     target = resolve_target(target)
     direct_wl = conv2d_workload(x_shape, w_shape, bias_shape, dtype, stride, padding, dilation,
                                 groups, "direct")
-    arrays = _inputs(direct_wl, seed)
-    expected = build_workload(direct_wl, target, schedule)(*arrays)
+    direct = build_workload(direct_wl, target, schedule)
+    arrays = direct.random_inputs(seed)
+    expected = direct(*arrays)
     scale = max(1.0, float(np.abs(expected).max()))
     eps = float(np.finfo(np.dtype(direct_wl.dtype)).eps)
     rows = []
@@ -105,10 +101,16 @@ def _layer_args(wl):
             params["dilation"], groups)
 
 
-def _try(algo, direct_wl, arrays, expected, scale, eps, target, schedule):
+def _algorithm_workload(direct_wl, algo):
+    """The workload computing the layer of ``direct_wl`` with ``algo`` (may raise
+    :class:`NotApplicable`)."""
     x_shape, w_shape, bias_shape, *rest = _layer_args(direct_wl)
+    return conv2d_workload(x_shape, w_shape, bias_shape, direct_wl.dtype, *rest, algo)
+
+
+def _try(algo, direct_wl, arrays, expected, scale, eps, target, schedule):
     try:
-        wl = conv2d_workload(x_shape, w_shape, bias_shape, direct_wl.dtype, *rest, algo)
+        wl = _algorithm_workload(direct_wl, algo)
     except NotApplicable as e:
         return AlgorithmResult(algo, status=f"not applicable: {e}")
     try:
@@ -208,8 +210,7 @@ def choose_algorithm(direct_wl, target=None, schedule="auto"):
             _store(path, key, {"algo": algo, "ms": None if best.seconds is None
                                else round(best.seconds * 1e3, 6),
                                "layer": direct_wl.describe()})
-    x_shape, w_shape, bias_shape, *rest = _layer_args(direct_wl)
-    chosen = conv2d_workload(x_shape, w_shape, bias_shape, direct_wl.dtype, *rest, algo)
+    chosen = _algorithm_workload(direct_wl, algo)
     with _lock:
         _memory[mem_key] = chosen
     return chosen

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .arrays import aligned_empty
+from .bench import _best_time
 from .datasets import default_root, load_mnist
 from .nn import Sequential
 from .studies.output import new_figure, save_figure, write_csv
@@ -183,9 +184,9 @@ def load_or_train(checkpoint, x, y, epochs, seed=0, report=print):
     return model
 
 
-def _time_forward(forward, x, batch, samples=None, repeat=5):
-    """Seconds for ``forward`` over ``x`` in batches: the whole set (best of ``repeat``), or
-    with ``samples`` the mean per call over that many single-row calls.
+def _time_forward(forward, x, batch, samples=None):
+    """Seconds for ``forward`` over ``x`` in batches: the whole set (best of 5), or with
+    ``samples`` the mean per call over that many single-row calls.
 
     Starts with a pause: TVM's and torch's pool threads spin for a while after parallel work
     and would take cores from whichever runs next.
@@ -193,22 +194,9 @@ def _time_forward(forward, x, batch, samples=None, repeat=5):
     time.sleep(0.3)
     if samples is not None:
         rows = [x[i:i + 1] for i in range(min(samples, len(x)))]
-        forward(rows[0])
-        best = math.inf
-        for _ in range(repeat):
-            start = time.perf_counter()
-            for r in rows:
-                forward(r)
-            best = min(best, (time.perf_counter() - start) / len(rows))
-        return best
-    forward(x[:batch])
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for i in range(0, len(x), batch):
-            forward(x[i:i + batch])
-        best = min(best, time.perf_counter() - start)
-    return best
+        return _best_time(lambda: [forward(r) for r in rows], min_seconds=0) / len(rows)
+    return _best_time(lambda: [forward(x[i:i + batch]) for i in range(0, len(x), batch)],
+                      min_seconds=0)
 
 
 def _dense_parameters():
