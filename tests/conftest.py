@@ -41,13 +41,14 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True, scope="session")
 def isolated_user_caches(tmp_path_factory):
-    """Keep the user's own tuning logs and algorithm choices (~/.cache/tvmprims) out of the
+    """Keep the user's own tuning logs, algorithm choices and peaks (~/.cache/tvmprims) out of the
     tests; the repository's shipped logs in tuning_logs/ still apply, so tuned kernels are
     tested too."""
     import os
     cache = tmp_path_factory.mktemp("user_cache")
     values = {"TVMPRIMS_TUNING_DIR": str(cache / "tuning_logs"),
-              "TVMPRIMS_ALGO_CACHE": str(cache / "algorithms.json")}
+              "TVMPRIMS_ALGO_CACHE": str(cache / "algorithms.json"),
+              "TVMPRIMS_PEAKS_CACHE": str(cache / "peaks.json")}
     old = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     yield

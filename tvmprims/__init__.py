@@ -5,7 +5,7 @@ CUDA (:mod:`tvmprims.schedules`), compiled once per shape and cached. The functi
 and return numpy arrays.
 """
 
-from . import lowrank
+from . import lowrank, roofline
 from .algorithms import find_algorithms
 from .api import (CONV2D_ALGORITHMS, MATMUL_ALGORITHMS, OPERATORS, build,
                   build_workload_from_shapes, conv1d, conv2d, convolve, depthwise_conv2d, matmul)
@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "lowrank_matmul", "lowrank",
+    "roofline",
     "find_algorithms", "MATMUL_ALGORITHMS",
     "build", "Kernel", "Timing", "load_kernel", "Workload",
     "resolve_target", "target_key", "cache_info", "clear_cache",

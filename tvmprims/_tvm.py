@@ -16,10 +16,11 @@ import tvm  # noqa: E402  (must come after the environment is set)
 from tvm import te, tirx
 from tvm.s_tir import Schedule  # noqa: E402
 from tvm.s_tir import dlight
+from tvm.s_tir.analysis import estimate_tir_flops
 from tvm.target import Target
 
 __all__ = [
-    "tvm", "te", "tirx", "Schedule", "Target", "dlight",
+    "tvm", "te", "tirx", "Schedule", "Target", "dlight", "estimate_tir_flops",
     "create_prim_func", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
 ]
 

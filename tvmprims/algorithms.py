@@ -10,20 +10,17 @@ skip the search.
 """
 
 import json
-import os
 import threading
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
 from .api import CONV2D_OPERATORS, conv2d_workload
 from .build import build_workload
+from .json_store import JsonStore, user_cache_path
 from .ops._checks import NotApplicable
 from .target import resolve_target, target_key
 
-__all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "algorithm_of",
+__all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "algorithm_of", "algorithm_workload",
            "format_results", "TOLERANCE", "cache_path", "forget_choices"]
 
 #: Largest accepted error of each algorithm against direct, in units of the dtype's machine
@@ -101,7 +98,7 @@ def _layer_args(wl):
             params["dilation"], groups)
 
 
-def _algorithm_workload(direct_wl, algo):
+def algorithm_workload(direct_wl, algo):
     """The workload computing the layer of ``direct_wl`` with ``algo`` (may raise
     :class:`NotApplicable`)."""
     x_shape, w_shape, bias_shape, *rest = _layer_args(direct_wl)
@@ -110,7 +107,7 @@ def _algorithm_workload(direct_wl, algo):
 
 def _try(algo, direct_wl, arrays, expected, scale, eps, target, schedule):
     try:
-        wl = _algorithm_workload(direct_wl, algo)
+        wl = algorithm_workload(direct_wl, algo)
     except NotApplicable as e:
         return AlgorithmResult(algo, status=f"not applicable: {e}")
     try:
@@ -140,46 +137,26 @@ def format_results(rows, header=True):
 
 _lock = threading.Lock()
 _memory = {}   # (workload, target name, schedule) -> chosen workload
-_file = {"path": None, "entries": None}
+_store = {"store": None}
 
 
 def cache_path():
     """The JSON file remembering chosen algorithms (``$TVMPRIMS_ALGO_CACHE`` overrides)."""
-    default = Path.home() / ".cache" / "tvmprims" / "algorithms.json"
-    return Path(os.environ.get("TVMPRIMS_ALGO_CACHE") or default)
+    return user_cache_path("TVMPRIMS_ALGO_CACHE", "algorithms.json")
 
 
-def _entries(path):
-    """The cache file's entries (read once per path); an unreadable file is ignored with a
-    warning and rewritten on the next choice."""
-    if _file["path"] != path:
-        entries = {}
-        if path.exists():
-            try:
-                entries = json.loads(path.read_text())
-                if not isinstance(entries, dict):
-                    raise ValueError("not a JSON object")
-            except (ValueError, OSError) as e:
-                warnings.warn(f"ignoring unreadable algorithm cache {path}: {e}", stacklevel=4)
-                entries = {}
-        _file.update(path=path, entries=entries)
-    return _file["entries"]
-
-
-def _store(path, key, entry):
-    entries = _entries(path)
-    entries[key] = entry
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(entries, indent=1, sort_keys=True))
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file
+def _choices():
+    path = cache_path()
+    if _store["store"] is None or _store["store"].path != path:
+        _store["store"] = JsonStore(path, "algorithm cache")
+    return _store["store"]
 
 
 def forget_choices():
     """Forget the choices held in memory (the file stays; delete it to forget for good)."""
     with _lock:
         _memory.clear()
-        _file.update(path=None, entries=None)
+        _store["store"] = None
 
 
 def choose_algorithm(direct_wl, target=None, schedule="auto"):
@@ -197,9 +174,8 @@ def choose_algorithm(direct_wl, target=None, schedule="auto"):
     from . import __version__  # a new release may rank algorithms differently: search again
     key = (f"tvmprims-{__version__} {target_key(resolved)} {schedule} "
            f"{json.dumps(direct_wl.to_json(), sort_keys=True)}")
-    path = cache_path()
     with _lock:
-        entry = _entries(path).get(key)
+        entry = _choices().get(key)
     algo = entry.get("algo") if isinstance(entry, dict) else None
     if algo not in CONV2D_OPERATORS:
         rows = find_algorithms(*_layer_args(direct_wl), dtype=direct_wl.dtype, target=resolved,
@@ -207,10 +183,10 @@ def choose_algorithm(direct_wl, target=None, schedule="auto"):
         best = rows[0] if rows[0].ok else AlgorithmResult("direct")
         algo = best.algo
         with _lock:
-            _store(path, key, {"algo": algo, "ms": None if best.seconds is None
+            _choices().put(key, {"algo": algo, "ms": None if best.seconds is None
                                else round(best.seconds * 1e3, 6),
                                "layer": direct_wl.describe()})
-    chosen = _algorithm_workload(direct_wl, algo)
+    chosen = algorithm_workload(direct_wl, algo)
     with _lock:
         _memory[mem_key] = chosen
     return chosen

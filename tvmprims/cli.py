@@ -1,4 +1,4 @@
-"""Command-line entry point: ``tvmprims bench | tune | export | study | algos``."""
+"""Command-line entry point: ``tvmprims bench | tune | export | study | algos | mnist | roofline``."""
 
 import argparse
 import ast
@@ -134,6 +134,20 @@ def _mnist(args):
     return 0
 
 
+def _names(text):
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _roofline(args):
+    from .studies import roofline
+    roofline.run(quick=args.quick, out_dir=args.out, target=args.target, models=args.models,
+                 tvm_models=args.tvm_models, latency_models=args.latency_models,
+                 batches=tuple(int(b) for b in args.batches) if args.batches else None,
+                 report=lambda m: print(m, flush=True))
+    print(f"wrote CSV and PNG files to {args.out}/")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="tvmprims", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +211,18 @@ def main(argv=None):
     m.add_argument("--quick", action="store_true", help="3 rank triples on 2000 test images")
     m.add_argument("--out", default="results", help="output directory (default: results)")
     m.set_defaults(func=_mnist)
+    r = sub.add_parser("roofline", help="measure the machine's roofs; place operators and "
+                                        "model layers on the roofline; model costs and latency")
+    r.add_argument("--target", default="llvm", help="llvm (this CPU, default) or cuda")
+    r.add_argument("--quick", action="store_true",
+                   help="short sweeps, ResNet-18 layers (direct), 3 models at batch 1 and 4 (CI)")
+    r.add_argument("--models", type=_names, help="torchvision models to analyse (default: 13)")
+    r.add_argument("--tvm-models", type=_names,
+                   help="models whose layers run through tvmprims (default resnet18,mobilenet_v2)")
+    r.add_argument("--latency-models", type=_names, help="models timed in torch (default: all)")
+    r.add_argument("--batches", type=_names, help="batch sizes for latency (default 1,2,...,64)")
+    r.add_argument("--out", default="results", help="output directory (default: results)")
+    r.set_defaults(func=_roofline)
     args = parser.parse_args(argv)
     return args.func(args)
 

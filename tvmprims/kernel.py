@@ -123,6 +123,21 @@ class Kernel:
         best = min(results)
         return Timing(best, self.flops / best / 1e9, results)
 
+    def roofline(self, timing=None, peaks=None):
+        """Where this kernel sits on the roofline: a
+        :class:`~tvmprims.roofline.analysis.RooflinePoint` with its achieved GFLOP/s and
+        percentage of the measured roof at its arithmetic intensity.
+
+        ``timing``: a :class:`Timing` (default: :meth:`time` on random inputs); ``peaks``:
+        measured :class:`~tvmprims.roofline.peaks.Peaks` (default: this target's, measured
+        once and cached by :func:`~tvmprims.roofline.peaks.machine_peaks`).
+        """
+        from .roofline.analysis import roofline_point
+        from .roofline.peaks import machine_peaks
+        timing = timing if timing is not None else self.time()
+        peaks = peaks if peaks is not None else machine_peaks(self.target)
+        return roofline_point(self.workload, timing.seconds, peaks)
+
     def script(self):
         """The scheduled TensorIR of this kernel as TVMScript."""
         if self.ir_module is None:

@@ -5,6 +5,7 @@ argument order, the dtype, and the operator's parameters. It is hashable and is 
 the kernel cache (together with target and schedule) and, later, of tuning records.
 """
 
+import functools
 import importlib
 from dataclasses import dataclass
 
@@ -89,6 +90,25 @@ class Workload:
         """Floating-point operations of one call (a multiply-add counts 2)."""
         return int(self.operator.flops(self))
 
+    @property
+    def bytes(self):
+        """Compulsory memory traffic of one call, in bytes: every input read once and the
+        output written once (what no schedule can avoid; caches make real traffic larger)."""
+        elements = sum(int(np.prod(s)) for s in self.shapes) + int(np.prod(self.output_shape))
+        return elements * np.dtype(self.dtype).itemsize
+
+    @property
+    def intensity(self):
+        """Arithmetic intensity: :attr:`flops` per byte of :attr:`bytes`."""
+        return self.flops / self.bytes
+
+    @property
+    def executed_flops(self):
+        """Arithmetic the algorithm performs, counted in its TensorIR by TVM's
+        ``estimate_tir_flops`` (before scheduling): for the direct algorithms the same as
+        :attr:`flops`; for Winograd fewer, for the FFT and the log-domain products more."""
+        return _executed_flops(self)
+
     def compute(self):
         """TE tensors ``[inputs..., output]`` defining this workload."""
         return self.operator.compute(self)
@@ -111,6 +131,12 @@ class Workload:
             raise ValueError(f"unknown operator {data['op']!r}")
         params = {k: _tupled(v) for k, v in data["params"].items()}
         return Workload.make(data["op"], data["shapes"], data["dtype"], **params)
+
+
+@functools.lru_cache(maxsize=4096)
+def _executed_flops(wl):
+    from ._tvm import create_prim_func, estimate_tir_flops, tvm
+    return int(estimate_tir_flops(tvm.IRModule({"main": create_prim_func(wl.compute())})))
 
 
 def _jsonable(value):
