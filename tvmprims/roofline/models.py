@@ -178,12 +178,20 @@ def torch_flops(model, batch=1, image=224):
     return counter.get_total_flops()
 
 
-def torch_latency(model, batch, image=224, repeat=2):
-    """Seconds of one forward pass of ``model`` in torch (best of ``repeat``, after a warm-up)."""
+def torch_latency(model, batch, image=224, repeat=2, device="cpu"):
+    """Seconds of one forward pass of ``model`` in torch on ``device`` (best of ``repeat``,
+    after a warm-up; CUDA work is synchronised before the clock stops)."""
     import torch
-    x = torch.randn(batch, 3, image, image)
+    model = model.to(device)
+    x = torch.randn(batch, 3, image, image, device=device)
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+
+    def forward():
+        model(x)
+        sync()
+
     with torch.inference_mode():
-        return _best_time(lambda: model(x), min_seconds=0, repeat=repeat)
+        return _best_time(forward, min_seconds=0, repeat=repeat)
 
 
 def run_layers(layers, peaks, target="llvm", algo="auto", repeat=3, min_repeat_ms=100,

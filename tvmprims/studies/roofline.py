@@ -12,8 +12,8 @@ model costs and latency.
    ``torch.utils.flop_counter.FlopCounterMode``. The convolution and linear layers of
    ``tvm_models`` run through tvmprims, each with its fastest algorithm:
    ``layer_points.csv``, ``roofline_layers.png``.
-4. **Latency** of every model in torch, batch sizes 1 to 64, against FLOPs and parameters:
-   ``latency.csv``, ``latency.png``.
+4. **Latency** of every model in torch (on the GPU for a cuda target), batch sizes 1 to 64,
+   against FLOPs and parameters: ``latency.csv``, ``latency.png``.
 
 ``quick`` (CI): the short bandwidth sweep, the bench's quick workloads, ResNet-18's layers
 with the direct algorithm only, and latency for three small models at batches 1 and 4.
@@ -132,14 +132,18 @@ def _layer_points(built, names, peaks, target, quick, out, report):
 
 def _latency(built, names, batches, target, out, report):
     import torch
-    torch.set_num_threads(int(resolve_target(target).attrs.get("num-cores", 1)))
+    target = resolve_target(target)
+    device = "cuda" if target.kind.name == "cuda" and torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        torch.set_num_threads(int(target.attrs.get("num-cores", 1)))
     rows = []
     for name in names:
         model, _, summary = built[name]
         for batch in batches:
-            seconds = _models.torch_latency(model, batch)
+            seconds = _models.torch_latency(model, batch, device=device)
             flops = summary.flops * batch
-            rows.append({"model": name, "batch": batch, "flops": flops, "params": summary.params,
+            rows.append({"model": name, "device": device, "batch": batch, "flops": flops,
+                         "params": summary.params,
                          "latency_ms": seconds * 1e3, "gflops": flops / seconds / 1e9})
             report(f"torch {name} batch {batch}: {seconds * 1e3:.2f} ms "
                    f"({flops / seconds / 1e9:.1f} GFLOP/s)")
