@@ -6,14 +6,13 @@ time (hand, or tuned where ``tuning_logs/`` has a record): above 1 means tvmprim
 """
 
 import math
-import platform
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .api import build
-from .target import resolve_target, target_key
+from .target import host_cpu_model, resolve_target, target_key
 
 __all__ = ["BenchCase", "WORKLOADS", "QUICK", "run", "format_table", "markdown_report", "call_overhead",
            "group_geomeans", "geomean"]
@@ -183,13 +182,7 @@ def format_table(rows, schedules=("none", "hand", "tuned")):
 
 def machine_description(target="llvm"):
     import os
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, TVM target {target_key(target)}"
+    return f"{host_cpu_model()}, {len(os.sched_getaffinity(0))} cores, TVM target {target_key(target)}"
 
 
 def markdown_report(rows, overhead, target="llvm", schedules=("none", "hand", "tuned")):

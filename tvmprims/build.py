@@ -14,7 +14,7 @@ from .kernel import Kernel
 from .target import resolve_target
 from .workload import Workload
 
-__all__ = ["build_workload", "schedule_workload", "hand_schedule", "SCHEDULES",
+__all__ = ["build_workload", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
            "TunedRecordMissing", "clear_cache", "cache_info"]
 
 #: Schedule names accepted by ``schedule=``:
@@ -34,16 +34,17 @@ _kernels = {}
 _stats = {"hits": 0, "misses": 0}
 
 
-def _schedule_module(target, op):
+def schedule_module(target, name):
+    """The module of hand schedules ``tvmprims.schedules.<cpu|cuda>.<name>`` for ``target``."""
     kind = "cuda" if target.kind.name == "cuda" else "cpu"
-    return importlib.import_module(f"tvmprims.schedules.{kind}.{op}")
+    return importlib.import_module(f"tvmprims.schedules.{kind}.{name}")
 
 
 def hand_schedule(workload, target):
     """A TensorIR ``Schedule`` of ``workload`` with the hand schedule for ``target`` applied."""
     target = resolve_target(target)
     sch = Schedule(create_prim_func(workload.compute()))
-    _schedule_module(target, workload.op).schedule(sch, workload, target)
+    schedule_module(target, workload.op).schedule(sch, workload, target)
     return sch
 
 

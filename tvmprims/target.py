@@ -10,12 +10,24 @@ import platform
 
 from ._tvm import Target, host_cpu_name, tvm
 
-__all__ = ["resolve_target", "target_key", "device_for", "DEFAULT_CUDA_ARCH"]
+__all__ = ["resolve_target", "target_key", "device_for", "host_cpu_model", "DEFAULT_CUDA_ARCH"]
 
 #: CUDA architecture used when no GPU is present to ask (H100/H200).
 DEFAULT_CUDA_ARCH = "sm_90"
 
 _CPU_NAMES = ("llvm", "cpu")
+
+
+def host_cpu_model():
+    """This host's CPU model as the OS names it (``/proc/cpuinfo``), e.g. ``AMD EPYC 7763``."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _host_triple():

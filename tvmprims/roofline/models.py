@@ -161,7 +161,8 @@ def summarize(name, model, layers, batch, image):
     params = sum(p.numel() for p in model.parameters())
     state_bytes = sum(t.numel() * t.element_size() for t in
                       [*model.parameters(), *model.buffers()] if t.is_floating_point())
-    activations = sum(int(np.prod(layer.workload.output_shape)) * 4 for layer in layers)
+    activations = sum(int(np.prod(layer.workload.output_shape))
+                      * np.dtype(layer.workload.dtype).itemsize for layer in layers)
     return ModelSummary(name, batch, image, params, state_bytes, activations,
                         sum(layer.flops for layer in layers),
                         sum(layer.bytes for layer in layers), len(layers))

@@ -14,16 +14,16 @@ target with tvmprims' own schedules and times them with TVM's ``time_evaluator``
 ``$TVMPRIMS_PEAKS_CACHE`` (default ``~/.cache/tvmprims/peaks.json``).
 """
 
-import importlib
 import math
-import platform
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .._tvm import Schedule, compile_module, create_prim_func, tensor_on, tvm
 from ..json_store import JsonStore, user_cache_path
-from ..target import device_for, resolve_target, target_key
+from ..build import schedule_module
+from ..schedules.common import vector_lanes
+from ..target import device_for, host_cpu_model, resolve_target, target_key
 from ..workload import dtype_name
 from . import kernels
 
@@ -129,14 +129,9 @@ def _seconds(module, arrays, device, min_repeat_ms):
     return min(evaluator(*args).results)
 
 
-def _schedules(target):
-    kind = "cuda" if target.kind.name == "cuda" else "cpu"
-    return importlib.import_module(f"tvmprims.schedules.{kind}.roofline")
-
-
 def _fma_gflops(target, dtype, threads, chains, lanes, repeats, taps=1024):
     """GFLOP/s of ``peak_fma`` with ``threads`` x ``chains`` x ``lanes`` accumulators."""
-    sched = _schedules(target)
+    sched = schedule_module(target, "roofline")
     elements = threads * chains * lanes
     tensors = kernels.peak_fma(elements, repeats, taps, dtype)
     if target.kind.name == "cuda":
@@ -154,12 +149,12 @@ def _fma_gflops(target, dtype, threads, chains, lanes, repeats, taps=1024):
 
 def _triad_gbps(target, dtype, footprint, parallel):
     itemsize = np.dtype(dtype).itemsize
-    sched = _schedules(target)
+    sched = schedule_module(target, "roofline")
     if target.kind.name == "cuda":
         quantum = sched.THREADS * 4
         schedule = sched.schedule_stream_triad
     else:
-        lanes = _lanes(target, dtype)
+        lanes = vector_lanes(target, dtype)
         quantum = 4 * lanes * (sched.TRIAD_TASK // (4 * lanes) if parallel else 1)
         schedule = lambda s: sched.schedule_stream_triad(s, lanes, parallel)  # noqa: E731
     n = max(quantum, footprint // (3 * itemsize) // quantum * quantum)
@@ -167,21 +162,6 @@ def _triad_gbps(target, dtype, footprint, parallel):
     arrays = [np.ones(n, dtype), np.ones(n, dtype), np.empty(n, dtype)]
     seconds = _seconds(module, arrays, device_for(target), 20)
     return 3 * n * itemsize / seconds / 1e9
-
-
-def _lanes(target, dtype):
-    return importlib.import_module("tvmprims.schedules.common").vector_lanes(target, dtype)
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def measure_peaks(target=None, dtype="float32", quick=False, report=None):
@@ -205,9 +185,9 @@ def measure_peaks(target=None, dtype="float32", quick=False, report=None):
         report(f"FMA peak: {gflops:.0f} GFLOP/s on {cores} multiprocessors")
         gflops_core = None
     else:
-        cores, name = int(target.attrs.get("num-cores", 1)), _cpu_name()
+        cores, name = int(target.attrs.get("num-cores", 1)), host_cpu_model()
         sweep = QUICK_SWEEP_BYTES if quick else SWEEP_BYTES
-        lanes = _lanes(target, dtype)
+        lanes = vector_lanes(target, dtype)
         registers = 32 if lanes * np.dtype(dtype).itemsize == 64 else 16
         candidates = range(4, registers, 2 if quick else 1)
         per_chains = {}
@@ -248,8 +228,8 @@ def machine_peaks(target=None, dtype="float32", quick=False, refresh=False, repo
     target = resolve_target(target)
     dtype = dtype_name(dtype)
     store = JsonStore(cache_path(), "peaks cache")
-    keys = [f"{target_key(target)} {dtype} full"] + ([] if not quick else
-                                                       [f"{target_key(target)} {dtype} quick"])
+    keys = [f"{target_key(target)} {dtype} {sweep}" for sweep in
+            (("full", "quick") if quick else ("full",))]
     if not refresh:
         for key in keys:
             entry = store.get(key)
