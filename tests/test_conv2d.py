@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 import tvmprims
-from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref
+from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref, workspace_allocations
 
 BATCHES = (1, 3, 32)
 CHANNELS = (1, 3, 64)
@@ -97,3 +97,10 @@ def test_conv1d(rng, n, c, length, o, k, stride, padding, dilation, groups):
 def test_kernels_wider_than_the_unrolled_limit(rng, k):
     """Kernel rows wider than 7 taps stay a loop in the CPU schedule."""
     _run(rng, (2, 3, 21, 23), (5, 3, *k), 1, (k[0] // 2, k[1] // 2), 1)
+
+
+def test_register_tile_is_not_a_workspace():
+    # Workspaces: the padded input and the packed weights; the accumulator tile is a stack
+    # array (CPU_REGISTER_SCOPE), not an allocation per tile.
+    kernel = tvmprims.build("conv2d", (1, 8, 9, 9), (16, 8, 3, 3), padding=1, schedule="hand")
+    assert workspace_allocations(kernel) == 2

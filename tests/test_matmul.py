@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tvmprims
-from tvmprims.testing import assert_close, matmul_ref
+from tvmprims.testing import assert_close, matmul_ref, workspace_allocations
 
 SMALL = (1, 7, 64, 127)
 LARGE = [(2048, 2048, 2048), (1, 2048, 2048), (2048, 1, 3), (1021, 1031, 1033), (3, 2048, 1),
@@ -44,3 +44,10 @@ def test_matches_numpy_output_shape_and_dtype(rng):
     b = rng.standard_normal((3, 4)).astype(np.float32)
     c = tvmprims.matmul(a, b)
     assert c.shape == np.matmul(a, b).shape and c.dtype == np.float32
+
+
+def test_register_tile_is_not_a_workspace():
+    # Only the packed B panels are a workspace; the 4 x 16 accumulator tile is a stack array
+    # (CPU_REGISTER_SCOPE), not an allocation per tile.
+    kernel = tvmprims.build("matmul", (64, 64), (64, 64), schedule="hand")
+    assert workspace_allocations(kernel) == 1

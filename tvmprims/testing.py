@@ -1,12 +1,13 @@
 """Independent float64 references (numpy and torch) for every operator, used by the tests.
 
-These never touch TVM: they are what tvmprims' kernels are checked against.
+These never touch TVM: they are what tvmprims' kernels are checked against. One helper,
+:func:`workspace_allocations`, reads what a compiled kernel allocates.
 """
 
 import numpy as np
 
 __all__ = ["matmul_ref", "convolve_ref", "conv1d_ref", "conv2d_ref", "depthwise_conv2d_ref",
-           "tolerance", "assert_close"]
+           "tolerance", "assert_close", "workspace_allocations"]
 
 
 def _torch():
@@ -62,3 +63,9 @@ def assert_close(actual, expected, dtype, reduction_length):
     error = float(np.abs(actual - expected).max(initial=0.0)) / scale
     tol = tolerance(dtype, reduction_length)
     assert error <= tol, f"relative error {error:.3g} exceeds {tol:.3g}"
+
+
+def workspace_allocations(kernel):
+    """Call sites of ``TVMBackendAllocWorkspace`` in a CPU kernel's LLVM IR: the buffers the
+    kernel allocates at run time (packed operands, padded inputs)."""
+    return kernel.module.inspect_source("ll").count("load ptr, ptr @__TVMBackendAllocWorkspace")

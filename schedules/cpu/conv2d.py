@@ -50,6 +50,8 @@ def schedule(sch, wl, target):
     groups = dict(wl.params).get("groups", 1)
     ocb, owb = tile_sizes(o, ow, lanes, o // groups if groups > 1 else None)
     write_back, acc = accumulate_locally(sch, "conv")
+    # Channels innermost in the accumulator, as in the FMAs (see CPU_REGISTER_SCOPE).
+    sch.transform_layout(acc, ("write", 0), lambda n, f, y, x: (n, y, x, f))
     pad = find_block(sch, "pad")
     if pad is not None:
         parallel_vectorized_stage(sch, pad, lanes, parallel_loops=2)

@@ -29,7 +29,8 @@ products at batch 1: computing it inside the products' channel loop would remove
 traffic.
 """
 
-from ..common import find_block, fuse_parallel, vector_lanes, vectorize_innermost
+from ..common import (CPU_REGISTER_SCOPE, find_block, fuse_parallel, vector_lanes,
+                      vectorize_innermost)
 
 __all__ = ["schedule", "tile_gemm", "register_tile", "LOADS", "GEMM_STAGES", "TWIDDLE_STAGES"]
 
@@ -88,7 +89,7 @@ def tile_gemm(sch, name, lanes, parallel, row, part, vector, tile):
     """
     rows, vectors = tile
     block = sch.get_sblock(name)
-    write_back = sch.cache_write(block, 0, "local")
+    write_back = sch.cache_write(block, 0, CPU_REGISTER_SCOPE)
     loops = sch.get_loops(block)
     kinds = [iv.iter_type for iv in sch.get(block).iter_vars]
     spatial = [lp for lp, k in zip(loops, kinds) if k == 0]

@@ -1,5 +1,7 @@
 """CPU schedules of the roofline micro-kernels (:mod:`tvmprims.roofline.kernels`)."""
 
+from ..common import CPU_REGISTER_SCOPE
+
 __all__ = ["schedule_peak_fma", "schedule_stream_triad"]
 
 #: Triad elements per parallel task: large enough that a task outlasts its dispatch.
@@ -11,7 +13,7 @@ def schedule_peak_fma(sch, threads, chains, lanes):
     ``lanes`` accumulators stay in registers (``chains`` unrolled, ``lanes`` one SIMD
     register each) while the taps stream past."""
     block = sch.get_sblock("fma")
-    write_back = sch.cache_write(block, 0, "local")
+    write_back = sch.cache_write(block, 0, CPU_REGISTER_SCOPE)
     i, k, r = sch.get_loops(block)
     t, c, lane = sch.split(i, [threads, chains, lanes])
     sch.reorder(t, k, r, c, lane)
