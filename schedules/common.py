@@ -18,7 +18,7 @@ __all__ = ["CPU_REGISTER_SCOPE", "divisor_at_most", "split_factor", "accumulate_
 #: 1024: 16384 pairs, 6% of the kernel's time). The stack array only pays when the tile is
 #: laid out with the SIMD axis innermost and indexed by constants: LLVM splits one it cannot
 #: keep whole into scalars and rebuilds the vectors on every FMA (a channels-first 8 x 7
-#: conv2d tile ran 1.8x slower), so such tiles keep ``local``.
+#: conv2d tile ran 1.8x slower). ``matmul_log``, with a libm call per product, keeps ``local``.
 CPU_REGISTER_SCOPE = "global"
 
 

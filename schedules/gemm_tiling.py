@@ -84,7 +84,8 @@ def cpu_tile_sizes(m, n, k, lanes):
     return min(m, 4), (2 * lanes if n > lanes else lanes), (4 if k % 4 == 0 else 1)
 
 
-def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a=False):
+def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a=False,
+                      scope=CPU_REGISTER_SCOPE):
     """Register-tiled CPU schedule of the GEMM block ``name`` (extents ``m x n x k``).
 
     1. ``pad_einsum`` rounds ``i`` and ``j`` up to the register tile.
@@ -103,16 +104,15 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
     6. Element-wise consumers of the result (padding copy, reshape, bias) are folded into the
        write-back of each tile.
 
+    ``scope``: the accumulator's storage scope (see ``CPU_REGISTER_SCOPE``).
+
     Returns the reduction block (its init already decomposed).
     """
     mi, ni, ku = cpu_tile_sizes(m, n, k, lanes)
     block = sch.get_sblock(name)
     n_spatial = len(sch.get_loops(block)) - 1
-    n_extra = n_spatial - batch - 2
-    sch.pad_einsum(block, [1] * batch + [mi, ni] + [1] * n_extra + [1])
-    # One tile per extra index sits in a loop, so the accumulator is not indexed by
-    # constants only (matmul_log's bins ran 1.6x slower from a stack array).
-    write_back, acc = accumulate_locally(sch, name, "local" if n_extra else CPU_REGISTER_SCOPE)
+    sch.pad_einsum(block, [1] * batch + [mi, ni] + [1] * (n_spatial - batch - 2) + [1])
+    write_back, acc = accumulate_locally(sch, name, scope)
 
     b_reads = set(b_reads)
     n_reads = len(sch.get(acc).reads)
