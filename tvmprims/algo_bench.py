@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .api import CONV2D_OPERATORS, build, conv2d_workload
-from .bench import _best_time, geomean
+from .bench import best_time, geomean
 from .build import build_workload
 from .ops._checks import NotApplicable
 from .target import resolve_target
@@ -112,7 +112,7 @@ def run_conv(layers=CONV_LAYERS, target="llvm", progress=print):
         row["auto"] = build_workload(chosen, target, "auto").time().seconds
         x, w = (torch.randn(s) for s in layer.shapes)
         time.sleep(0.5)  # let TVM's spinning pool threads go idle before torch runs
-        row["torch"] = _best_time(lambda: torch.nn.functional.conv2d(
+        row["torch"] = best_time(lambda: torch.nn.functional.conv2d(
             x, w, stride=layer.stride, padding=layer.padding))
         rows.append(row)
     return rows
@@ -179,7 +179,7 @@ def run_matmul(cases=MATMUL_CASES, target="llvm", progress=print):
         row["lowrank"] = (build("matmul", (rank, k), (k, n), target=target).time().seconds
                           + build("matmul", (m, rank), (rank, n), target=target).time().seconds)
         time.sleep(0.5)
-        row["numpy"] = _best_time(lambda: a @ b)
+        row["numpy"] = best_time(lambda: a @ b)
         rows.append(row)
     return rows
 

@@ -12,6 +12,7 @@ skip the search.
 import json
 import threading
 from dataclasses import dataclass
+
 import numpy as np
 
 from .api import CONV2D_OPERATORS, conv2d_workload
@@ -20,8 +21,8 @@ from .json_store import JsonStore, user_cache_path
 from .ops._checks import NotApplicable
 from .target import resolve_target, target_key
 
-__all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "algorithm_of", "algorithm_workload",
-           "format_results", "TOLERANCE", "cache_path", "forget_choices"]
+__all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "algorithm_of",
+           "algorithm_workload", "format_results", "TOLERANCE", "cache_path", "forget_choices"]
 
 #: Largest accepted error of each algorithm against direct, in units of the dtype's machine
 #: epsilon, relative to ``max(1, max|direct|)`` on unit-normal data. Winograd's transforms

@@ -14,8 +14,8 @@ import numpy as np
 from .api import build
 from .target import host_cpu_model, resolve_target, target_key
 
-__all__ = ["BenchCase", "WORKLOADS", "QUICK", "run", "format_table", "markdown_report", "call_overhead",
-           "group_geomeans", "geomean"]
+__all__ = ["BenchCase", "WORKLOADS", "QUICK", "run", "format_table", "markdown_report",
+           "call_overhead", "group_geomeans", "geomean", "best_time"]
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,11 @@ WORKLOADS = (
 QUICK = ("256^3", "64x56x56 3x3", "144x56x56 3x3 s2", "10000*1024 full")
 
 
-def _best_time(fn, min_seconds=0.2, repeat=5):
+def best_time(fn, min_seconds=0.2, repeat=5):
+    """Seconds per call of ``fn()`` (numpy, torch, a whole forward pass): the best of
+    ``repeat`` means, each over enough calls to fill ``min_seconds / repeat``, after one
+    warm-up call."""
     fn()
-    calls = 1
     start = time.perf_counter()
     fn()
     once = max(time.perf_counter() - start, 1e-7)
@@ -122,7 +124,7 @@ def run(cases=WORKLOADS, target="llvm", schedules=("none", "hand", "tuned"), pro
         # a parallel kernel (the previous row's) and would steal cores from numpy/torch.
         time.sleep(0.5)
         name, fn = reference(case, arrays)
-        row["reference"], row["ref"] = name, _best_time(fn)
+        row["reference"], row["ref"] = name, best_time(fn)
         for s in schedules:
             row[s] = _ops_time(kernels[s], arrays, s)
         best = min(row[s] for s in schedules if s != "none" and row[s] is not None)
@@ -146,7 +148,7 @@ def call_overhead(target="llvm"):
     plain = np.ones((1, 1), np.float32)
     kernel = build("matmul", (1, 1), (1, 1), target=target)
     base = kernel.time(aligned, aligned).seconds
-    return tuple(_best_time(lambda x=x: matmul(x, x, target=target)) - base
+    return tuple(best_time(lambda x=x: matmul(x, x, target=target)) - base
                  for x in (aligned, plain))
 
 

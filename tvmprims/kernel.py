@@ -10,7 +10,16 @@ from .arrays import ALIGNMENT, aligned_empty, as_input
 from .target import device_for, resolve_target
 from .workload import Workload
 
-__all__ = ["Kernel", "Timing", "load_kernel"]
+__all__ = ["Kernel", "Timing", "load_kernel", "evaluate_seconds"]
+
+
+def evaluate_seconds(module, device, args, number=0, repeat=5, min_repeat_ms=200):
+    """Seconds per call of ``module["main"](*args)`` (device tensors) by TVM's
+    ``time_evaluator``: ``repeat`` means, each over ``number`` calls (``0``: as many as fill
+    ``min_repeat_ms``)."""
+    evaluator = module.time_evaluator("main", device, number=max(int(number), 1),
+                                      repeat=repeat, min_repeat_ms=0 if number else min_repeat_ms)
+    return tuple(evaluator(*args).results)
 
 
 @dataclass(frozen=True)
@@ -116,10 +125,8 @@ class Kernel:
         self._require_device()
         args = [tensor_on(a, self._device) for a in arrays]
         args.append(tvm.runtime.empty(self._output_shape, self.workload.dtype, self._device))
-        evaluator = self.module.time_evaluator(
-            "main", self._device, number=max(int(number), 1), repeat=repeat,
-            min_repeat_ms=0 if number else min_repeat_ms)
-        results = tuple(evaluator(*args).results)
+        results = evaluate_seconds(self.module, self._device, args, number, repeat,
+                                   min_repeat_ms)
         best = min(results)
         return Timing(best, self.flops / best / 1e9, results)
 

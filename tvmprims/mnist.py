@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .arrays import aligned_empty
-from .bench import _best_time
+from .bench import best_time
 from .datasets import default_root, load_mnist
 from .nn import Sequential
 from .studies.output import new_figure, save_figure, write_csv
@@ -194,8 +194,8 @@ def _time_forward(forward, x, batch, samples=None):
     time.sleep(0.3)
     if samples is not None:
         rows = [x[i:i + 1] for i in range(min(samples, len(x)))]
-        return _best_time(lambda: [forward(r) for r in rows], min_seconds=0) / len(rows)
-    return _best_time(lambda: [forward(x[i:i + batch]) for i in range(0, len(x), batch)],
+        return best_time(lambda: [forward(r) for r in rows], min_seconds=0) / len(rows)
+    return best_time(lambda: [forward(x[i:i + batch]) for i in range(0, len(x), batch)],
                       min_seconds=0)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..api import conv2d_workload
-from ..bench import _best_time
+from ..bench import best_time
 from ..build import build_workload
 from ..ops import dense as _dense_op
 from .analysis import roofline_point
@@ -192,7 +192,7 @@ def torch_latency(model, batch, image=224, repeat=2, device="cpu"):
         sync()
 
     with torch.inference_mode():
-        return _best_time(forward, min_seconds=0, repeat=repeat)
+        return best_time(forward, min_seconds=0, repeat=repeat)
 
 
 def run_layers(layers, peaks, target="llvm", algo="auto", repeat=3, min_repeat_ms=100,

@@ -21,6 +21,7 @@ import numpy as np
 
 from .._tvm import Schedule, compile_module, create_prim_func, tensor_on, tvm
 from ..json_store import JsonStore, user_cache_path
+from ..kernel import evaluate_seconds
 from ..build import schedule_module
 from ..schedules.common import vector_lanes
 from ..target import device_for, host_cpu_model, resolve_target, target_key
@@ -124,9 +125,7 @@ def _compile(tensors, schedule, target):
 
 def _seconds(module, arrays, device, min_repeat_ms):
     args = [tensor_on(a, device) for a in arrays]
-    evaluator = module.time_evaluator("main", device, number=1, repeat=5,
-                                      min_repeat_ms=min_repeat_ms)
-    return min(evaluator(*args).results)
+    return min(evaluate_seconds(module, device, args, min_repeat_ms=min_repeat_ms))
 
 
 def _fma_gflops(target, dtype, threads, chains, lanes, repeats, taps=1024):
