@@ -6,9 +6,10 @@ block, compute the reduction inside each tile into a tile-sized accumulator (reg
 ``local`` memory on CUDA), and write the tile back once.
 """
 
-__all__ = ["CPU_REGISTER_SCOPE", "divisor_at_most", "split_factor", "accumulate_locally",
-           "tile_loops", "fuse_parallel", "vector_lanes", "vectorize_innermost", "find_block",
-           "loop_extent", "partition_whole_tiles", "parallel_vectorized_stage"]
+__all__ = ["CPU_REGISTER_SCOPE", "CPU_STACK_BYTES", "divisor_at_most", "split_factor",
+           "accumulate_locally", "tile_loops", "fuse_parallel", "vector_lanes",
+           "vectorize_innermost", "find_block", "loop_extent", "partition_whole_tiles",
+           "parallel_vectorized_stage"]
 
 
 #: Storage scope of a CPU register tile (an accumulator tile under 1 KiB). TVM's
@@ -20,6 +21,9 @@ __all__ = ["CPU_REGISTER_SCOPE", "divisor_at_most", "split_factor", "accumulate_
 #: keep whole into scalars and rebuilds the vectors on every FMA (a channels-first 8 x 7
 #: conv2d tile ran 1.8x slower). ``matmul_log``, with a libm call per product, keeps ``local``.
 CPU_REGISTER_SCOPE = "global"
+
+#: TVM makes a ``global`` allocation of fewer bytes than this a stack array (``kMaxStackAlloca``).
+CPU_STACK_BYTES = 1024
 
 
 def divisor_at_most(extent, limit):

@@ -6,6 +6,8 @@ import itertools
 import pytest
 
 import tvmprims
+from tvmprims.schedules.common import CPU_STACK_BYTES
+from tvmprims.schedules.cpu import conv2d as cpu_conv2d
 from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref, workspace_allocations
 
 BATCHES = (1, 3, 32)
@@ -100,7 +102,49 @@ def test_kernels_wider_than_the_unrolled_limit(rng, k):
 
 
 def test_register_tile_is_not_a_workspace():
-    # Workspaces: the padded input and the packed weights; the accumulator tile is a stack
-    # array (CPU_REGISTER_SCOPE), not an allocation per tile.
+    # Workspaces: the padded input and the packed weights; the accumulators (a segment of
+    # 5 + 4 columns) are a stack array (CPU_REGISTER_SCOPE), not an allocation per tile.
     kernel = tvmprims.build("conv2d", (1, 8, 9, 9), (16, 8, 3, 3), padding=1, schedule="hand")
     assert workspace_allocations(kernel) == 2
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,dtype",
+                         [((1, 256, 14, 14), (256, 256, 3, 3), 1, 1, 1, 1, "float32"),
+                          ((2, 32, 27, 27), (32, 16, 3, 3), 2, 1, 1, 2, "float32"),
+                          ((1, 16, 21, 21), (16, 16, 3, 3), 1, 0, 2, 1, "float32"),
+                          ((1, 8, 13, 13), (8, 8, 3, 3), 1, 1, 1, 1, "float64")])
+def test_tiles_of_two_widths(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype):
+    """Output widths 14, 17 and 13: whole tiles and then narrower ones (5 + 5 + 4, ...)."""
+    out_width = (x_shape[3] + 2 * padding - dilation * (w_shape[3] - 1) - 1) // stride + 1
+    lanes = 4 if dtype == "float64" else 8
+    tiles = cpu_conv2d.tile_sizes(w_shape[0], out_width, out_width, lanes,
+                                  w_shape[0] // groups, 8 if dtype == "float64" else 4)
+    assert tiles.short > 0
+    _run(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype=dtype)
+
+
+def test_tiles_of_several_rows(rng):
+    """An output two columns wide: the tile spans two rows to keep 8 accumulators."""
+    assert cpu_conv2d.tile_sizes(32, 14, 2, 8).rows > 1
+    _run(rng, (2, 32, 14, 2), (32, 32, 3, 1), 1, (1, 0), 1)
+
+
+@pytest.mark.parametrize("lanes,itemsize", [(4, 4), (8, 4), (4, 8), (16, 4)])
+def test_tile_sizes_fit_registers_and_stack(lanes, itemsize):
+    budget = cpu_conv2d.REGISTER_BUDGET
+    for o, per_group, h, w in itertools.product((1, 3, 8, 16, 24, 64, 512), (None, 8, 16),
+                                                (1, 2, 7, 13, 14, 56), (1, 5, 7, 14, 17, 30, 57)):
+        limit = per_group or o
+        if limit > o or o % limit:
+            continue
+        case = (o, per_group, h, w)
+        t = cpu_conv2d.tile_sizes(o, h, w, lanes, per_group, itemsize)
+        assert limit % t.channels == 0 and h % t.rows == 0 and w % t.segment == 0, case
+        whole = (t.segment - t.short * (t.cols - 1)) // t.cols
+        assert whole * t.cols + t.short * (t.cols - 1) == t.segment, case
+        assert -(-t.channels // lanes) * t.rows * t.cols <= budget, case
+        assert t.channels * t.rows * t.segment * itemsize < CPU_STACK_BYTES, case
+        if limit % lanes == 0 and w <= budget:
+            # a whole row of one vector hides the FMA latency as well as the chosen tiles
+            smallest = t.channels // lanes * t.rows * (t.cols - (t.short > 0))
+            assert smallest >= min(w, cpu_conv2d.LATENCY_HIDING), case
