@@ -252,3 +252,36 @@ def test_a_search_that_fails_keeps_the_hand_record(tmp_path, monkeypatch, rng):
     a = rng.standard_normal((9, 7)).astype(np.float32)
     b = rng.standard_normal((7, 5)).astype(np.float32)
     assert_close(kernel(a, b), matmul_ref(a, b), "float32", 7)
+
+
+def _records_per_workload(directory):
+    workloads = [json.loads(line)[0] for line in
+                 (directory / RECORD_FILES[0]).read_text().splitlines() if line.strip()]
+    counts = {}
+    for line in (directory / RECORD_FILES[1]).read_text().splitlines():
+        if line.strip():
+            key = workloads[json.loads(line)[0]]
+            counts[key] = counts.get(key, 0) + 1
+    return sorted(counts.values())
+
+
+def test_fresh_drops_only_that_workloads_earlier_records(tmp_path, monkeypatch):
+    """``fresh=True`` (``tvmprims tune --fresh``): records of an older hand schedule go, other
+    workloads' records stay, and the log still loads."""
+    import tvm.s_tir.meta_schedule as ms
+    monkeypatch.setattr(ms, "tune_tir", lambda *a, **k: None)  # hand records only: fast
+    a = tvmprims.build_workload_from_shapes("matmul", ((9, 7), (7, 5)))
+    b = tvmprims.build_workload_from_shapes("matmul", ((5, 7), (7, 9)))
+    for wl in (a, a, b):
+        tvmprims.tuning.tune(wl, "llvm", 1, tmp_path, report=lambda m: None)
+    directory = tmp_path / tvmprims.target_key("llvm")
+    assert _records_per_workload(directory) == [1, 2]
+    lines = []
+    tvmprims.tuning.tune(a, "llvm", 1, tmp_path, report=lines.append, fresh=True)
+    assert any("dropped 2 earlier records" in line for line in lines)
+    assert _records_per_workload(directory) == [1, 1]
+    assert tvmprims.tuning.drop_records(b, "llvm", tmp_path) == 1
+    assert tvmprims.tuning.drop_records(b, "llvm", tmp_path) == 0
+    assert tvmprims.tuning.drop_records(a, "llvm", tmp_path / "nowhere") == 0
+    _use_logs(monkeypatch, tmp_path)
+    assert tvmprims.build("matmul", (9, 7), (7, 5), schedule="tuned").schedule == "tuned"

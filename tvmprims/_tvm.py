@@ -22,12 +22,19 @@ from tvm.target import Target
 __all__ = [
     "tvm", "te", "tirx", "Schedule", "Target", "dlight", "estimate_tir_flops",
     "create_prim_func", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
+    "structural_hash",
 ]
 
 
 def create_prim_func(tensors):
     """A PrimFunc taking ``tensors`` (inputs then output) as arguments, named ``main``."""
     return te.create_prim_func(list(tensors))
+
+
+def structural_hash(node):
+    """TVM's structural hash of an IR node, as MetaSchedule keys its workloads."""
+    import tvm_ffi  # tvm.ir.structural_hash moved to the FFI package
+    return tvm_ffi.structural_hash(node)
 
 
 def compile_module(mod, target):

@@ -92,7 +92,8 @@ def _tune(args):
     for i, wl in enumerate(workloads, 1):
         print(f"== [{i}/{len(workloads)}] {wl.describe()}", flush=True)
         result = tune(wl, args.target, args.trials, args.log_dir, args.rpc_tracker, args.rpc_key,
-                      timeout=args.timeout, report=lambda m: print(m, flush=True))
+                      timeout=args.timeout, report=lambda m: print(m, flush=True),
+                      fresh=args.fresh)
         print(result, flush=True)
         if result.interrupted:
             return 130
@@ -179,6 +180,8 @@ def main(argv=None):
     t.add_argument("--bench-workloads", action="store_true",
                    help="tune the workloads of tvmprims bench (with --only to pick groups)")
     t.add_argument("--only", help="with --bench-workloads: comma-separated groups or operators")
+    t.add_argument("--fresh", action="store_true",
+                   help="drop the workloads' earlier records first (after a hand schedule changed)")
     t.set_defaults(func=_tune)
 
     e = sub.add_parser("export", help="build the kernels of a manifest into .so libraries")

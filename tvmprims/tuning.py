@@ -22,11 +22,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._tvm import create_prim_func, tvm
+from ._tvm import create_prim_func, structural_hash, tvm
 from .target import resolve_target, target_key
 
 __all__ = ["TuningLogError", "TuneResult", "REPO_LOGS", "user_logs_dir", "search_dirs",
-           "log_dir", "open_database", "tuned_schedule", "tune", "RECORD_FILES"]
+           "log_dir", "open_database", "tuned_schedule", "tune", "drop_records", "RECORD_FILES"]
 
 #: The logs shipped with the repository.
 REPO_LOGS = Path(__file__).resolve().parent.parent / "tuning_logs"
@@ -235,8 +235,41 @@ def _runner(rpc_tracker, rpc_key, timeout):
     return ms.runner.RPCRunner(rpc_config=config, evaluator_config=evaluator)
 
 
+def _default_root():
+    return REPO_LOGS if os.access(REPO_LOGS, os.W_OK) else user_logs_dir()
+
+
+def drop_records(workload, target="llvm", log_root=None):
+    """Remove every record of ``workload`` from its target's log under ``log_root`` (default:
+    where :func:`tune` writes); returns how many were removed.
+
+    For after a hand schedule changed: the log still holds the old schedule's records, whose
+    times were measured on another day and can beat the new schedule's on noise alone.
+    """
+    target = resolve_target(target)
+    directory = Path(log_root or _default_root()) / target_key(target)
+    workloads, records = (directory / name for name in RECORD_FILES)
+    if not records.exists() or not workloads.exists():
+        return 0
+    _validate(directory, target)
+    key = str(structural_hash(tvm.IRModule({"main": create_prim_func(workload.compute())})))
+    entries = [json.loads(line) for line in workloads.read_text().splitlines() if line.strip()]
+    mine = {index for index, entry in enumerate(entries) if entry[0] == key}
+    lines = [line for line in records.read_text().splitlines() if line.strip()]
+    kept = [line for line in lines if json.loads(line)[0] not in mine]
+    if len(kept) < len(lines):
+        scratch = records.with_name(records.name + ".tmp")
+        scratch.write_text("".join(line + "\n" for line in kept))
+        scratch.replace(records)
+        with _lock:
+            _databases.pop(directory, None)
+        from .build import clear_cache
+        clear_cache()
+    return len(lines) - len(kept)
+
+
 def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rpc_key=None,
-         timeout=120, report=print, seed=None):
+         timeout=120, report=print, seed=None, fresh=False):
     """Tune ``workload`` with MetaSchedule and append the records to its target's log.
 
     The hand schedule is measured and committed to the database first, so the best record
@@ -259,6 +292,8 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
         candidates are then measured on those servers instead of this machine.
     timeout : float
         Seconds a build or a measurement may take (the 30 s defaults time out on 2 cores).
+    fresh : bool
+        Drop the workload's earlier records first (:func:`drop_records`).
     """
     from ._tvm import compile_module
     from .build import clear_cache, hand_schedule
@@ -269,7 +304,10 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
     runner = _runner(rpc_tracker, rpc_key, timeout)
     target = resolve_target(target)
     if log_root is None:
-        log_root = REPO_LOGS if os.access(REPO_LOGS, os.W_OK) else user_logs_dir()
+        log_root = _default_root()
+    if fresh:
+        dropped = drop_records(workload, target, log_root)
+        report(f"[tune] dropped {dropped} earlier records of {workload.describe()}")
     directory = log_dir(log_root, target)
     database = open_database(directory, target)
 
