@@ -20,8 +20,9 @@
 
 from collections import namedtuple
 
-from ..common import (CPU_STACK_BYTES, accumulate_locally, find_block, fuse_parallel,
-                      parallel_vectorized_stage, vector_lanes, vectorize_innermost)
+from ..common import (CPU_STACK_BYTES, accumulate_locally, divisor_at_most, find_block,
+                      fuse_parallel, parallel_vectorized_stage, vector_lanes,
+                      vectorize_innermost)
 
 __all__ = ["schedule", "tile_sizes", "Tiles"]
 
@@ -38,10 +39,20 @@ LATENCY_HIDING = 8
 #: rows ran 5 to 7 times slower (1x16x64x64, 16 filters: 4.95 against 1.0 ms at 9x9).
 MAX_UNROLLED_WIDTH = 7
 
-Tiles = namedtuple("Tiles", "channels rows segment cols short")
-Tiles.__doc__ = """Register tiling of the output: ``channels x rows`` by ``segment`` columns,
-the segment split into ``(segment - short * (cols - 1)) // cols`` tiles of ``cols`` columns
-then ``short`` tiles of ``cols - 1``."""
+class Tiles(namedtuple("Tiles", "channels rows segment cols short")):
+    """Register tiling of the output: ``channels x rows`` by ``segment`` columns, the segment
+    split into :attr:`whole` tiles of ``cols`` columns then ``short`` tiles of ``cols - 1``."""
+
+    __slots__ = ()
+
+    @property
+    def whole(self):
+        return (self.segment - self.short * (self.cols - 1)) // self.cols
+
+    @property
+    def widths(self):
+        """Column counts of the tiles of one segment, in order."""
+        return [self.cols] * self.whole + [self.cols - 1] * self.short
 
 
 def _segment_tilings(segment, max_cols):
@@ -79,20 +90,19 @@ def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=No
                 if out_width % segment:
                     continue
                 for cols, short in _segment_tilings(segment, REGISTER_BUDGET // (vectors * rows)):
-                    whole = (segment - short * (cols - 1)) // cols
-                    sizes = [cols] * whole + [cols - 1] * short
-                    accs = [vectors * rows * c for c in sizes]
+                    tiles = Tiles(channels, rows, segment, cols, short)
+                    widths = tiles.widths
+                    accs = [vectors * rows * c for c in widths]
                     key = (min(min(accs), LATENCY_HIDING),
-                           round(sum(a * c for a, c in zip(accs, sizes)) / segment, 6),
+                           round(sum(a * c for a, c in zip(accs, widths)) / segment, 6),
                            round(sum(a / (vectors + rows * c) * c
-                                     for a, c in zip(accs, sizes)) / segment, 6),
+                                     for a, c in zip(accs, widths)) / segment, 6),
                            -rows, segment)
                     if best_key is None or key > best_key:
-                        best, best_key = Tiles(channels, rows, segment, cols, short), key
+                        best, best_key = tiles, key
     if best is None:  # channel counts not a multiple of the vector width
-        channels = max(c for c in range(1, lanes + 1) if limit % c == 0)
-        cols = max(c for c in range(1, REGISTER_BUDGET + 1) if out_width % c == 0)
-        best = Tiles(channels, 1, cols, cols, 0)
+        cols = divisor_at_most(out_width, REGISTER_BUDGET)
+        best = Tiles(divisor_at_most(limit, lanes), 1, cols, cols, 0)
     return best
 
 
@@ -101,7 +111,7 @@ def schedule(sch, wl, target):
     _, o, oh, ow = wl.output_shape
     groups = dict(wl.params).get("groups", 1)
     tiles = tile_sizes(o, oh, ow, lanes, o // groups if groups > 1 else None,
-                       4 if wl.dtype == "float32" else 8)
+                       8 if wl.dtype == "float64" else 4)
     write_back, acc = accumulate_locally(sch, "conv")
     # Channels innermost in the accumulator, as in the FMAs (see CPU_REGISTER_SCOPE).
     sch.transform_layout(acc, ("write", 0), lambda n, f, y, x: (n, y, x, f))
@@ -135,7 +145,7 @@ def schedule(sch, wl, target):
 def _partition_columns(sch, loop, tiles):
     """Partition a segment's column loop into its whole tiles (one loop, to be split) and
     one loop per short tile; yields ``(block, is_the_whole_tiles_loop)``."""
-    whole = (tiles.segment - tiles.short * (tiles.cols - 1)) // tiles.cols
+    whole = tiles.whole
     parts = ([tiles.cols * whole] if whole else []) + [tiles.cols - 1] * tiles.short
     if len(parts) == 1:
         yield sch.get_sblock("conv"), whole > 0
