@@ -3,6 +3,7 @@
 import csv
 import json
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from tvmprims.ops import convolve, dense, depthwise_conv2d, matmul
 from tvmprims.roofline import kernels, models, peaks as peaks_mod
 from tvmprims.roofline.analysis import roofline_point
 from tvmprims.roofline.peaks import Peaks, machine_peaks, measure_peaks
+from tvmprims.target import resolve_target, target_key
 
 #: A made-up machine: 100 GFLOP/s; 400 GB/s in a 64 KiB cache, 20 GB/s from 64 MiB on.
 FAKE = Peaks("llvm-test-1c", "test CPU", "float32", 1, 100.0, 100.0,
@@ -108,14 +110,49 @@ def test_peaks_are_cached_and_a_corrupt_cache_is_remeasured(tmp_path, monkeypatc
     path = tmp_path / "peaks.json"
     monkeypatch.setenv("TVMPRIMS_PEAKS_CACHE", str(path))
     calls = []
-    monkeypatch.setattr(peaks_mod, "measure_peaks", lambda *a, **k: calls.append(a) or FAKE)
-    assert machine_peaks(quick=True) == FAKE and machine_peaks(quick=True) == FAKE
+    here = replace(FAKE, target=target_key(resolve_target("llvm")), quick=True)
+    monkeypatch.setattr(peaks_mod, "measure_peaks", lambda *a, **k: calls.append(a) or here)
+    assert machine_peaks(quick=True) == here and machine_peaks(quick=True) == here
     assert len(calls) == 1 and path.exists()
     path.write_text("{ not json")
     with pytest.warns(UserWarning, match="ignoring unreadable peaks cache"):
-        assert machine_peaks(quick=True) == FAKE
+        assert machine_peaks(quick=True) == here
     assert len(calls) == 2
-    assert machine_peaks(quick=True, refresh=True) == FAKE and len(calls) == 3
+    assert machine_peaks(quick=True, refresh=True) == here and len(calls) == 3
+    # Peaks raised later (remember_peaks) are what the cache serves next.
+    peaks_mod.remember_peaks(replace(here, gflops=123.0))
+    assert machine_peaks(quick=True).gflops == 123.0 and len(calls) == 3
+    assert machine_peaks(quick=False) == here and len(calls) == 4  # a quick sweep is not full
+
+
+def test_a_roof_that_a_kernel_beat_is_measured_again():
+    measured_low = replace(FAKE, target=target_key(resolve_target("llvm")), gflops=0.5,
+                           gflops_core=0.5, quick=True)
+    assert peaks_mod.raise_compute_roof(measured_low, 0.52) is measured_low  # within noise
+    lines = []
+    raised = peaks_mod.raise_compute_roof(measured_low, 1.0, tries=1, report=lines.append)
+    assert raised.gflops > 1.0 and raised.gflops_core > 1.0  # any CPU beats 1 GFLOP/s
+    assert raised.bandwidth == measured_low.bandwidth and raised.device == measured_low.device
+    assert "above the measured peak of 0.5" in lines[0]
+    assert not any("not to be trusted" in line for line in lines)
+    lines.clear()
+    beyond = peaks_mod.raise_compute_roof(measured_low, 1e9, tries=1, report=lines.append)
+    assert 1.0 < beyond.gflops < 1e9 and "not to be trusted" in lines[-1]
+    with pytest.raises(ValueError, match="peaks of llvm-test-1c cannot be re-measured"):
+        peaks_mod.raise_compute_roof(FAKE, 1e3)
+
+
+def test_kernel_roofline_measures_a_beaten_cached_peak_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("TVMPRIMS_PEAKS_CACHE", str(tmp_path / "peaks.json"))
+    here = replace(FAKE, target=target_key(resolve_target("llvm")), gflops=0.5, gflops_core=0.5)
+    peaks_mod.remember_peaks(here)
+    kernel = tvmprims.build("matmul", (64, 64), (64, 64))
+    timing = kernel.time(repeat=2, min_repeat_ms=20)
+    assert timing.gflops > 0.5 * 1.05
+    point = kernel.roofline(timing)
+    cached = machine_peaks()
+    assert cached.gflops > timing.gflops / 1.05 and cached.bandwidth == here.bandwidth
+    assert point.bound == "compute" and point.roof_gflops == cached.gflops
 
 
 def test_peak_kernels_compile_for_cuda():
@@ -254,8 +291,15 @@ def test_study_points(study):
     ops = _read(study / "operators.csv")
     assert {r["op"] for r in ops} >= {"matmul", "conv2d", "depthwise_conv2d", "convolve",
                                       "conv2d_winograd"}
+    measured = _read(study / "peaks.csv")[0]
     for r in ops:
+        # The study measures the peak again when a kernel beats it: a point far above its
+        # roof is a miscounted FLOP or byte.
         assert 0 < float(r["percent_of_roof"]) < 150, r
+        assert float(r["percent_of_roof"]) == pytest.approx(
+            100 * float(r["executed_gflops"]) / float(r["roof_gflops"]))
+        if r["bound"] == "compute":
+            assert float(r["roof_gflops"]) == pytest.approx(float(measured["gflops"]), abs=0.05)
         assert float(r["gflops"]) == pytest.approx(float(r["flops"]) / float(r["seconds"]) / 1e9)
     layers = _read(study / "layer_points.csv")
     assert len(layers) == 21 and {r["kind"] for r in layers} == {"conv2d", "dense"}

@@ -137,12 +137,17 @@ class Kernel:
 
         ``timing``: a :class:`Timing` (default: :meth:`time` on random inputs); ``peaks``:
         measured :class:`~tvmprims.roofline.peaks.Peaks` (default: this target's, measured
-        once and cached by :func:`~tvmprims.roofline.peaks.machine_peaks`).
+        once and cached by :func:`~tvmprims.roofline.peaks.machine_peaks`, and measured again
+        if this kernel beats them).
         """
         from .roofline.analysis import roofline_point
-        from .roofline.peaks import machine_peaks
+        from .roofline.peaks import machine_peaks, raise_compute_roof, remember_peaks
         timing = timing if timing is not None else self.time()
-        peaks = peaks if peaks is not None else machine_peaks(self.target)
+        if peaks is None:
+            peaks = machine_peaks(self.target)
+            raised = raise_compute_roof(peaks, self.workload.executed_flops / timing.seconds / 1e9,
+                                        self.target)
+            peaks = peaks if raised is peaks else remember_peaks(raised)
         return roofline_point(self.workload, timing.seconds, peaks)
 
     def script(self):
