@@ -125,7 +125,8 @@ def test_peaks_are_cached_and_a_corrupt_cache_is_remeasured(tmp_path, monkeypatc
     assert machine_peaks(quick=False) == here and len(calls) == 4  # a quick sweep is not full
 
 
-def test_a_roof_that_a_kernel_beat_is_measured_again():
+def test_a_roof_that_a_kernel_beat_is_measured_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("TVMPRIMS_PEAKS_CACHE", str(tmp_path / "peaks.json"))
     measured_low = replace(FAKE, target=target_key(resolve_target("llvm")), gflops=0.5,
                            gflops_core=0.5, quick=True)
     assert peaks_mod.raise_compute_roof(measured_low, 0.52) is measured_low  # within noise
@@ -134,6 +135,7 @@ def test_a_roof_that_a_kernel_beat_is_measured_again():
     assert raised.gflops > 1.0 and raised.gflops_core > 1.0  # any CPU beats 1 GFLOP/s
     assert raised.bandwidth == measured_low.bandwidth and raised.device == measured_low.device
     assert "above the measured peak of 0.5" in lines[0]
+    assert machine_peaks(quick=True) == raised  # kept in the cache
     assert not any("not to be trusted" in line for line in lines)
     lines.clear()
     beyond = peaks_mod.raise_compute_roof(measured_low, 1e9, tries=1, report=lines.append)

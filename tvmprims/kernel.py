@@ -141,14 +141,14 @@ class Kernel:
         if this kernel beats them).
         """
         from .roofline.analysis import roofline_point
-        from .roofline.peaks import machine_peaks, raise_compute_roof, remember_peaks
+        from .roofline.peaks import machine_peaks, raise_compute_roof
         timing = timing if timing is not None else self.time()
-        if peaks is None:
-            peaks = machine_peaks(self.target)
-            raised = raise_compute_roof(peaks, self.workload.executed_flops / timing.seconds / 1e9,
-                                        self.target)
-            peaks = peaks if raised is peaks else remember_peaks(raised)
-        return roofline_point(self.workload, timing.seconds, peaks)
+        if peaks is not None:
+            return roofline_point(self.workload, timing.seconds, peaks)
+        cached = machine_peaks(self.target)
+        point = roofline_point(self.workload, timing.seconds, cached)
+        raised = raise_compute_roof(cached, point.executed_gflops, self.target)
+        return point if raised is cached else roofline_point(self.workload, timing.seconds, raised)
 
     def script(self):
         """The scheduled TensorIR of this kernel as TVMScript."""

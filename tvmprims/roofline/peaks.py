@@ -245,9 +245,9 @@ def raise_compute_roof(peaks, observed_gflops, target=None, tries=3, report=None
 
     A kernel faster than the measured peak shows that the peak was measured low (another
     process shared the cores then). The FMA peak is measured again, up to ``tries`` times
-    until it covers the observation, and the highest measurement is kept. Returns ``peaks``
-    itself when it already covers the observation (within 5%, the timings' noise); reports
-    when even the new measurements stay below it.
+    until it covers the observation, and the highest measurement is kept, in the cache too
+    (:func:`remember_peaks`). Returns ``peaks`` itself when it already covers the observation
+    (within 5%, the timings' noise); reports when even the new measurements stay below it.
     """
     report = report or (lambda message: None)
     if observed_gflops <= peaks.gflops * ROOF_TOLERANCE:
@@ -261,13 +261,14 @@ def raise_compute_roof(peaks, observed_gflops, target=None, tries=3, report=None
     for _ in range(tries):
         _, _, again, again_core = _compute_peaks(target, peaks.dtype, peaks.quick, report)
         gflops = max(gflops, again)
-        gflops_core = again_core if gflops_core is None else max(gflops_core, again_core or 0)
+        if again_core is not None:  # None on CUDA
+            gflops_core = max(gflops_core, again_core)
         if observed_gflops <= gflops * ROOF_TOLERANCE:
             break
     else:
         report(f"the peak measured again is {gflops:.1f} GFLOP/s, still below "
                f"{observed_gflops:.1f}: the timings of this run are not to be trusted")
-    return replace(peaks, gflops=gflops, gflops_core=gflops_core)
+    return remember_peaks(replace(peaks, gflops=gflops, gflops_core=gflops_core))
 
 
 def cache_path():

@@ -29,7 +29,7 @@ from ..bench import QUICK, WORKLOADS
 from ..build import build_workload
 from ..roofline import models as _models
 from ..roofline.analysis import roofline_point
-from ..roofline.peaks import machine_peaks, raise_compute_roof, remember_peaks
+from ..roofline.peaks import machine_peaks, raise_compute_roof
 from ..roofline.plot import draw_bandwidth, draw_latency, draw_roofline
 from ..roofline.published import PUBLISHED_PEAKS
 from ..target import resolve_target
@@ -78,18 +78,19 @@ def _operators(peaks, target, quick, out, report):
     """Times the operators and places them under ``peaks``, raised first if a kernel beat
     them (:func:`~tvmprims.roofline.peaks.raise_compute_roof`); returns the peaks used."""
     workloads = operator_workloads(quick)
-    seconds = []
+    points = []
     for i, (_, wl) in enumerate(workloads, 1):
         kernel = build_workload(wl, target)
         timing = kernel.time(repeat=3 if quick else 5, min_repeat_ms=50 if quick else 200)
-        seconds.append(timing.seconds)
-        report(f"[{i}/{len(workloads)}] {roofline_point(wl, timing.seconds, peaks)}")
-    fastest = max(wl.executed_flops / s / 1e9 for (_, wl), s in zip(workloads, seconds))
-    raised = raise_compute_roof(peaks, fastest, target, report=report)
+        point = roofline_point(wl, timing.seconds, peaks)
+        points.append(point)
+        report(f"[{i}/{len(workloads)}] {point}")
+    raised = raise_compute_roof(peaks, max(p.executed_gflops for p in points), target,
+                                report=report)
     if raised is not peaks:
-        peaks = remember_peaks(raised)
+        peaks = raised
         report(peaks.summary())
-    points = [roofline_point(wl, s, peaks) for (_, wl), s in zip(workloads, seconds)]
+        points = [roofline_point(wl, p.seconds, peaks) for (_, wl), p in zip(workloads, points)]
     groups = [group for group, _ in workloads]
     write_csv(out / "operators.csv", [{"group": group, "op": wl.op, **point.row()}
                                       for point, (group, wl) in zip(points, workloads)])
