@@ -59,12 +59,25 @@ def inline_into_write_back(sch, write_back):
 
     Must come after the write-back's ``reverse_compute_at``: TVM 0.27's reverse_compute_at
     drops the guard (``T.where``) that inlining the padding copy adds.
+
+    The chain is folded from its end: each consumer into the one before it, and only the
+    first (the padding copy, whose domain is the unpadded result) into the write-back.
+    TVM 0.27's reverse_compute_inline replaces the write-back's guard with one derived from
+    the inlined consumer's domain; folded the other way round, a reshape that merges a
+    padded axis with an outer one (grouped im2col: channel ``g * O/G + f``) turned the guard
+    ``f < O/G`` into ``g * O/G + f < O``, and padding rows of one group overwrote the next
+    group's channels.
     """
+    chain = []
+    block = write_back
     while True:
-        consumers = sch.get_consumers(write_back)
+        consumers = sch.get_consumers(block)
         if not consumers or _is_reduction(sch, consumers[0]):
-            return
-        sch.reverse_compute_inline(consumers[0])
+            break
+        block = consumers[0]
+        chain.append(block)
+    for consumer in reversed(chain):
+        sch.reverse_compute_inline(consumer)
 
 
 def _is_reduction(sch, block):

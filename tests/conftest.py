@@ -57,3 +57,15 @@ def isolated_user_caches(tmp_path_factory):
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture
+def tvm_threads():
+    """``set(n)``: run TVM's CPU kernels on ``n`` worker threads for the rest of the test
+    (``runtime.config_threadpool``); the default pool size is restored afterwards."""
+    import tvmprims  # noqa: F401  (sets TVM_NUM_THREADS before tvm is first imported)
+    import os
+    import tvm
+    config = tvm.get_global_func("runtime.config_threadpool")
+    yield lambda n: config(0, n)
+    config(0, int(os.environ.get("TVM_NUM_THREADS", "0")))

@@ -125,3 +125,49 @@ def test_bad_layer_fails_before_searching(choice_file):
     with pytest.raises(ValueError, match="unknown conv2d algo 'gemm'"):
         tp.find_algorithms((1, 1, 3, 3), (1, 1, 3, 3), algorithms=("gemm",))
     assert not choice_file.exists()
+
+
+def test_candidates_over_the_scratch_budget_are_skipped():
+    """An FFT on a long 1-D signal would build dense DFT matrices of about 2 GiB (2000 times
+    the layer's data): the search skips it, says why, and never compiles it."""
+    x_shape, w_shape = (1, 16, 1, 16384), (16, 16, 1, 3)
+    fft = tp.api.conv2d_workload(x_shape, w_shape, None, "float32", 1, 0, 1, 1, "fft")
+    direct = tp.api.conv2d_workload(x_shape, w_shape, None, "float32", 1, 0, 1, 1, "direct")
+    assert fft.scratch_bytes > 1000 * direct.bytes > algorithms.scratch_budget(direct)
+    rows = {r.algo: r for r in tp.find_algorithms(x_shape, w_shape, algorithms=("direct", "fft"))}
+    assert rows["fft"].status.startswith("skipped: needs 2086.2 MiB of scratch memory, over the "
+                                         "64.0 MiB budget")
+    assert rows["fft"].seconds is None and rows["direct"].ok
+
+
+def test_scratch_budget_keeps_the_fast_algorithms():
+    """Winograd, im2col and a large-kernel FFT stay within the budget on ordinary layers."""
+    for x_shape, w_shape, algos in [((1, 64, 56, 56), (64, 64, 3, 3), ("im2col", "winograd2",
+                                                                        "winograd4")),
+                                    ((1, 16, 64, 64), (16, 16, 11, 11), ("fft",))]:
+        direct = tp.api.conv2d_workload(x_shape, w_shape, None, "float32", 1, 0, 1, 1, "direct")
+        for algo in algos:
+            wl = algorithms.algorithm_workload(direct, algo)
+            assert wl.scratch_bytes <= algorithms.scratch_budget(direct), (algo, x_shape)
+
+
+def test_first_auto_call_memory_is_bounded(tmp_path):
+    """Peak memory of the first ``conv1d(algo="auto")`` on a 1 MiB signal: the search used to
+    allocate about 1 GiB more for its FFT candidate (and TVM keeps a kernel's scratch memory
+    for the life of the thread)."""
+    import subprocess
+    import sys
+    script = """
+import resource, numpy as np, tvmprims
+rng = np.random.default_rng(0)
+w = rng.random((16, 16, 3), dtype=np.float32)
+tvmprims.conv1d(rng.random((1, 16, 64), dtype=np.float32), w)   # compiler and runtime loaded
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tvmprims.conv1d(rng.random((1, 16, 16384), dtype=np.float32), w)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+    env = {**__import__("os").environ, "TVMPRIMS_ALGO_CACHE": str(tmp_path / "algos.json")}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         check=True, timeout=600)
+    growth_mib = float(out.stdout.strip().splitlines()[-1])
+    assert growth_mib < 256, f"first call grew the peak RSS by {growth_mib:.0f} MiB"

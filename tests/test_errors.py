@@ -352,6 +352,20 @@ def test_build_rejects_non_positive_extents(shapes):
         tp.build("matmul", *shapes)
 
 
+@pytest.mark.parametrize("op,shapes,params,buffer", [
+    ("matmul", ((50000, 50000), (50000, 4)), {}, "A"),                 # an input
+    ("matmul", ((46341, 8), (8, 46341)), {}, "matmul"),                # the output only
+    ("conv2d", ((1, 1, 50000, 50000), (1, 1, 1, 1)), {}, "X"),
+    ("conv2d_im2col", ((1, 64, 2048, 2048), (8, 64, 3, 3)), {"padding": 1}, "im2col"),
+], ids=["input", "output", "conv2d-input", "intermediate"])
+def test_buffers_past_32_bit_indexing_are_refused_before_compiling(op, shapes, params, buffer):
+    """TVM indexes with int32: past 2**31 - 1 elements compilation failed with TVM's internal
+    "Literal value ... exceeds range of int32"; now a clear error names the buffer."""
+    with pytest.raises(ValueError, match=rf"buffer '{buffer}' would hold [\d,]+ elements; "
+                                         r"tvmprims kernels index with 32-bit integers"):
+        tp.build(op, *shapes, **params)
+
+
 def test_big_endian_input_works_or_is_rejected_clearly(rng):
     # Byte-swapped data must never reach a kernel as if it were native.
     a = rng.standard_normal((5, 7)).astype(">f4")

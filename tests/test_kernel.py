@@ -148,6 +148,33 @@ def test_out_is_written_in_place(matmul_kernel, ab, offset):
     assert_close(out, matmul_ref(*ab), "float32", 7)
 
 
+@pytest.mark.parametrize("n", [1, 17, 64, 100])
+@pytest.mark.parametrize("which", ["a", "b", "both"])
+def test_out_may_alias_an_input(rng, n, which):
+    """``out`` overlapping an input gives numpy's result (``np.matmul(a, b, out=a)``); the
+    kernel used to overwrite rows of ``a`` that later tiles still read (error 199 at n=64)."""
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = a if which == "both" else rng.standard_normal((n, n)).astype(np.float32)
+    expected = matmul_ref(a, b)
+    kernel = tp.build("matmul", (n, n), (n, n))
+    out = b if which == "b" else a
+    assert kernel(a, b, out=out) is out
+    assert_close(out, expected, "float32", n)
+
+
+def test_out_may_alias_a_view_of_an_input(rng):
+    """Overlap through a view (the output is the input's leading rows)."""
+    x = rng.standard_normal((64, 64)).astype(np.float32)
+    w = rng.standard_normal((64, 32)).astype(np.float32)
+    expected = matmul_ref(x, w)
+    buffer = aligned_empty((2 * 64 * 64,), np.float32)  # aligned: used in place, not copied
+    buffer[:64 * 64] = x.ravel()
+    x_view = buffer[:64 * 64].reshape(64, 64)
+    out = buffer[64 * 16:64 * 16 + 64 * 32].reshape(64, 32)  # inside x's rows 16..48
+    tp.build("matmul", (64, 64), (64, 32))(x_view, w, out=out)
+    assert_close(out, expected, "float32", 64)
+
+
 @pytest.mark.parametrize("out", [
     np.empty((3, 5), np.float32),
     np.empty((5, 3, 1), np.float32),

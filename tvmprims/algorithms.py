@@ -22,13 +22,33 @@ from .ops._checks import NotApplicable
 from .target import resolve_target, target_key
 
 __all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "algorithm_of",
-           "algorithm_workload", "format_results", "TOLERANCE", "cache_path", "forget_choices"]
+           "algorithm_workload", "format_results", "TOLERANCE", "PROPAGATES_NON_FINITE",
+           "SCRATCH_FACTOR", "SCRATCH_FLOOR", "scratch_budget", "cache_path", "forget_choices"]
 
 #: Largest accepted error of each algorithm against direct, in units of the dtype's machine
 #: epsilon, relative to ``max(1, max|direct|)`` on unit-normal data. Winograd's transforms
 #: amplify rounding (F(4x4, 3x3) by about 10x more than F(2x2, 3x3)); the FFT's DFT sums are
 #: as long as the image. Measured errors are 10 to 100 times below these.
 TOLERANCE = {"direct": 0, "im2col": 1e3, "winograd2": 1e4, "winograd4": 1e5, "fft": 1e4}
+
+#: Algorithms whose every output is a sum over its own receptive field, so NaN and inf
+#: propagate exactly as in torch (a NaN input makes the outputs that read it NaN; inf times
+#: a zero weight is NaN). Winograd and the FFT mix whole tiles or the whole image in their
+#: transforms: one non-finite input spreads over a tile (Winograd) or the whole output
+#: (FFT). ``conv2d(algo="auto")`` recomputes with direct when their output is not finite.
+PROPAGATES_NON_FINITE = ("direct", "im2col")
+
+#: The search skips a candidate whose intermediate stages need more scratch memory than
+#: ``max(SCRATCH_FLOOR, SCRATCH_FACTOR * layer data)`` bytes (inputs and output): an FFT on
+#: a long 1-D signal builds dense DFT matrices of gigabytes, and TVM keeps a kernel's
+#: scratch memory in a per-thread pool for the life of the thread.
+SCRATCH_FACTOR = 16
+SCRATCH_FLOOR = 64 * 2**20
+
+
+def scratch_budget(direct_wl):
+    """Most scratch bytes a searched algorithm may use for the layer of ``direct_wl``."""
+    return max(SCRATCH_FLOOR, SCRATCH_FACTOR * direct_wl.bytes)
 
 
 @dataclass(frozen=True)
@@ -38,7 +58,8 @@ class AlgorithmResult:
     ``seconds``/``gflops`` are None when the algorithm did not run. ``gflops`` counts the
     direct convolution's FLOPs for every algorithm, so rows compare by speed. ``error`` is
     ``max|out - direct| / max(1, max|direct|)``. ``status`` is ``"ok"``, or why the row is
-    unusable: ``"not applicable: ..."``, ``"inaccurate: ..."`` or ``"failed: ..."``.
+    unusable: ``"not applicable: ..."``, ``"inaccurate: ..."``, ``"failed: ..."`` or
+    ``"skipped: ..."`` (its scratch memory is over :func:`scratch_budget`).
     """
 
     algo: str
@@ -76,7 +97,7 @@ def find_algorithms(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dila
         rows.append(row)
         if report is not None:
             report(format_results([row], header=False))
-    rank = {"ok": 0, "inaccurate": 1, "failed": 2, "not applicable": 3}
+    rank = {"ok": 0, "inaccurate": 1, "failed": 2, "skipped": 3, "not applicable": 4}
     return sorted(rows, key=lambda r: (rank[r.status.split(":")[0]], r.seconds or 0.0))
 
 
@@ -111,6 +132,11 @@ def _try(algo, direct_wl, arrays, expected, scale, eps, target, schedule):
         wl = algorithm_workload(direct_wl, algo)
     except NotApplicable as e:
         return AlgorithmResult(algo, status=f"not applicable: {e}")
+    scratch, budget = wl.scratch_bytes, scratch_budget(direct_wl)
+    if algo != "direct" and scratch > budget:
+        return AlgorithmResult(algo, status=f"skipped: needs {scratch / 2**20:.1f} MiB of "
+                                            f"scratch memory, over the {budget / 2**20:.1f} MiB "
+                                            "budget")
     try:
         kernel = build_workload(wl, target, schedule)
         error = float(np.abs(kernel(*arrays) - expected).max()) / scale

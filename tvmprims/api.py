@@ -2,6 +2,8 @@
 
 import importlib
 
+import numpy as np
+
 from .arrays import as_input, common_dtype
 from .build import build_workload
 from .ops import convolve as _convolve_op
@@ -69,6 +71,8 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
 
     ``algo="log"`` multiplies in the log domain (exact up to rounding); ``"log-approx"`` also
     adds there, with ``log_bits`` fractional bits (see :mod:`tvmprims.ops.matmul_log`).
+    NaN and inf propagate as in numpy, except that ``"log-approx"`` gives NaN wherever
+    numpy's result is not finite.
     """
     if algo not in MATMUL_ALGORITHMS:
         raise ValueError(f"unknown matmul algo {algo!r}: expected one of {MATMUL_ALGORITHMS}")
@@ -79,7 +83,21 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
         from .ops import matmul_log
         wl = matmul_log.workload(a.shape, b.shape, dtype,
                                  bits=log_bits if algo == "log-approx" else None)
-    return build_workload(wl, target, schedule).run_checked([a, b])
+    out = build_workload(wl, target, schedule).run_checked([a, b])
+    if algo == "log-approx":
+        _nan_where_not_finite(a, b, out)
+    return out
+
+
+def _nan_where_not_finite(a, b, out):
+    """NaN in every result that a NaN or inf operand enters (row of a, column of b): where
+    ``a @ b`` is not finite. The fixed-point logarithms of the approximate log domain have no
+    inf or NaN, so its kernel alone would drop them."""
+    rows, cols = ~np.isfinite(a).all(axis=1), ~np.isfinite(b).all(axis=0)
+    if rows.any():
+        out[rows] = np.nan
+    if cols.any():
+        out[:, cols] = np.nan
 
 
 def convolve(a, v, mode="full", *, target=None, schedule="auto"):
@@ -126,18 +144,34 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     ``stride``, ``dilation``: int or pair; ``padding``: int, pair, (top, bottom, left, right),
     ``"valid"`` or ``"same"``. ``algo``: one of :data:`CONV2D_ALGORITHMS`; ``"auto"`` times the
     applicable algorithms on first use of a layer shape and remembers the fastest accurate one
-    (:func:`tvmprims.find_algorithms`). With ``groups == C`` (a depthwise layer) the direct
-    algorithm runs :func:`depthwise_conv2d`.
+    (:func:`tvmprims.find_algorithms`); NaN and inf propagate as in torch whatever it picks.
+    With ``groups == C`` (a depthwise layer) the direct algorithm runs
+    :func:`depthwise_conv2d`.
     """
     if algo not in CONV2D_ALGORITHMS:
         raise ValueError(f"unknown conv2d algo {algo!r}: expected one of {CONV2D_ALGORITHMS}")
     (x, weight, *rest), dtype = _inputs(optional=("bias",), x=x, weight=weight, bias=bias)
     wl = conv2d_workload(x.shape, weight.shape, rest[0].shape if rest else None, dtype, stride,
                          padding, dilation, groups, "direct" if algo == "auto" else algo)
-    if algo == "auto":
-        from .algorithms import choose_algorithm
-        wl = choose_algorithm(wl, target, schedule)
-    return build_workload(wl, target, schedule).run_checked([x, weight, *rest])
+    arrays = [x, weight, *rest]
+    if algo != "auto":
+        return build_workload(wl, target, schedule).run_checked(arrays)
+    from .algorithms import PROPAGATES_NON_FINITE, algorithm_of, choose_algorithm
+    chosen = choose_algorithm(wl, target, schedule)
+    out = build_workload(chosen, target, schedule).run_checked(arrays)
+    # A transform algorithm spreads a NaN or inf over a tile or the whole output; whether
+    # auto picked one depends on the machine, the result must not: redo such a call directly.
+    if algorithm_of(chosen) not in PROPAGATES_NON_FINITE and not _all_finite(out):
+        out = build_workload(wl, target, schedule).run_checked(arrays, out)
+    return out
+
+
+def _all_finite(a):
+    """Whether every element of ``a`` is finite, from one BLAS dot product (a fifth of the
+    time of ``np.isfinite(a).all()``): ``a . a`` is NaN or inf when any element is; a finite
+    sum that overflows only costs the caller a rerun."""
+    flat = a.reshape(-1)
+    return bool(np.isfinite(np.dot(flat, flat)))
 
 
 def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *, target=None,

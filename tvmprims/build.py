@@ -54,6 +54,7 @@ def schedule_workload(workload, target, schedule="hand"):
     target = resolve_target(target)
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}: expected one of {SCHEDULES}")
+    workload.check_index_range()
     if schedule == "none":
         mod = tvm.IRModule({"main": create_prim_func(workload.compute())})
         if target.kind.name == "cuda":

@@ -38,7 +38,8 @@ class Kernel:
     """A compiled kernel for one :class:`Workload`, target and schedule.
 
     Call it on numpy arrays (inputs in the workload's order) to get a new array, or pass
-    ``out=`` to write into an existing C-contiguous array of the output shape and dtype.
+    ``out=`` to write into an existing C-contiguous array of the output shape and dtype
+    (it may overlap an input: the result is then computed into a temporary and copied).
     """
 
     def __init__(self, workload, target, schedule, runtime_module, ir_module=None):
@@ -91,7 +92,10 @@ class Kernel:
         checks (the numpy API's fast path)."""
         result = self._output(out)
         if self._on_cpu:
-            if result.ctypes.data % ALIGNMENT:
+            # An output that overlaps an input would be overwritten while still being read
+            # (numpy's ``matmul(a, b, out=a)`` computes into a temporary first; so do we).
+            if result.ctypes.data % ALIGNMENT or (
+                    out is not None and any(np.may_share_memory(out, a) for a in arrays)):
                 staging = aligned_empty(self._output_shape, self._dtype)
                 self._func(*arrays, staging)
                 result[...] = staging

@@ -7,11 +7,12 @@ the kernel cache (together with target and schedule) and, later, of tuning recor
 
 import functools
 import importlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Workload", "SUPPORTED_DTYPES", "DTYPE_NAMES", "dtype_name"]
+__all__ = ["Workload", "SUPPORTED_DTYPES", "DTYPE_NAMES", "dtype_name", "MAX_ELEMENTS"]
 
 #: dtypes every operator supports on every target.
 SUPPORTED_DTYPES = ("float32", "float64")
@@ -19,6 +20,9 @@ SUPPORTED_DTYPES = ("float32", "float64")
 #: Canonical name of each supported dtype, keyed by its name and by its ``numpy.dtype``
 #: (looked up on every call: ``numpy.dtype.name`` is slow in numpy 2).
 DTYPE_NAMES = {**{d: d for d in SUPPORTED_DTYPES}, **{np.dtype(d): d for d in SUPPORTED_DTYPES}}
+
+#: Most elements one buffer of a kernel may have (TVM indexes buffers with 32-bit integers).
+MAX_ELEMENTS = 2**31 - 1
 
 
 def dtype_name(dtype):
@@ -109,6 +113,25 @@ class Workload:
         :attr:`flops`; for Winograd fewer, for the FFT and the log-domain products more."""
         return _executed_flops(self)
 
+    @property
+    def scratch_bytes(self):
+        """Bytes of every intermediate stage of the computation (the TE stages between the
+        inputs and the output: padded inputs, patch matrices, transforms, twiddles). An upper
+        bound of what a kernel allocates per call, before the schedule inlines some stages."""
+        itemsize = np.dtype(self.dtype).itemsize
+        return sum(n for _, n in _stage_elements(self)[len(self.shapes):-1]) * itemsize
+
+    def check_index_range(self):
+        """Raise ``ValueError`` when an input, output or intermediate buffer has more than
+        :data:`MAX_ELEMENTS` elements: TVM's kernels index with 32-bit integers, and past
+        that fail to compile (or would address out of range)."""
+        for name, elements in _stage_elements(self):
+            if elements > MAX_ELEMENTS:
+                raise ValueError(
+                    f"{self.describe()}: buffer {name!r} would hold {elements:,} elements; "
+                    f"tvmprims kernels index with 32-bit integers, at most {MAX_ELEMENTS:,} "
+                    "elements per buffer (split the batch or the matrix)")
+
     def compute(self):
         """TE tensors ``[inputs..., output]`` defining this workload."""
         return self.operator.compute(self)
@@ -131,6 +154,27 @@ class Workload:
             raise ValueError(f"unknown operator {data['op']!r}")
         params = {k: _tupled(v) for k, v in data["params"].items()}
         return Workload.make(data["op"], data["shapes"], data["dtype"], **params)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stage_elements(wl):
+    """``((name, elements), ...)`` of the workload's tensors: inputs, then the intermediate
+    stages, then the output."""
+    tensors = wl.compute()
+    *inputs, output = tensors
+    seen, stages = {t.op for t in inputs}, []
+
+    def visit(op):
+        if op in seen:
+            return
+        seen.add(op)
+        for t in op.input_tensors:
+            visit(t.op)
+        stages.append(op)
+
+    visit(output.op)
+    ordered = [t.op for t in inputs] + [op for op in stages if op != output.op] + [output.op]
+    return tuple((op.name, math.prod(int(d) for d in op.output(0).shape)) for op in ordered)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -3,16 +3,18 @@
 
 Every operand X is first converted, by two element-wise stages ``X_sign`` and ``X_log`` of
 its shape, to a pair ``(sign, log2|x|)``: the sign is -1 or +1, and **0 for a zero element**
-(the zero flag); the log is the base-2 logarithm of the magnitude (0 for a zero element,
-never ``log2(0) = -inf``). (Two stages rather than one of shape (2, ...): TVM's
-``pad_einsum`` rejects a block that reads one buffer at two constant indices.) A product with a zero operand contributes
-exactly 0 (it is selected away on the flag, no ``-inf`` or ``0 * inf`` arithmetic).
+(the zero flag); the log is the base-2 logarithm of the magnitude. (Two stages rather than
+one of shape (2, ...): TVM's ``pad_einsum`` rejects a block that reads one buffer at two
+constant indices.)
 
 Exact (``bits=None``, ``tvmprims.matmul(algo="log")``)
     ``log2|x|`` in the working dtype; each product is ``sa * sb * 2^(la + lb)`` (``exp2``),
     summed in the linear domain (stage ``matmul_log``). Exact up to the rounding of log2,
     exp2 and the sum: for float32 a product's relative error is about
-    ``ln2 * eps * (|la + lb| + 2)``.
+    ``ln2 * eps * (|la + lb| + 2)``. Non-finite values behave as in a plain product: a
+    zero's log is ``log2(0) = -inf``, so its product with a finite number is ``0 * 2^-inf
+    = 0`` exactly, and with inf or NaN it is NaN (``-inf + inf``); a NaN operand's log is
+    NaN, an inf's is inf.
 
 Approximate (``bits`` = B in 0..8, ``tvmprims.matmul(algo="log-approx", log_bits=B)``)
     The method of NVIDIA's patent application US 2021/0056446 (inference with a
@@ -32,6 +34,9 @@ Approximate (``bits`` = B in 0..8, ``tvmprims.matmul(algo="log-approx", log_bits
     B = 8). Hence ``|C - A @ B| <= (2^(2^-B) - 1) * sum_k |A[i,k]| |B[k,j]|``, plus float
     rounding (the sums, the table constants, and products below the smallest normal number,
     which are flushed to zero).
+
+    Non-finite values have no fixed-point logarithm: :func:`tvmprims.matmul` sets to NaN
+    every result that a NaN or inf operand enters (its row of A or column of B).
 """
 
 
@@ -76,7 +81,7 @@ def error_bound(bits):
 
 def _to_log(x, name, log_dtype, scale=None):
     """Stages ``<name>_sign`` (-1, +1, and 0 for zero: the zero flag) and ``<name>_log``
-    (log2|x|, 0 for zero; times ``scale`` and rounded to ``log_dtype`` when quantised)."""
+    (log2|x|; when quantised, times ``scale``, rounded to ``log_dtype``, and 0 for zero)."""
     def sign(i, j):
         v = x[i, j]
         return tirx.if_then_else(v > tirx.const(0, x.dtype), tirx.const(1, log_dtype),
@@ -87,8 +92,9 @@ def _to_log(x, name, log_dtype, scale=None):
     def log(i, j):
         v = x[i, j]
         value = tirx.log2(tirx.abs(v))
-        if scale is not None:
-            value = tirx.round(value * tirx.const(scale, x.dtype))
+        if scale is None:  # log2(0) = -inf: see the module docstring
+            return value
+        value = tirx.round(value * tirx.const(scale, x.dtype))
         return tirx.if_then_else(v == tirx.const(0, x.dtype), tirx.const(0, log_dtype),
                                  value.astype(log_dtype))
     return (te.compute(x.shape, sign, name=f"{name}_sign"),
@@ -116,8 +122,7 @@ def compute(wl):
         (sa, la), (sb, lb) = _to_log(a, "A", dtype), _to_log(b, "B", dtype)
 
         def product(i, j):
-            sign = sa[i, r] * sb[r, j]
-            return tirx.if_then_else(sign == zero, zero, sign * tirx.exp2(la[i, r] + lb[r, j]))
+            return sa[i, r] * sb[r, j] * tirx.exp2(la[i, r] + lb[r, j])
         c = te.compute((m, n), lambda i, j: te.sum(product(i, j), axis=r), name="matmul_log")
         return [a, b, c]
 
