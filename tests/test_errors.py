@@ -366,6 +366,42 @@ def test_buffers_past_32_bit_indexing_are_refused_before_compiling(op, shapes, p
         tp.build(op, *shapes, **params)
 
 
+@pytest.mark.parametrize("op, shapes, params, bad", [
+    ("matmul", ((5, 2.7), (2.7, 3)), {}, "2.7"),
+    ("matmul", ((5, 2.0), (2, 3)), {}, "2.0"),
+    ("matmul", ((5, "3"), (3, 3)), {}, "'3'"),
+    ("matmul", ((5, True), (True, 3)), {}, "True"),
+    ("matmul", ((5, np.float64(3)), (3, 3)), {}, re.escape(repr(np.float64(3)))),
+    ("matmul", ((5, None), (3, 3)), {}, "None"),
+    ("conv2d", ((1, "4", 5, 5), (2, 4, 3, 3)), {}, "'4'"),
+    ("conv2d", ((1, 4, 5, 5), (2, 4, 3.0, 3)), {"padding": 1}, "3.0"),
+    ("convolve", ((9.5,), (4,)), {}, "9.5"),
+    ("depthwise_conv2d", ((1, 4, 5, 5), (4, 1, 3, np.bool_(True))), {},
+     re.escape(repr(np.bool_(True)))),
+], ids=["float", "integral-float", "str", "bool", "numpy-float", "none", "conv2d-str",
+        "conv2d-float", "convolve-float", "numpy-bool"])
+def test_build_rejects_non_integer_extents(op, shapes, params, bad):
+    with rejected(TypeError, rf"{op}: shape \d .* has extent {bad} of type \w+; extents must "
+                             r"be integers"):
+        tp.build(op, *shapes, **params)
+
+
+@pytest.mark.parametrize("shapes, match", [
+    (("ab", (2, 2)), "shape 0 must be a sequence of integers, got 'ab'"),
+    ((5, (2, 2)), "shape 0 must be a sequence of integers, got 5"),
+])
+def test_build_rejects_shapes_that_are_not_sequences(shapes, match):
+    with rejected(TypeError, match):
+        tp.build("matmul", *shapes)
+
+
+def test_workload_make_checks_extents():
+    with pytest.raises(TypeError, match=r"matmul: shape 1 \(7, 2.5\) has extent 2.5"):
+        tp.Workload.make("matmul", ((3, 7), (7, 2.5)), "float32")
+    wl = tp.Workload.make("matmul", ((np.int32(3), 7), [7, np.uint8(2)]), "float32")
+    assert wl.shapes == ((3, 7), (7, 2)) and all(type(d) is int for s in wl.shapes for d in s)
+
+
 def test_big_endian_input_works_or_is_rejected_clearly(rng):
     # Byte-swapped data must never reach a kernel as if it were native.
     a = rng.standard_normal((5, 7)).astype(">f4")
@@ -461,10 +497,15 @@ def test_python_lists():
     # Lists of ints become float32.
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, np.array(a) @ np.array(b))
-    # Python floats are float64 data and give a float64 result.
+    # Lists of Python floats become float32 too (the default dtype, as the README says);
+    # numpy arrays keep theirs.
     out = tp.convolve([1.0, 2.0, 3.0, 4.0], [0.5, -1.0])
-    assert out.dtype == np.float64
+    assert out.dtype == np.float32
     np.testing.assert_allclose(out, np.convolve([1.0, 2.0, 3.0, 4.0], [0.5, -1.0]))
+    out = tp.convolve((1.5, 2, True, 4.0), [0.5, -1.0])  # mixed Python numbers, a tuple
+    assert out.dtype == np.float32
+    out = tp.convolve(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.5, -1.0]))
+    assert out.dtype == np.float64
 
 
 def test_python_list_ragged_is_rejected():

@@ -3,10 +3,14 @@
 Shapes match ``test_errors.py`` so that each kernel compiles once per session.
 """
 
+import hashlib
 import importlib.util
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -291,6 +295,9 @@ def test_export_writes_library_and_sidecar(exported):
     assert meta["workload"] == k.workload.to_json()
     assert meta["schedule"] == k.schedule
     assert tvm.target.Target(json.loads(meta["target"])).kind.name == "llvm"
+    assert meta["size"] == os.path.getsize(path)
+    with open(path, "rb") as f:
+        assert meta["sha256"] == hashlib.sha256(f.read()).hexdigest()
 
 
 def test_load_kernel_gives_identical_results(exported, rng):
@@ -383,6 +390,104 @@ def test_corrupt_library(matmul_library):
         f.write(b"not an ELF file")
     with pytest.raises((OSError, ValueError, RuntimeError), match=re.escape(matmul_library)):
         tp.load_kernel(matmul_library)
+
+
+def test_truncated_library_is_refused_not_a_crash(matmul_library):
+    """Mapping a truncated library killed the process with SIGBUS: the check runs in a
+    subprocess so that a regression fails this test instead of the whole session."""
+    with open(matmul_library, "rb") as f:
+        data = f.read()
+    with open(matmul_library, "wb") as f:
+        f.write(data[:len(data) // 2])
+    code = ("import sys, tvmprims\n"
+            "try:\n    tvmprims.load_kernel(sys.argv[1])\n"
+            "except tvmprims.LibraryMismatchError as e:\n    print(e); sys.exit(3)\n")
+    done = subprocess.run([sys.executable, "-c", code, matmul_library], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert f"{matmul_library} is {len(data) // 2} bytes" in done.stdout
+    assert f"records {len(data)}" in done.stdout and "truncated" in done.stdout
+
+
+def test_damaged_library_of_the_same_size_is_refused(matmul_library):
+    with open(matmul_library, "r+b") as f:
+        f.seek(os.path.getsize(matmul_library) // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(tp.LibraryMismatchError,
+                       match=re.escape(matmul_library) + " has SHA-256 .* damaged or was replaced"):
+        tp.load_kernel(matmul_library)
+
+
+def test_swapped_library_is_refused(matmul_kernel, tmp_path):
+    """Another kernel with the same signature would run silently with the wrong semantics."""
+    mine = matmul_kernel.export(tmp_path / "mine.so")
+    other = tp.build("matmul", A, B, schedule="none").export(tmp_path / "other.so")
+    shutil.copyfile(other, mine)
+    with pytest.raises(ValueError, match=re.escape(mine) + ".*was replaced"):
+        tp.load_kernel(mine)
+
+
+def test_sidecar_without_checksum_is_refused(matmul_library):
+    with open(matmul_library + ".json") as f:
+        meta = json.load(f)
+    for field in ("size", "sha256"):
+        broken = {k: v for k, v in meta.items() if k != field}
+        with open(matmul_library + ".json", "w") as f:
+            json.dump(broken, f)
+        with pytest.raises(tp.LibraryMismatchError, match="records no size and sha256"):
+            tp.load_kernel(matmul_library)
+
+
+@pytest.fixture
+def deployed(tmp_path):
+    """A directory written by tvmprims.export with one small kernel."""
+    manifest = tmp_path / "kernels.json"
+    manifest.write_text(json.dumps({"kernels": [
+        {"name": "gemm", "op": "matmul", "shapes": [list(A), list(B)]}]}))
+    out = tmp_path / "lib"
+    tp.export(manifest, out, report=lambda m: None)
+    return out
+
+
+def _set_library(directory, library):
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["kernels"][0]["library"] = library
+    path.write_text(json.dumps(manifest))
+
+
+def test_manifest_loads_inside_its_directory(deployed, rng):
+    a, b = inputs(rng, (A, B))
+    assert_close(tp.load(deployed)["gemm"](a, b), matmul_ref(a, b), "float32", 7)
+    _set_library(deployed, "./gemm.so")
+    assert tp.load(deployed)["gemm"].workload.shapes == (A, B)
+
+
+@pytest.mark.parametrize("library", ["../outside.so", "sub/../../outside.so", "ABSOLUTE", "",
+                                     None, 3], ids=["dotdot", "nested-dotdot", "absolute",
+                                                    "empty", "null", "number"])
+def test_manifest_cannot_load_outside_its_directory(deployed, library):
+    outside = deployed.parent / "outside.so"
+    shutil.copyfile(deployed / "gemm.so", outside)
+    shutil.copyfile(deployed / "gemm.so.json", f"{outside}.json")
+    _set_library(deployed, str(outside) if library == "ABSOLUTE" else library)
+    with pytest.raises(ValueError, match=re.escape(str(deployed / "manifest.json")) +
+                       ": library .* must be a file name|is outside"):
+        tp.load(deployed)
+
+
+@pytest.mark.parametrize("link", ["library", "sidecar"])
+def test_manifest_symlink_out_of_its_directory_is_refused(deployed, link):
+    outside = deployed.parent / "outside.so"
+    shutil.copyfile(deployed / "gemm.so", outside)
+    shutil.copyfile(deployed / "gemm.so.json", f"{outside}.json")
+    name = "gemm.so" if link == "library" else "gemm.so.json"
+    os.remove(deployed / name)
+    os.symlink(outside if link == "library" else f"{outside}.json", deployed / name)
+    with pytest.raises(ValueError, match="is outside .* is a symlink to"):
+        tp.load(deployed)
 
 
 def test_source_of_loaded_kernel(matmul_library):

@@ -11,7 +11,7 @@ from .api import (CONV2D_ALGORITHMS, MATMUL_ALGORITHMS, OPERATORS, build,
                   build_workload_from_shapes, conv1d, conv2d, convolve, depthwise_conv2d, matmul)
 from .build import SCHEDULES, TunedRecordMissing, cache_info, clear_cache
 from .deploy import export, load
-from .kernel import Kernel, Timing, load_kernel
+from .kernel import Kernel, LibraryMismatchError, Timing, load_kernel
 from .lowrank import lowrank_matmul
 from .target import resolve_target, target_key
 from .workload import Workload
@@ -22,7 +22,7 @@ __all__ = [
     "matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "lowrank_matmul", "lowrank",
     "roofline",
     "find_algorithms", "MATMUL_ALGORITHMS",
-    "build", "Kernel", "Timing", "load_kernel", "Workload",
+    "build", "Kernel", "Timing", "load_kernel", "LibraryMismatchError", "Workload",
     "resolve_target", "target_key", "cache_info", "clear_cache",
     "OPERATORS", "CONV2D_ALGORITHMS", "SCHEDULES",
     "build_workload_from_shapes", "tune", "export", "load", "TunedRecordMissing",

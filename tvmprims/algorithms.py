@@ -11,12 +11,13 @@ skip the search.
 
 import json
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from .api import CONV2D_OPERATORS, conv2d_workload
-from .build import build_workload
+from .build import build_workload, target_cache_key
 from .json_store import JsonStore, user_cache_path
 from .ops._checks import NotApplicable
 from .target import resolve_target, target_key
@@ -172,10 +173,19 @@ def cache_path():
     return user_cache_path("TVMPRIMS_ALGO_CACHE", "algorithms.json")
 
 
+def _valid_choice(key, entry):
+    """Raise unless ``entry`` is a well-formed choice (``{"algo": <a known algorithm>, ...}``)."""
+    if not isinstance(entry, dict):
+        raise TypeError(f"expected an object, got {type(entry).__name__}")
+    algo = entry.get("algo")
+    if not isinstance(algo, str) or algo not in CONV2D_OPERATORS:
+        raise ValueError(f"'algo' is {algo!r}, expected one of {tuple(CONV2D_OPERATORS)}")
+
+
 def _choices():
     path = cache_path()
     if _store["store"] is None or _store["store"].path != path:
-        _store["store"] = JsonStore(path, "algorithm cache")
+        _store["store"] = JsonStore(path, "algorithm cache", validate=_valid_choice)
     return _store["store"]
 
 
@@ -190,31 +200,36 @@ def choose_algorithm(direct_wl, target=None, schedule="auto"):
     """The workload of the fastest accurate algorithm for the layer ``direct_wl`` describes.
 
     Looked up in memory, then in the cache file; otherwise searched with
-    :func:`find_algorithms` and recorded in both.
+    :func:`find_algorithms` and recorded in both. An invalid entry in the file (unknown
+    algorithm, or one that does not apply to this layer) is ignored with a warning and
+    replaced by a new search; a file that cannot be written is a warning, and the choice is
+    still remembered in memory for this process.
     """
-    name = target if isinstance(target, str) or target is None else str(target)
-    mem_key = (direct_wl, name, schedule)
+    resolved = resolve_target(target)
+    mem_key = (direct_wl, target_cache_key(resolved), schedule)
     chosen = _memory.get(mem_key)
     if chosen is not None:
         return chosen
-    resolved = resolve_target(target)
     from . import __version__  # a new release may rank algorithms differently: search again
     key = (f"tvmprims-{__version__} {target_key(resolved)} {schedule} "
            f"{json.dumps(direct_wl.to_json(), sort_keys=True)}")
     with _lock:
-        entry = _choices().get(key)
-    algo = entry.get("algo") if isinstance(entry, dict) else None
-    if algo not in CONV2D_OPERATORS:
+        store = _choices()
+    entry = store.get(key)  # None when absent or invalid (warned)
+    chosen = None
+    if entry is not None:
+        try:
+            chosen = algorithm_workload(direct_wl, entry["algo"])
+        except NotApplicable as e:
+            warnings.warn(f"ignoring the algorithm cache's choice {entry['algo']!r} for "
+                          f"{direct_wl.describe()} ({store.path}): {e}", stacklevel=3)
+    if chosen is None:
         rows = find_algorithms(*_layer_args(direct_wl), dtype=direct_wl.dtype, target=resolved,
                                schedule=schedule)
         best = rows[0] if rows[0].ok else AlgorithmResult("direct")
-        algo = best.algo
-        with _lock:
-            _choices().put(key, {"algo": algo, "ms": None if best.seconds is None
-                               else round(best.seconds * 1e3, 6),
-                               "layer": direct_wl.describe()})
-    chosen = algorithm_workload(direct_wl, algo)
+        chosen = algorithm_workload(direct_wl, best.algo)
+        store.put(key, {"algo": best.algo, "ms": None if best.seconds is None
+                        else round(best.seconds * 1e3, 6), "layer": direct_wl.describe()})
     with _lock:
         _memory[mem_key] = chosen
     return chosen
-

@@ -10,6 +10,7 @@ from .ops import convolve as _convolve_op
 from .ops import depthwise_conv2d as _depthwise_op
 from .ops import matmul as _matmul_op
 from .ops._checks import is_int, require
+from .workload import check_shapes
 
 __all__ = ["matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "build",
            "build_workload_from_shapes", "conv2d_workload", "OPERATORS", "CONV2D_ALGORITHMS",
@@ -41,7 +42,7 @@ def build_workload_from_shapes(op, shapes, dtype="float32", params=None):
     if op not in OPERATORS:
         raise ValueError(f"unknown operator {op!r}: expected one of {OPERATORS}")
     module = importlib.import_module(f"tvmprims.ops.{op}")
-    return module.workload(*shapes, dtype=dtype, **(params or {}))
+    return module.workload(*check_shapes(op, shapes), dtype=dtype, **(params or {}))
 
 
 def build(op, *shapes, dtype="float32", target=None, schedule="auto", **params):

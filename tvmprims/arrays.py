@@ -17,16 +17,16 @@ ALIGNMENT = 64
 def as_input(x, name):
     """``x`` as a C-contiguous, 64-byte aligned float ndarray (copied only when needed).
 
-    Lists and tuples of Python numbers are converted (integers to float32); array objects
-    (numpy, torch CPU tensors) keep their dtype, and any dtype other than float32/float64
-    raises ``TypeError``.
+    Lists and tuples of Python numbers (integers, floats, bools) become float32, the
+    default dtype; pass a numpy array to compute in float64. Array objects (numpy, torch CPU
+    tensors) keep their dtype, and any dtype other than float32/float64 raises ``TypeError``.
     """
     if (type(x) is np.ndarray and x.dtype in DTYPE_NAMES and x.size and x.flags.c_contiguous
             and not x.ctypes.data % ALIGNMENT):
         return x  # the common case, checked cheaply
-    if isinstance(x, (list, tuple)):  # Python numbers: integers become float32
+    if isinstance(x, (list, tuple)):  # Python numbers: float32, whatever their type
         x = np.asarray(x)
-        if x.dtype.kind in "iub":
+        if x.dtype.kind in "iubf":
             x = x.astype(np.float32)
     elif not isinstance(x, np.ndarray):  # torch tensors and other array objects
         try:

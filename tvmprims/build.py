@@ -15,7 +15,7 @@ from .target import resolve_target
 from .workload import Workload
 
 __all__ = ["build_workload", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
-           "TunedRecordMissing", "clear_cache", "cache_info"]
+           "TunedRecordMissing", "clear_cache", "cache_info", "target_cache_key"]
 
 #: Schedule names accepted by ``schedule=``:
 #: ``auto`` (default) a tuned record when one exists, else the hand schedule;
@@ -31,6 +31,8 @@ class TunedRecordMissing(UserWarning):
 
 _lock = threading.Lock()
 _kernels = {}
+_compiling = {}        # key -> Lock held while that kernel compiles
+_target_strings = {}   # Target object -> str(Target)
 _stats = {"hits": 0, "misses": 0}
 
 
@@ -74,29 +76,55 @@ def schedule_workload(workload, target, schedule="hand"):
 
 
 def build_workload(workload, target="llvm", schedule="auto"):
-    """Compile ``workload`` (cached: the same workload, target and schedule compile once)."""
+    """Compile ``workload`` (cached: the same workload, target and schedule compile once).
+
+    Thread-safe: threads asking for one kernel at once compile it once (the others wait for
+    it); different kernels compile concurrently. A target name and the ``Target`` it resolves
+    to (``"llvm"`` and ``resolve_target("llvm")``) share the cached kernel.
+    """
     if not isinstance(workload, Workload):
         raise TypeError(f"expected a Workload, got {type(workload).__name__}")
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}: expected one of {SCHEDULES}")
     resolved = resolve_target(target)  # validates; cached for names
-    # String targets key by name: str(Target) serialises to JSON, too slow for every call.
-    key = (workload, _canonical_name(target) if isinstance(target, str) or target is None
-           else str(resolved), schedule)
+    key = (workload, target_cache_key(resolved), schedule)
     with _lock:
         kernel = _kernels.get(key)
-        _stats["hits" if kernel is not None else "misses"] += 1
-    if kernel is not None:
-        return kernel
-    mod, used = schedule_workload(workload, resolved, schedule)
-    kernel = Kernel(workload, resolved, used, compile_module(mod, resolved).mod, mod)
-    with _lock:
-        return _kernels.setdefault(key, kernel)
+        if kernel is not None:
+            _stats["hits"] += 1
+            return kernel
+        key_lock = _compiling.setdefault(key, threading.Lock())
+    with key_lock:  # one compile per key; other keys are not blocked
+        with _lock:
+            kernel = _kernels.get(key)
+            if kernel is not None:  # compiled by the thread we waited for
+                _stats["hits"] += 1
+                return kernel
+            _stats["misses"] += 1
+        try:
+            mod, used = schedule_workload(workload, resolved, schedule)
+            kernel = Kernel(workload, resolved, used, compile_module(mod, resolved).mod, mod)
+            with _lock:
+                _kernels[key] = kernel
+        finally:
+            with _lock:
+                if _compiling.get(key) is key_lock:
+                    del _compiling[key]
+    return kernel
 
 
-def _canonical_name(target):
-    name = "llvm" if target is None else target.strip().lower()
-    return "llvm" if name == "cpu" else name
+def target_cache_key(target):
+    """The string that identifies resolved ``target`` in cache keys: ``str(target)``, kept per
+    ``Target`` object (``str(Target)`` serialises to JSON, too slow for every call; names
+    resolve to one cached ``Target`` each, so they reuse its string)."""
+    text = _target_strings.get(target)
+    if text is None:
+        text = str(target)
+        with _lock:
+            if len(_target_strings) >= 256:  # Targets made afresh for every call
+                _target_strings.clear()
+            _target_strings[target] = text
+    return text
 
 
 def clear_cache():

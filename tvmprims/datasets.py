@@ -12,12 +12,14 @@ With ``download=True`` and a network, torchvision fetches MNIST into ``root``.
 """
 
 import gzip
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_mnist", "default_root", "read_idx", "MNISTFormatError", "FASHION_MNIST_ROOT"]
+__all__ = ["load_mnist", "default_root", "read_idx", "MNISTFormatError", "FASHION_MNIST_ROOT",
+           "MAX_ITEMS", "IMAGE_SHAPE"]
 
 FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist"
 _PREFIX = {"train": "train", "test": "t10k"}
@@ -49,29 +51,65 @@ def _find(root, split, kind):
         f"download=True with a network")
 
 
+#: Largest number of items accepted in one file (MNIST has 60000; the IDX format allows more,
+#: but a count beyond this is a damaged header, not a data set to allocate memory for).
+MAX_ITEMS = 10_000_000
+#: Image size of MNIST-format data sets.
+IMAGE_SHAPE = (28, 28)
+
+
+def _read_exactly(f, n):
+    """``n`` bytes from ``f`` (fewer only at its end), read in blocks: a gzip stream is
+    decompressed no further than needed."""
+    chunks, left = [], n
+    while left:
+        chunk = f.read(min(left, 1 << 24))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_idx(path, kind):
-    """Read one IDX file of ``kind`` ``"images"`` (n, rows, cols) or ``"labels"`` (n,)."""
+    """Read one IDX file of ``kind`` ``"images"`` (n, 28, 28) or ``"labels"`` (n,).
+
+    The header is read and checked first (magic number, 28x28 images, a count of at most
+    :data:`MAX_ITEMS`); then exactly the data it announces is read, so a small gzip file
+    claiming gigabytes is rejected before it is decompressed. Raises
+    :class:`MNISTFormatError` for a bad header, missing data or data beyond the announced size.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
+    ndim = 3 if kind == "images" else 1
+    header_size = 4 + 4 * ndim
     try:
         with opener(path, "rb") as f:
-            data = f.read()
+            header = _read_exactly(f, header_size)
+            if len(header) < header_size:
+                raise MNISTFormatError(f"{path}: truncated header ({len(header)} bytes)")
+            magic = int.from_bytes(header[:4], "big")
+            if magic != _MAGIC[kind]:
+                raise MNISTFormatError(f"{path}: magic number {magic:#010x}, expected "
+                                       f"{_MAGIC[kind]:#010x} for IDX {kind}")
+            dims = tuple(int.from_bytes(header[4 + 4 * i:8 + 4 * i], "big")
+                         for i in range(ndim))
+            if kind == "images" and dims[1:] != IMAGE_SHAPE:
+                raise MNISTFormatError(f"{path}: images of {dims[1]}x{dims[2]} pixels, "
+                                       f"expected {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}")
+            if dims[0] > MAX_ITEMS:
+                raise MNISTFormatError(f"{path}: header announces {dims[0]} items, more than "
+                                       f"the {MAX_ITEMS} accepted (damaged header?)")
+            expected = math.prod(dims)  # Python ints: no overflow
+            data = _read_exactly(f, expected)
+            extra = len(f.read(1))
     except (OSError, EOFError) as e:  # gzip: truncated or not gzip at all
         raise MNISTFormatError(f"{path}: cannot read ({e})") from None
-    ndim = 3 if kind == "images" else 1
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise MNISTFormatError(f"{path}: truncated header ({len(data)} bytes)")
-    magic = int.from_bytes(data[:4], "big")
-    if magic != _MAGIC[kind]:
-        raise MNISTFormatError(f"{path}: magic number {magic:#010x}, expected "
-                               f"{_MAGIC[kind]:#010x} for IDX {kind}")
-    dims = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(dims))
-    if len(data) - header != expected:
-        raise MNISTFormatError(f"{path}: {len(data) - header} bytes of data, expected {expected} "
+    if len(data) != expected or extra:
+        found = f"{len(data)}" if not extra else f"more than {expected}"
+        raise MNISTFormatError(f"{path}: {found} bytes of data, expected {expected} "
                                f"for shape {dims} (truncated or padded file)")
-    return np.frombuffer(data, np.uint8, offset=header).reshape(dims)
+    return np.frombuffer(data, np.uint8).reshape(dims)
 
 
 def load_mnist(root=None, split="train", download=False):

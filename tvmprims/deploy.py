@@ -14,7 +14,7 @@ recording the target and the schedule each kernel got; :func:`load` returns the 
 
 import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .api import build_workload_from_shapes
 from .build import build_workload
@@ -79,15 +79,40 @@ def export(manifest, out_dir, target=None, schedule="auto", report=print):
     return path
 
 
+def _library_path(directory, root, library, manifest):
+    """``directory / library`` when it (and its sidecar) resolve to a file inside
+    ``directory``; ``ValueError`` for an absolute path, ``..``, or a symlink leading out."""
+    if not isinstance(library, str) or not library:
+        raise ValueError(f"{manifest}: library {library!r} must be a file name in {directory}")
+    relative = PurePosixPath(library)
+    if relative.is_absolute() or Path(library).is_absolute() or ".." in relative.parts:
+        raise ValueError(f"{manifest}: library {library!r} is outside {directory} (absolute "
+                         "paths and '..' are refused)")
+    candidate = directory / relative
+    for file in (candidate, Path(f"{candidate}.json")):
+        if not file.resolve().is_relative_to(root):
+            raise ValueError(f"{manifest}: library {library!r} is outside {directory} "
+                             f"({file} is a symlink to {file.resolve()})")
+    return candidate
+
+
 def load(directory):
-    """The kernels written by :func:`export`, as ``{name: Kernel}``."""
+    """The kernels written by :func:`export`, as ``{name: Kernel}``.
+
+    Every library must lie inside ``directory``: a manifest naming an absolute path, a path
+    with ``..`` or a symlink that leads out of it raises ``ValueError``. Each library is
+    checked against its sidecar's size and SHA-256 (:func:`tvmprims.load_kernel`).
+    """
     directory = Path(directory)
     path = directory / "manifest.json"
     try:
         entries = json.loads(path.read_text())["kernels"]
-        libraries = {e["name"]: directory / e["library"] for e in entries}
+        libraries = {e["name"]: e["library"] for e in entries}
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} does not exist: export a manifest there first") from None
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: not a manifest written by tvmprims export ({e})") from None
+    root = directory.resolve()
+    libraries = {name: _library_path(directory, root, library, path)
+                 for name, library in libraries.items()}
     return {name: load_kernel(library) for name, library in libraries.items()}

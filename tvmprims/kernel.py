@@ -1,6 +1,8 @@
 """``Kernel``: one compiled operator instance that can be called, timed, shown and exported."""
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +12,7 @@ from .arrays import ALIGNMENT, aligned_empty, as_input
 from .target import device_for, resolve_target
 from .workload import Workload
 
-__all__ = ["Kernel", "Timing", "load_kernel", "evaluate_seconds"]
+__all__ = ["Kernel", "Timing", "load_kernel", "evaluate_seconds", "LibraryMismatchError"]
 
 
 def evaluate_seconds(module, device, args, number=0, repeat=5, min_repeat_ms=200):
@@ -181,18 +183,61 @@ class Kernel:
         through plain TVM, every array must be C-contiguous and 64-byte aligned, as TVM's
         buffers are (``tvm.runtime.tensor`` allocates so; numpy arrays often are not, and a
         misaligned output can crash the process). :func:`load_kernel` checks and copies for
-        you. A ``<path>.json`` sidecar records the workload, target and schedule.
+        you. A ``<path>.json`` sidecar records the workload, target and schedule, and the
+        library's size and SHA-256, which :func:`load_kernel` checks before loading it.
         """
         path = str(path)
         self.module.export_library(path)
+        meta = {"workload": self.workload.to_json(), "target": str(self.target),
+                "schedule": self.schedule, "size": os.path.getsize(path),
+                "sha256": _sha256(path)}
         with open(path + ".json", "w") as f:
-            json.dump({"workload": self.workload.to_json(), "target": str(self.target),
-                       "schedule": self.schedule}, f, indent=1)
+            json.dump(meta, f, indent=1)
         return path
 
 
+class LibraryMismatchError(ValueError):
+    """An exported library differs from what its sidecar recorded at export: truncated,
+    damaged or replaced by another file. Loading it could crash the process or run another
+    kernel, so :func:`load_kernel` refuses."""
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_library(path, meta):
+    """Raise :class:`LibraryMismatchError` unless ``path`` has the size and SHA-256 that its
+    sidecar ``meta`` records (read before ``tvm.runtime.load_module`` maps the file: a
+    truncated library would kill the process with SIGBUS there)."""
+    size, sha256 = meta.get("size"), meta.get("sha256")
+    if not (isinstance(size, int) and not isinstance(size, bool) and isinstance(sha256, str)):
+        raise LibraryMismatchError(f"{path}.json records no size and sha256 of the library "
+                                   "(written by an older tvmprims?): export the kernel again")
+    try:
+        actual = os.path.getsize(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist (its sidecar {path}.json does)") from None
+    if actual != size:
+        raise LibraryMismatchError(f"{path} is {actual} bytes, but {path}.json records "
+                                   f"{size}: the library is truncated or was replaced")
+    actual = _sha256(path)
+    if actual != sha256.lower():
+        raise LibraryMismatchError(f"{path} has SHA-256 {actual}, but {path}.json records "
+                                   f"{sha256}: the library is damaged or was replaced")
+
+
 def load_kernel(path):
-    """Load a kernel written by :meth:`Kernel.export`."""
+    """Load a kernel written by :meth:`Kernel.export`.
+
+    The library's size and SHA-256 are checked against its sidecar first: a truncated,
+    damaged or swapped library raises :class:`LibraryMismatchError` (a ``ValueError``)
+    naming the file and what differs, instead of being loaded.
+    """
     path = str(path)
     try:
         with open(path + ".json") as f:
@@ -204,4 +249,5 @@ def load_kernel(path):
                                 "Kernel.export (the .so alone loads with tvm.runtime.load_module)") from None
     except (KeyError, ValueError, TypeError) as e:
         raise ValueError(f"{path}.json is not a valid tvmprims kernel description: {e}") from None
+    _check_library(path, meta)
     return Kernel(workload, target, meta.get("schedule", "unknown"), tvm.runtime.load_module(path))

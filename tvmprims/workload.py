@@ -8,11 +8,14 @@ the kernel cache (together with target and schedule) and, later, of tuning recor
 import functools
 import importlib
 import math
+import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Workload", "SUPPORTED_DTYPES", "DTYPE_NAMES", "dtype_name", "MAX_ELEMENTS"]
+__all__ = ["Workload", "SUPPORTED_DTYPES", "DTYPE_NAMES", "dtype_name", "check_shapes",
+           "MAX_ELEMENTS"]
 
 #: dtypes every operator supports on every target.
 SUPPORTED_DTYPES = ("float32", "float64")
@@ -43,6 +46,29 @@ def dtype_name(dtype):
     return name
 
 
+def check_shapes(op, shapes):
+    """``shapes`` as a tuple of tuples of Python ints.
+
+    Each extent must be an integer (Python ``int`` or a numpy integer): a float (even
+    ``3.0``), a string, a bool or anything else raises ``TypeError`` naming the operator,
+    the shape and the extent, never truncated or converted.
+    """
+    if isinstance(shapes, (str, bytes)) or not isinstance(shapes, Iterable):
+        raise TypeError(f"{op}: shapes must be a sequence of shapes, got {shapes!r}")
+    checked = []
+    for i, shape in enumerate(shapes):
+        if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
+            raise TypeError(f"{op}: shape {i} must be a sequence of integers, got {shape!r}")
+        shape = tuple(shape)
+        for d in shape:
+            if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral):
+                raise TypeError(f"{op}: shape {i} {shape!r} has extent {d!r} of type "
+                                f"{type(d).__name__}; extents must be integers (int or numpy "
+                                "integer, not bool)")
+        checked.append(tuple(int(d) for d in shape))
+    return tuple(checked)
+
+
 @dataclass(frozen=True)
 class Workload:
     """One operator instance.
@@ -68,7 +94,7 @@ class Workload:
     @staticmethod
     def make(op, shapes, dtype, **params):
         """Build a workload with canonical (tuple, sorted) fields; every extent must be >= 1."""
-        shapes = tuple(tuple(int(d) for d in s) for s in shapes)
+        shapes = check_shapes(op, shapes)
         for shape in shapes:
             if min(shape, default=1) < 1:
                 raise ValueError(f"{op}: shape {shape} has a zero-size or negative dimension")

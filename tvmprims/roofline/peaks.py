@@ -287,15 +287,50 @@ def machine_peaks(target=None, dtype="float32", quick=False, refresh=False, repo
     target = resolve_target(target)
     dtype = dtype_name(dtype)
     if not refresh:
-        store = JsonStore(cache_path(), "peaks cache")
+        store = JsonStore(cache_path(), "peaks cache", validate=_valid_entry)
         for sweep in ("full", "quick") if quick else ("full",):
             entry = store.get(_cache_key(target_key(target), dtype, sweep))
-            if entry is not None:
-                try:
-                    return Peaks.from_json(entry)
-                except (TypeError, KeyError, ValueError):
-                    pass  # an entry of an older format: measure again
+            if entry is not None:  # None too when invalid (warned): measured again below
+                return Peaks.from_json(entry)
     return remember_peaks(measure_peaks(target, dtype, quick, report))
+
+
+def _positive(value, name, optional=False):
+    if value is None and optional:
+        return
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value <= 0):
+        raise ValueError(f"{name} is {value!r}, expected a positive number")
+
+
+def _valid_entry(key, entry):
+    """Raise unless ``entry`` is a usable :class:`Peaks` cached under ``key``: every roof a
+    positive finite number, a bandwidth sweep of increasing sizes (an entry of an older
+    format, or a damaged one, would divide by zero or index an empty sweep)."""
+    peaks = Peaks.from_json(entry)
+    if not all(isinstance(v, str) for v in (peaks.target, peaks.device, peaks.dtype)):
+        raise TypeError("target, device and dtype must be strings")
+    if not isinstance(peaks.quick, bool):
+        raise TypeError(f"quick is {peaks.quick!r}, expected true or false")
+    if key != _cache_key(peaks.target, peaks.dtype, "quick" if peaks.quick else "full"):
+        raise ValueError(f"entry of {peaks.target} {peaks.dtype} stored under another key")
+    if isinstance(peaks.cores, bool) or not isinstance(peaks.cores, int) or peaks.cores < 1:
+        raise ValueError(f"cores is {peaks.cores!r}, expected a positive integer")
+    _positive(peaks.gflops, "gflops")
+    _positive(peaks.gflops_core, "gflops_core", optional=True)
+    if not peaks.bandwidth:
+        raise ValueError("the bandwidth sweep is empty")
+    last = 0
+    for row in peaks.bandwidth:
+        if len(row) != 3:
+            raise ValueError(f"bandwidth row {row!r} is not (bytes, one core, all cores)")
+        size, one, every = row
+        _positive(size, "a bandwidth working set")
+        if size <= last:
+            raise ValueError("bandwidth working sets are not increasing")
+        last = size
+        _positive(one, "a one-core bandwidth", optional=True)
+        _positive(every, "an all-core bandwidth")
 
 
 def remember_peaks(peaks):
