@@ -17,7 +17,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 #: What executing the notebooks needs; the ``dev`` extra installs it (checked below).
 EXECUTION_PACKAGES = ("ipykernel", "nbclient", "nbformat")
 
-#: Seconds one cell may run in quick mode before the test fails (the slowest takes ~40 s).
+#: Seconds one cell may run in quick mode before the test fails (the slowest, the quick precision
+#: study, took about a minute on 2 busy cores).
 CELL_TIMEOUT = 300
 
 #: The per-user caches that conftest's ``isolated_user_caches`` moves into a temporary directory.
