@@ -2,4 +2,27 @@
 
 * :mod:`~tvmprims.studies.precision`: error of every algorithm at every precision.
 * :mod:`~tvmprims.studies.rank`: truncated-SVD error and low-rank speed-up against rank.
+
+:func:`quick_mode` tells the notebooks in ``notebooks/`` to run their studies small, as the
+CLI's ``--quick`` does (CI executes every notebook that way).
 """
+
+import os
+
+__all__ = ["QUICK_ENV", "quick_mode"]
+
+#: The environment variable that switches the notebooks to their quick (CI) versions.
+QUICK_ENV = "TVMPRIMS_QUICK"
+
+
+def quick_mode():
+    """Whether ``$TVMPRIMS_QUICK`` asks for the quick versions of the studies.
+
+    Returns
+    -------
+    bool
+        True when the variable is set to anything but ``""``, ``"0"``, ``"false"`` or
+        ``"no"`` (case-insensitive); False when it is unset, so the full studies are the
+        default.
+    """
+    return os.environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")

@@ -18,20 +18,21 @@ def write_csv(path, rows):
 
 
 def new_figure(ncols=1, width=6.4, height=4.2):
-    """``(figure, axes)`` on the non-interactive Agg backend."""
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    """``(figure, axes)``: a bare :class:`matplotlib.figure.Figure`, outside pyplot.
+
+    It needs no display and leaves pyplot's backend alone (a study run in a notebook must not
+    switch the notebook's inline backend to Agg), and pyplot never shows or keeps it.
+    """
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(width * ncols, height))
+    axes = fig.subplots(1, ncols, squeeze=False)
     return fig, list(axes[0])
 
 
 def save_figure(fig, path):
-    """Save and close ``fig``; returns the path."""
-    import matplotlib.pyplot as plt
+    """Save ``fig`` (PNG through Agg, whatever pyplot's backend); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
