@@ -36,7 +36,8 @@ REGISTERS = {64: "zmm", 32: "ymm", 16: "xmm"}
 
 
 def target_params(names=None):
-    """``pytest.param(target, vector_bytes, id=name)`` for each of ``CPU_TARGETS`` (or ``names``)."""
+    """``pytest.param(target, vector_bytes, id=name)`` for each of ``CPU_TARGETS`` (or
+    ``names``)."""
     return [pytest.param(*CPU_TARGETS[n], id=n) for n in (names or CPU_TARGETS)]
 
 
