@@ -6,6 +6,8 @@ block, compute the reduction inside each tile into a tile-sized accumulator (reg
 ``local`` memory on CUDA), and write the tile back once.
 """
 
+from .hardware import cpu_model
+
 __all__ = ["CPU_REGISTER_SCOPE", "CPU_STACK_BYTES", "divisor_at_most", "split_factor",
            "accumulate_locally", "tile_loops", "fuse_parallel", "vector_lanes",
            "vectorize_innermost", "find_block", "loop_extent", "partition_whole_tiles",
@@ -48,13 +50,10 @@ def split_factor(extent, preferred, minimum=None):
 
 
 def vector_lanes(target, dtype):
-    """SIMD lanes of ``dtype`` on a CPU target (AVX-512: 64 bytes, AVX2: 32, else 16)."""
-    mcpu = str(target.attrs.get("mcpu", ""))
-    width = 64 if any(t in mcpu for t in ("skylake-avx512", "icelake", "sapphire", "znver4",
-                                          "znver5", "cascadelake", "cooperlake")) else 32
-    if target.attrs.get("mtriple", "").startswith("aarch64"):
-        width = 16
-    return width // (8 if dtype == "float64" else 4)
+    """SIMD lanes of ``dtype`` on a CPU target: its vector width
+    (:func:`~tvmprims.schedules.hardware.cpu_model`, read from the target's LLVM features:
+    AVX-512 64 bytes, AVX/AVX2 32, NEON and SSE 16) over the dtype's size."""
+    return cpu_model(target).lanes(dtype)
 
 
 def accumulate_locally(sch, reduction_name, scope=CPU_REGISTER_SCOPE):

@@ -6,9 +6,11 @@ import itertools
 import pytest
 
 import tvmprims
-from tvmprims.schedules.common import CPU_STACK_BYTES
+from tvmprims.schedules.common import CPU_STACK_BYTES, vector_lanes
 from tvmprims.schedules.cpu import conv2d as cpu_conv2d
+from tvmprims.target import resolve_target
 from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref, workspace_allocations
+from cpu_targets import ZNVER3_2C, compile_for, require_runs_here, target_params
 
 BATCHES = (1, 3, 32)
 CHANNELS = (1, 3, 64)
@@ -35,11 +37,13 @@ def _cases():
     return cases
 
 
-def _run(rng, x_shape, w_shape, stride, padding, dilation, groups=1, bias=True, dtype="float32"):
+def _run(rng, x_shape, w_shape, stride, padding, dilation, groups=1, bias=True, dtype="float32",
+         target=None):
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype) if bias else None
-    out = tvmprims.conv2d(x, w, b, stride, padding, dilation, groups, algo="direct")
+    out = tvmprims.conv2d(x, w, b, stride, padding, dilation, groups, algo="direct",
+                          target=target)
     assert_close(out, conv2d_ref(x, w, b, stride, padding, dilation, groups), dtype,
                  w_shape[1] * w_shape[2] * w_shape[3])
 
@@ -101,10 +105,12 @@ def test_kernels_wider_than_the_unrolled_limit(rng, k):
     _run(rng, (2, 3, 21, 23), (5, 3, *k), 1, (k[0] // 2, k[1] // 2), 1)
 
 
-def test_register_tile_is_not_a_workspace():
+@pytest.mark.parametrize("target,vector_bytes", target_params())
+def test_register_tile_is_not_a_workspace(target, vector_bytes):
     # Workspaces: the padded input and the packed weights; the accumulators (a segment of
-    # 5 + 4 columns) are a stack array (CPU_REGISTER_SCOPE), not an allocation per tile.
-    kernel = tvmprims.build("conv2d", (1, 8, 9, 9), (16, 8, 3, 3), padding=1, schedule="hand")
+    # 5 + 4 columns on AVX2) are a stack array (CPU_REGISTER_SCOPE), not an allocation per
+    # tile, on every CPU family.
+    kernel = compile_for(target, "conv2d", (1, 8, 9, 9), (16, 8, 3, 3), padding=1)
     assert workspace_allocations(kernel) == 2
 
 
@@ -114,18 +120,25 @@ def test_register_tile_is_not_a_workspace():
                           ((1, 16, 21, 21), (16, 16, 3, 3), 1, 0, 2, 1, "float32"),
                           ((1, 8, 13, 13), (8, 8, 3, 3), 1, 1, 1, 1, "float64")])
 def test_tiles_of_two_widths(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype):
-    """Output widths 14, 17 and 13: whole tiles and then narrower ones (5 + 5 + 4, ...)."""
+    """Output widths 14, 17 and 13: whole tiles and then narrower ones (5 + 5 + 4, ...).
+
+    These shapes get two widths with AVX2's vectors (not all of them with AVX-512's), so the
+    kernel is built for the AVX2 target (znver3), whose code runs on any AVX2 or AVX-512 host.
+    """
+    require_runs_here(ZNVER3_2C)
     out_width = (x_shape[3] + 2 * padding - dilation * (w_shape[3] - 1) - 1) // stride + 1
-    lanes = 4 if dtype == "float64" else 8
-    tiles = cpu_conv2d.tile_sizes(w_shape[0], out_width, out_width, lanes,
-                                  w_shape[0] // groups, 8 if dtype == "float64" else 4)
+    tiles = cpu_conv2d.tile_sizes(w_shape[0], out_width, out_width,
+                                  vector_lanes(ZNVER3_2C, dtype), w_shape[0] // groups,
+                                  8 if dtype == "float64" else 4)
     assert tiles.short > 0
-    _run(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype=dtype)
+    _run(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype=dtype,
+         target=ZNVER3_2C)
 
 
 def test_tiles_of_several_rows(rng):
     """An output two columns wide: the tile spans two rows to keep 8 accumulators."""
-    assert cpu_conv2d.tile_sizes(32, 14, 2, 8).rows > 1
+    lanes = vector_lanes(resolve_target("llvm"), "float32")  # the host's, which _run uses
+    assert cpu_conv2d.tile_sizes(32, 14, 2, lanes).rows > 1
     _run(rng, (2, 32, 14, 2), (32, 32, 3, 1), 1, (1, 0), 1)
 
 

@@ -13,7 +13,9 @@ import pytest
 import tvmprims
 from tvmprims._tvm import tvm
 from tvmprims.ops import conv2d_im2col
+from tvmprims.schedules.common import vector_lanes
 from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref
+from cpu_targets import compile_for, target_params
 from test_cuda_schedules import SHARED_LIMIT, emulate, launch_dims, shared_arrays
 
 SIZES = (*range(3, 48, 4), 49)  # odd, 3 to 49 in steps of 4 (and 49)
@@ -151,17 +153,26 @@ def test_workload_and_errors():
                         algo="im2col")
 
 
-def test_cpu_schedule_fuses_im2col_into_packing():
+#: Panel width of the GEMM's B operand (two vectors of float32) per vector ISA, and the
+#: number of panels covering the 169 output pixels of 13 x 13.
+PANELS = {16: (22, 8), 32: (11, 16), 64: (6, 32)}
+
+
+@pytest.mark.parametrize("target,vector_bytes", target_params())
+def test_cpu_schedule_fuses_im2col_into_packing(target, vector_bytes):
     """The patch matrix is written once, in the GEMM's panel layout, with the padding test in
-    that pass; the reshape and bias are folded into the GEMM's store."""
-    kernel = tvmprims.build("conv2d_im2col", (1, 8, 13, 13), (16, 8, 3, 3), (16,), padding=1,
-                            schedule="hand")
-    script = kernel.script()
+    that pass; the reshape and bias are folded into the GEMM's store. Built for each CPU
+    family: panels of 16 floats on AVX2, 32 on AVX-512, 8 on NEON."""
+    compiled = compile_for(target, "conv2d_im2col", (1, 8, 13, 13), (16, 8, 3, 3), (16,),
+                           padding=1)
+    script = compiled.script()
     blocks = re.findall(r'T\.sblock\("(\w+)"\)', script)
     assert [b for b in blocks if "im2col" in b] == ["im2col_pad"]  # computed in the padding
     panels = re.search(r"im2col_pad = T\.sblock_alloc_buffer\(\((\d+), (\d+), (\d+), (\d+), "
                        r"(\d+)\)", script)
-    assert panels and panels.groups() == ("1", "1", "11", "72", "16")  # 169 px -> 11 panels
+    count, width = PANELS[vector_bytes]
+    assert width == 2 * vector_lanes(target, "float32")
+    assert panels and panels.groups() == ("1", "1", str(count), "72", str(width))
     assert "conv" not in blocks and "bias_add" not in blocks and "weight_matrix" not in blocks
     assert "T.vectorized" in script and "T.parallel" in script
 

@@ -7,6 +7,7 @@ import pytest
 
 import tvmprims
 from tvmprims.testing import assert_close, matmul_ref, workspace_allocations
+from cpu_targets import compile_for, target_params
 
 SMALL = (1, 7, 64, 127)
 LARGE = [(2048, 2048, 2048), (1, 2048, 2048), (2048, 1, 3), (1021, 1031, 1033), (3, 2048, 1),
@@ -46,8 +47,10 @@ def test_matches_numpy_output_shape_and_dtype(rng):
     assert c.shape == np.matmul(a, b).shape and c.dtype == np.float32
 
 
-def test_register_tile_is_not_a_workspace():
-    # Only the packed B panels are a workspace; the 4 x 16 accumulator tile is a stack array
-    # (CPU_REGISTER_SCOPE), not an allocation per tile.
-    kernel = tvmprims.build("matmul", (64, 64), (64, 64), schedule="hand")
+@pytest.mark.parametrize("target,vector_bytes", target_params())
+def test_register_tile_is_not_a_workspace(target, vector_bytes):
+    # Only the packed B panels are a workspace; the accumulator tile (4 x 16 floats on AVX2,
+    # 4 x 32 on AVX-512) is a stack array (CPU_REGISTER_SCOPE), not an allocation per tile,
+    # on every CPU family.
+    kernel = compile_for(target, "matmul", (64, 64), (64, 64))
     assert workspace_allocations(kernel) == 1

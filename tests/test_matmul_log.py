@@ -12,7 +12,9 @@ import pytest
 import tvmprims
 from tvmprims._tvm import tvm
 from tvmprims.ops import matmul_log
+from tvmprims.schedules.common import vector_lanes
 from tvmprims.testing import assert_close, matmul_ref
+from cpu_targets import compile_for, target_params
 from test_cuda_schedules import emulate, launch_dims, shared_arrays
 
 SHAPES = [(1, 1, 1), (1, 7, 1), (7, 1, 5), (31, 37, 29), (127, 64, 131), (64, 65, 16),
@@ -167,11 +169,21 @@ def test_workload_params():
     assert exact.output_shape == (4, 6) and exact.flops == 2 * 4 * 5 * 6
 
 
-def test_cpu_schedule_structure():
-    """B's sign and log stages write the GEMM panels directly; the bins are combined per tile."""
-    script = tvmprims.build("matmul_log", (20, 30), (30, 40), bits=3, schedule="hand").script()
+#: B's panels for N = 40 per vector ISA: (panels, width); the width is two float32 vectors.
+PANELS = {16: (5, 8), 32: (3, 16), 64: (2, 32)}
+
+
+@pytest.mark.parametrize("target,vector_bytes", target_params())
+def test_cpu_schedule_structure(target, vector_bytes):
+    """B's sign and log stages write the GEMM panels directly (zero-padded to whole panels
+    where 40 is not a multiple of their width); the bins are combined per tile. Built for
+    each CPU family."""
+    script = compile_for(target, "matmul_log", (20, 30), (30, 40), bits=3).script()
+    count, width = PANELS[vector_bytes]
+    assert width == 2 * vector_lanes(target, "float32")
     for stage in ("B_sign", "B_log"):
-        assert re.search(rf"{stage}_pad = T\.sblock_alloc_buffer\(\(3, 30, 16\)", script), stage
+        assert re.search(rf"{stage}(_pad)? = T\.sblock_alloc_buffer\(\({count}, 30, {width}\)",
+                         script), stage
     assert "T.parallel" in script and "T.vectorized" in script
     loops = re.findall(r"for (\w+) in T\.parallel", script)
     assert len(loops) == 5  # 4 conversion stages, 1 tile loop holding the bins and combine

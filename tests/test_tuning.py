@@ -14,8 +14,11 @@ import numpy as np
 import pytest
 
 import tvmprims
+from tvmprims import bench
+from tvmprims._tvm import tvm
 from tvmprims.testing import assert_close, matmul_ref
-from tvmprims.tuning import RECORD_FILES, TuningLogError, search_dirs
+from tvmprims.tuning import REPO_LOGS, RECORD_FILES, TuningLogError, search_dirs, tuned_schedule
+from cpu_targets import ZNVER3_2C, cpu_target, require_runs_here
 
 SHAPE = ((24, 40), (40, 56))  # small and not tile multiples: a real tuning run in CI
 
@@ -131,6 +134,46 @@ def test_cpu_records_are_never_looked_up_for_cuda(tuned_logs, monkeypatch):
     assert all("cuda-" in str(d) for d in search_dirs("cuda"))
     with pytest.warns(tvmprims.TunedRecordMissing):
         assert tvmprims.build("matmul", *SHAPE, target="cuda", schedule="tuned").schedule == "hand"
+
+
+# --- The shipped logs (tuning_logs/), for the target they were tuned for, on any host ------------
+
+SHIPPED = sorted(d for d in REPO_LOGS.iterdir() if (d / "target.json").exists())
+
+
+def _shipped_target(directory):
+    meta = json.loads((directory / "target.json").read_text())
+    return tvm.target.Target(json.loads(meta["target"]))
+
+
+@pytest.mark.parametrize("directory", SHIPPED, ids=lambda d: d.name)
+def test_shipped_logs_cover_the_bench_workloads_of_their_target(directory):
+    """Each shipped log is named by its target's key and holds a record for every benchmark
+    workload (the README's "tuned" figures); looked up with that explicit target, never the
+    host's, so this holds on any CPU."""
+    target = _shipped_target(directory)
+    assert directory.name == tvmprims.target_key(target)
+    assert directory in search_dirs(target)
+    missing = [c.label for c in bench.WORKLOADS if tuned_schedule(
+        tvmprims.build_workload_from_shapes(c.op, c.shapes, "float32", c.kwargs()), target) is None]
+    assert not missing
+
+
+def test_shipped_records_are_not_applied_to_another_cpu():
+    wl = tvmprims.build_workload_from_shapes("matmul", ((256, 256), (256, 256)))
+    assert tuned_schedule(wl, ZNVER3_2C) is not None
+    for other in (cpu_target("znver4"), cpu_target("znver3", cores=4), cpu_target("haswell")):
+        assert tuned_schedule(wl, other) is None, tvmprims.target_key(other)
+
+
+def test_shipped_tuned_kernel_is_correct(rng):
+    """A shipped znver3 record, compiled for znver3 and run here (any AVX2 host can)."""
+    require_runs_here(ZNVER3_2C)
+    kernel = tvmprims.build("matmul", (256, 256), (256, 256), target=ZNVER3_2C, schedule="tuned")
+    assert kernel.schedule == "tuned"
+    a = rng.standard_normal((256, 256)).astype(np.float32)
+    b = rng.standard_normal((256, 256)).astype(np.float32)
+    assert_close(kernel(a, b), matmul_ref(a, b), "float32", 256)
 
 
 def test_export_manifest_and_load(tuned_logs, tmp_path, monkeypatch, rng):

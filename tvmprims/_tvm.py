@@ -22,7 +22,7 @@ from tvm.target import Target
 __all__ = [
     "tvm", "te", "tirx", "Schedule", "Target", "dlight", "estimate_tir_flops",
     "create_prim_func", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
-    "structural_hash",
+    "structural_hash", "llvm_cpu_features", "llvm_host_triple",
 ]
 
 
@@ -45,6 +45,17 @@ def compile_module(mod, target):
 def host_cpu_name():
     """LLVM's name for this host's CPU (e.g. ``znver3``)."""
     return tvm.target.codegen.llvm_get_system_cpu()
+
+
+def llvm_cpu_features(target):
+    """LLVM's CPU feature names (``{"avx2", "fma", ...}``) for an ``llvm`` target's
+    ``mtriple``, ``mcpu`` and ``mattr``; works for any triple LLVM was built with, on any host."""
+    return set(tvm.target.codegen.llvm_get_cpu_features(target))
+
+
+def llvm_host_triple():
+    """LLVM's triple of this host (e.g. ``x86_64-unknown-linux-gnu``)."""
+    return str(tvm.target.codegen.llvm_get_system_triple())
 
 
 def tensor_on(array, device):

@@ -1,0 +1,127 @@
+"""The CPU hardware model (``schedules/hardware.py``) and, for every CPU family tvmprims
+supports, the code the hand schedules generate: compiled for explicit AVX2, AVX-512 and AArch64
+targets on any host."""
+
+import re
+
+import numpy as np
+import pytest
+
+from tvmprims._tvm import Target
+from tvmprims.schedules.common import vector_lanes
+from tvmprims.schedules.hardware import CpuModel, cpu_model
+from tvmprims.target import resolve_target
+from cpu_targets import CPU_TARGETS, REGISTERS, compile_for, cpu_target
+
+X86 = "x86_64-linux-gnu"
+ARM64 = "aarch64-linux-gnu"
+
+#: (mcpu, mtriple, mattr) -> (isa, vector bytes, vector registers).
+MODELS = [
+    (("znver3", X86, None), ("avx2", 32, 16)),
+    (("haswell", X86, None), ("avx2", 32, 16)),
+    (("sandybridge", X86, None), ("avx", 32, 16)),
+    (("znver4", X86, None), ("avx512", 64, 32)),
+    (("skylake-avx512", X86, None), ("avx512", 64, 32)),
+    (("icelake-server", X86, None), ("avx512", 64, 32)),
+    (("x86-64", X86, None), ("sse", 16, 16)),
+    (("cortex-a72", ARM64, None), ("neon", 16, 32)),
+    (("neoverse-n1", ARM64, None), ("neon", 16, 32)),
+    (("neoverse-v1", ARM64, None), ("neon", 16, 32)),  # SVE: still 16-byte NEON vectors
+    (("cortex-a9", "armv7a-linux-gnueabihf", None), ("neon", 16, 16)),
+    # mattr turns features off and on: the model follows the features, not the name
+    (("znver4", X86, ("-avx512f",)), ("avx2", 32, 16)),
+    (("haswell", X86, ("+avx512f",)), ("avx512", 64, 32)),
+]
+
+
+def _target(mcpu, triple, mattr):
+    config = {"kind": "llvm", "mcpu": mcpu, "mtriple": triple}
+    if mattr:
+        config["mattr"] = list(mattr)
+    return Target(config)
+
+
+MODEL_IDS = [mcpu + "".join(mattr or ()) for (mcpu, _, mattr), _ in MODELS]
+
+
+@pytest.mark.parametrize("spec,expected", MODELS, ids=MODEL_IDS)
+def test_model_of_each_target(spec, expected):
+    assert cpu_model(_target(*spec)) == CpuModel(*expected)
+
+
+@pytest.mark.parametrize("spec,expected", MODELS, ids=MODEL_IDS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lanes_times_itemsize_is_the_vector_width(spec, expected, dtype):
+    target = _target(*spec)
+    lanes = vector_lanes(target, dtype)
+    assert lanes * np.dtype(dtype).itemsize == cpu_model(target).vector_bytes
+    assert lanes == cpu_model(target).lanes(dtype)
+
+
+def test_lanes_are_those_of_the_cpu_name_list_it_replaced():
+    """Same lanes as before the model for the CPUs tvmprims named (schedules unchanged)."""
+    old = {"znver3": 8, "haswell": 8, "znver4": 16, "znver5": 16, "skylake-avx512": 16,
+           "cascadelake": 16, "cooperlake": 16, "icelake-server": 16, "sapphirerapids": 16}
+    for mcpu, lanes in old.items():
+        assert vector_lanes(cpu_target(mcpu), "float32") == lanes, mcpu
+        assert vector_lanes(cpu_target(mcpu), "float64") == lanes // 2, mcpu
+    arm = cpu_target("cortex-a72", ARM64)
+    assert (vector_lanes(arm, "float32"), vector_lanes(arm, "float64")) == (4, 2)
+
+
+def test_model_is_cached_per_target():
+    a, b = cpu_target("znver4"), cpu_target("znver4")
+    assert cpu_model(a) is cpu_model(a) is cpu_model(b)  # equal targets share one entry
+    assert cpu_model(cpu_target("znver4", cores=8)) is cpu_model(a)  # cores do not matter
+    assert cpu_model(cpu_target("znver3")) != cpu_model(a)
+
+
+def test_host_model_is_one_of_the_known_widths():
+    model = cpu_model(resolve_target("llvm"))
+    assert model.vector_bytes in (16, 32, 64) and model.vector_registers in (16, 32)
+
+
+def test_cuda_target_has_no_cpu_model():
+    with pytest.raises(ValueError, match="needs an 'llvm' target"):
+        cpu_model(Target({"kind": "cuda", "arch": "sm_90"}))
+
+
+# --- Generated code on every CPU family ----------------------------------------------------------
+
+#: One small workload per CPU schedule (float32). matmul_log is left out: its products are
+#: libm calls and table lookups, not FMAs (its structure is tested in test_matmul_log.py).
+OPS = [
+    ("matmul", [(20, 30), (30, 40)], {}),
+    ("dense", [(7, 50), (50, 33), (33,)], {}),
+    ("conv2d", [(1, 8, 13, 13), (16, 8, 3, 3), (16,)], {"padding": 1}),
+    ("conv2d_im2col", [(1, 8, 13, 13), (16, 8, 3, 3), (16,)], {"padding": 1}),
+    ("conv2d_winograd", [(1, 16, 14, 14), (32, 16, 3, 3)], {"padding": 1}),
+    ("conv2d_fft", [(1, 2, 9, 9), (3, 2, 3, 3)], {}),
+    ("depthwise_conv2d", [(1, 32, 28, 28), (32, 1, 3, 3)], {"padding": 1}),
+    ("convolve", [(1000,), (33,)], {}),
+    ("winograd_weight", [(64, 32, 3, 3)], {}),
+]
+CODEGEN_TARGETS = ["avx2-znver3", "avx512-znver4", "avx512-skylake", "neon-aarch64"]
+
+
+def fma_registers(asm):
+    """Register classes of the float32 vector FMAs in x86 (``zmm``/``ymm``/``xmm``) or
+    AArch64 (``v.4s``: 16 bytes) assembly."""
+    x86 = set(re.findall(r"\bv(?:fmadd|fnmadd|fmsub|fnmsub)\w*ps\s+[^\n]*?%(zmm|ymm|xmm)", asm))
+    arm = {"xmm" for _ in re.findall(r"\bfml[as]\s+v\d+\.4s", asm)[:1]}  # 16 bytes, as xmm
+    return x86 | arm
+
+
+@pytest.mark.parametrize("name", CODEGEN_TARGETS)
+@pytest.mark.parametrize("op,shapes,params", OPS, ids=[op for op, _, _ in OPS])
+def test_fmas_use_the_full_vector_width(op, shapes, params, name):
+    """Every CPU schedule's FMAs run on the target's widest vector registers: zmm (64 bytes)
+    on AVX-512, ymm (32) on AVX2, 16-byte NEON registers on AArch64, and never wider."""
+    target, vector_bytes = CPU_TARGETS[name]
+    asm = compile_for(target, op, *shapes, **params).assembly()
+    widest = REGISTERS[vector_bytes]
+    registers = fma_registers(asm)
+    assert widest in registers, (op, name, registers)
+    wider = [r for b, r in REGISTERS.items() if b > vector_bytes]
+    assert not any(re.search(rf"%{r}\d", asm) for r in wider), (op, name)
