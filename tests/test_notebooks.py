@@ -118,9 +118,14 @@ def test_notebook_runs(path, kernel_manager, tmp_path):
     nb.cells.insert(0, nbformat.v4.new_code_cell(_environment_check(env)))
     work = tmp_path / "cwd"   # the notebooks write results/ relative to their directory
     work.mkdir()
-    client = NotebookClient(nb, km=kernel_manager(), timeout=CELL_TIMEOUT,
+    km = kernel_manager()
+    client = NotebookClient(nb, km=km, timeout=CELL_TIMEOUT,
                             resources={"metadata": {"path": str(work)}})
-    client.execute(env=env)   # raises CellExecutionError, naming the cell, if one fails
+    try:
+        client.execute(env=env)   # raises CellExecutionError, naming the cell, if one fails
+    finally:  # nbclient leaves a kernel it was handed running (each held 1 GB after its test)
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
 
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
