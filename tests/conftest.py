@@ -1,6 +1,12 @@
-"""Shared fixtures: a per-test seeded RNG and CUDA detection."""
+"""Shared fixtures: a per-test seeded RNG, CUDA detection (tests marked ``cuda`` are skipped
+without a GPU), nvcc, isolated user caches, TVM's thread count.
+
+Support modules beside the tests: ``cuda_support.py`` (inspection of generated CUDA source,
+nvcc, the CPU emulator of CUDA kernels) and ``cpu_targets.py`` (explicit CPU targets).
+"""
 
 import functools
+import shutil
 import zlib
 
 import numpy as np
@@ -22,6 +28,24 @@ def pytest_report_header(config):
 @pytest.fixture(scope="session")
 def has_cuda():
     return cuda_available()
+
+
+@pytest.fixture
+def nvcc_fatbin(monkeypatch):
+    """``compile(kernel, strict=True)``: ``kernel``'s CUDA source compiled by nvcc to a fatbin
+    (``cuda_support.compile_fatbin``; asserted non-empty, returned). ``strict`` makes ptxas
+    warnings about register spills and local memory errors (``cuda_support.PTXAS_STRICT``);
+    otherwise ``$TVM_CUDA_PTXAS_EXTRA_OPTS`` is left as it is. Skips the test, with the reason,
+    when nvcc is not on PATH (before anything is built)."""
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc not found on PATH: cannot compile the generated CUDA")
+    from cuda_support import PTXAS_STRICT, compile_fatbin
+
+    def compile_(kernel, strict=True):
+        if strict:
+            monkeypatch.setenv("TVM_CUDA_PTXAS_EXTRA_OPTS", PTXAS_STRICT)
+        return compile_fatbin(kernel)
+    return compile_
 
 
 @pytest.fixture

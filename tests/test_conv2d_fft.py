@@ -10,14 +10,12 @@ mean error below 1e-4 for every case here, far inside the 1e-2 asked for. float6
 
 import itertools
 import re
-import shutil
 
 import numpy as np
 import pytest
 
 import tvmprims
 from tvmprims import testing
-from tvmprims._tvm import tvm
 from tvmprims.ops import conv2d_fft
 from tvmprims.ops._checks import NotApplicable
 from tvmprims.schedules.common import divisor_at_most
@@ -181,18 +179,10 @@ def test_cuda_source(shapes, params, dtype):
 
 
 @pytest.mark.parametrize("shapes, params, dtype", CUDA_CASES)
-def test_nvcc_compiles_to_fatbin(shapes, params, dtype, monkeypatch):
-    if shutil.which("nvcc") is None:
-        pytest.skip("nvcc not found on PATH: cannot compile the generated CUDA")
+def test_nvcc_compiles_to_fatbin(shapes, params, dtype, nvcc_fatbin):
     # Spills and local memory are errors, except in float64: CUDA's double cos/sin carry a
     # slow path for huge arguments (never taken: the angles are below 2*pi) with a stack frame.
-    if dtype == "float32":
-        monkeypatch.setenv("TVM_CUDA_PTXAS_EXTRA_OPTS", "--warn-on-spills --warning-as-error")
-    kernel = _cuda_kernel(shapes, params, dtype)
-    with kernel.target:
-        fatbin = tvm.support.nvcc.compile_cuda(kernel.source(), target_format="fatbin",
-                                               compiler="nvcc")
-    assert len(fatbin) > 0
+    nvcc_fatbin(_cuda_kernel(shapes, params, dtype), strict=dtype == "float32")
 
 
 @pytest.mark.cuda
@@ -202,7 +192,5 @@ def test_nvcc_compiles_to_fatbin(shapes, params, dtype, monkeypatch):
     ((2, 4, 11, 13), (6, 2, 5, 3), (2, 1), (1, 2), 2, "float64"),
     ((1, 16, 47, 31), (16, 1, 9, 9), "same", 2, 16, "float32"),
 ])
-def test_on_gpu(rng, has_cuda, x_shape, w_shape, padding, dilation, groups, dtype):
-    if not has_cuda:
-        pytest.skip("no CUDA GPU: tvm.runtime.enabled('cuda') is False or tvm.cuda(0) is absent")
+def test_on_gpu(rng, x_shape, w_shape, padding, dilation, groups, dtype):
     _run(rng, x_shape, w_shape, padding, dilation, groups, dtype=dtype, target="cuda")

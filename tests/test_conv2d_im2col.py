@@ -5,18 +5,16 @@ kernel, and GPU runs (``cuda`` marker)."""
 
 import itertools
 import re
-import shutil
 
 import numpy as np
 import pytest
 
 import tvmprims
-from tvmprims._tvm import tvm
 from tvmprims.ops import conv2d_im2col
 from tvmprims.schedules.common import vector_lanes
 from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref
 from cpu_targets import compile_for, target_params
-from test_cuda_schedules import SHARED_LIMIT, emulate, launch_dims, shared_arrays
+from cuda_support import SHARED_LIMIT, emulate, launch_dims, shared_arrays
 
 SIZES = (*range(3, 48, 4), 49)  # odd, 3 to 49 in steps of 4 (and 49)
 #: (stride, padding, dilation), cycled through the sizes.
@@ -227,20 +225,13 @@ def test_cuda_source(x_shape, w_shape, b_shape, params, dtype):
 
 
 @pytest.mark.parametrize("case", [0, 2, 3])
-def test_nvcc_compiles_to_fatbin(case, monkeypatch):
-    if shutil.which("nvcc") is None:
-        pytest.skip("nvcc not found on PATH: cannot compile the generated CUDA")
-    monkeypatch.setenv("TVM_CUDA_PTXAS_EXTRA_OPTS", "--warn-on-spills --warning-as-error")
-    kernel, _ = _cuda_kernel(*CUDA_CASES[case].values)
-    with kernel.target:
-        fatbin = tvm.support.nvcc.compile_cuda(kernel.source(), target_format="fatbin",
-                                               compiler="nvcc")
-    assert len(fatbin) > 0
+def test_nvcc_compiles_to_fatbin(case, nvcc_fatbin):
+    nvcc_fatbin(_cuda_kernel(*CUDA_CASES[case].values)[0])
 
 
 @pytest.mark.parametrize("x_shape,w_shape,b_shape,params,dtype", CUDA_CASES[1:5])
 def test_cuda_emulated_on_cpu(x_shape, w_shape, b_shape, params, dtype, rng, tmp_path):
-    """The generated CUDA run on the CPU (see tests/test_cuda_schedules.py: fibers for threads,
+    """The generated CUDA run on the CPU (tests/cuda_support.py: fibers for threads,
     bounds-checked shared arrays, guard zones around global buffers)."""
     kernel, shapes = _cuda_kernel(x_shape, w_shape, b_shape, params, dtype)
     arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
@@ -250,9 +241,7 @@ def test_cuda_emulated_on_cpu(x_shape, w_shape, b_shape, params, dtype, rng, tmp
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("x_shape,w_shape,b_shape,params,dtype", CUDA_CASES)
-def test_on_gpu(x_shape, w_shape, b_shape, params, dtype, rng, has_cuda):
-    if not has_cuda:
-        pytest.skip("no CUDA GPU")
+def test_on_gpu(x_shape, w_shape, b_shape, params, dtype, rng):
     kernel, shapes = _cuda_kernel(x_shape, w_shape, b_shape, params, dtype)
     arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
     assert_close(kernel(*arrays), conv2d_ref(*arrays, **params), dtype,

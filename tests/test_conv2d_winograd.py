@@ -10,14 +10,12 @@ an nvcc fatbin compile here, and run on a GPU when there is one. Speed against d
 
 import itertools
 import re
-import shutil
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 import tvmprims
-from tvmprims._tvm import tvm
 from tvmprims.ops import conv2d_winograd, winograd_weight
 from tvmprims.ops._checks import NotApplicable as _NotApplicable
 from tvmprims.testing import conv2d_ref
@@ -235,33 +233,22 @@ def test_cuda_source(x_shape, w_shape, b_shape, params, dtype):
 
 
 @pytest.mark.parametrize("x_shape,w_shape,b_shape,params,dtype", CUDA_CASES[:3])
-def test_cuda_nvcc_fatbin(x_shape, w_shape, b_shape, params, dtype, monkeypatch):
-    if shutil.which("nvcc") is None:
-        pytest.skip("nvcc not found on PATH")
-    monkeypatch.setenv("TVM_CUDA_PTXAS_EXTRA_OPTS", "--warn-on-spills --warning-as-error")
-    kernel = _cuda_kernel(x_shape, w_shape, b_shape, params, dtype)
-    with kernel.target:
-        assert len(tvm.support.nvcc.compile_cuda(kernel.source(), target_format="fatbin",
-                                                 compiler="nvcc")) > 0
+def test_cuda_nvcc_fatbin(x_shape, w_shape, b_shape, params, dtype, nvcc_fatbin):
+    nvcc_fatbin(_cuda_kernel(x_shape, w_shape, b_shape, params, dtype))
 
 
-def test_cuda_weight_kernel_compiles(monkeypatch):
-    if shutil.which("nvcc") is None:
-        pytest.skip("nvcc not found on PATH")
-    monkeypatch.setenv("TVM_CUDA_PTXAS_EXTRA_OPTS", "--warn-on-spills --warning-as-error")
+def test_cuda_weight_kernel_compiles(nvcc_fatbin):
     kernel = tvmprims.build("winograd_weight", (64, 32, 3, 3), tile=4, target="cuda",
                             schedule="hand")
     assert len(re.findall(r'extern "C" __global__[^;{]*\{', kernel.source())) == 1
-    with kernel.target:
-        assert tvm.support.nvcc.compile_cuda(kernel.source(), target_format="fatbin",
-                                             compiler="nvcc")
+    nvcc_fatbin(kernel)
 
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("x_shape,o,padding,tile,dtype", [
     ((1, 64, 56, 56), 64, 1, 4, "float32"), ((3, 3, 13, 31), 5, 2, 2, "float32"),
     ((1, 1, 1, 1), 2, 1, 4, "float64"), ((2, 64, 9, 7), 64, 0, 4, "float64")], ids=str)
-def test_on_gpu(rng, has_cuda, x_shape, o, padding, tile, dtype):
+def test_on_gpu(rng, x_shape, o, padding, tile, dtype):
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal((o, x_shape[1], 3, 3)).astype(dtype)
     b = rng.standard_normal(o).astype(dtype)

@@ -6,16 +6,11 @@ Four levels, so that most of the checking runs on machines without a GPU:
   ``blockIdx``/``threadIdx`` (at most 1024 threads), register accumulators, the
   ``__shared__`` tiles each schedule promises, under 48 KB of shared memory, the padding
   stage inlined rather than materialised, the right element type.
-* **CPU emulation** (needs a C++ compiler): the generated CUDA C is compiled for the host
-  with a small shim that runs each thread block's threads as cooperative fibers
-  (``__syncthreads`` switches between them, ``__shared__`` arrays are shared, locals are
-  per thread), with UBSan bounds checks on the fixed-size arrays and guard zones around
-  the global buffers. Its results are compared against float64 torch/numpy references. This
-  checks index arithmetic, guards, partial tiles and barrier placement of the real kernel
-  source, which a plain CPU build of the TensorIR would not (per-thread ``local`` storage
-  and shared-memory hand-offs only exist in the CUDA code).
-* **nvcc** (needs ``nvcc``): a handful of kernels compile to a fatbin for sm_90, with ptxas
-  warnings (register spills, local-memory use) promoted to errors.
+* **CPU emulation** (needs a C++ compiler): the generated CUDA C run on the CPU by
+  ``tests/cuda_support.py``'s emulator (fibers for threads, bounds-checked shared arrays,
+  guard zones around the global buffers), compared against float64 torch/numpy references.
+* **nvcc** (needs ``nvcc``; the ``nvcc_fatbin`` fixture): a handful of kernels compile to a
+  fatbin for sm_90, with ptxas warnings (register spills, local-memory use) promoted to errors.
 * **GPU** (``@pytest.mark.cuda``, needs a CUDA GPU): kernels run on the device through
   :class:`tvmprims.Kernel` and match the references.
 
@@ -25,21 +20,16 @@ default too; ``-m "not slow"`` leaves them out.
 
 import importlib
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
 import tvmprims as tp
 from tvmprims import testing
-from tvmprims._tvm import tvm
 from tvmprims.schedules.gpu_tiling import GPU_MIN_BLOCKS
+from cuda_support import SHARED_LIMIT, emulate, launch_dims, shared_arrays
 
 slow = pytest.mark.slow
-
-#: Static shared memory a CUDA block may use.
-SHARED_LIMIT = 48 * 1024
 
 
 def case(op, *shapes, dtype="float32", marks=(), id=None, **params):
@@ -119,23 +109,6 @@ PROMISED_SHARED = {
 
 def build(op, shapes, params, dtype, schedule="hand"):
     return tp.build(op, *shapes, dtype=dtype, target="cuda", schedule=schedule, **params)
-
-
-def launch_dims(kernel):
-    """``(blocks, threads)`` of a single-kernel module, read from its scheduled TensorIR."""
-    script = kernel.script()
-    binds = re.findall(r'T\.thread_binding\((\d+), thread="(blockIdx|threadIdx)\.(\w)"', script)
-    assert {axis for _, _, axis in binds} <= {"x"}, "schedules bind only the x dimensions"
-    blocks = [int(n) for n, kind, _ in binds if kind == "blockIdx"]
-    threads = [int(n) for n, kind, _ in binds if kind == "threadIdx"]
-    assert len(set(threads)) <= 1, f"threadIdx.x bound with different extents {set(threads)}"
-    return (blocks[0] if blocks else 1), (threads[0] if threads else 1)
-
-
-def shared_arrays(source):
-    """``{name: (ctype, elements)}`` of the ``__shared__`` arrays in CUDA source."""
-    return {name: (ctype, int(n)) for ctype, name, n in
-            re.findall(r"__shared__\s+(?:alignas\(\d+\)\s+)?(\w+)\s+(\w+)\[(\d+)\]", source)}
 
 
 def planned_shared_elements(wl):
@@ -252,177 +225,7 @@ def test_tile_choice_fills_the_gpu_and_fits_shared_memory():
         assert all(t is None or t.threads * t.per_thread >= 1 for t in tiles)
 
 
-# --- CPU emulation of the generated CUDA -------------------------------------------------------
-
-_SHIM = r"""
-#include <ucontext.h>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <algorithm>
-#include <vector>
-using std::max;
-using std::min;
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __launch_bounds__(...)
-#define __shared__ static
-#define uint unsigned int
-#define uchar unsigned char
-#define ushort unsigned short
-struct Dim3 { unsigned int x, y, z; };
-static Dim3 threadIdx, blockIdx;
-struct alignas(8) float2 { float x, y; };
-struct alignas(16) float4 { float x, y, z, w; };
-struct alignas(16) double2 { double x, y; };
-struct alignas(16) double4 { double x, y, z, w; };
-static inline float2 make_float2(float a, float b) { return {a, b}; }
-static inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
-static inline double2 make_double2(double a, double b) { return {a, b}; }
-static inline double4 make_double4(double a, double b, double c, double d) { return {a, b, c, d}; }
-
-// Threads of a block are fibers; __syncthreads() hands control back to the scheduler.
-static ucontext_t scheduler;
-static std::vector<ucontext_t> fibers;
-static std::vector<int> state;  // 0 runnable, 1 at a barrier, 2 finished
-static int current;
-static inline void __syncthreads() {
-  asm volatile("" ::: "memory");
-  state[current] = 1;
-  swapcontext(&fibers[current], &scheduler);
-  asm volatile("" ::: "memory");
-}
-"""
-
-_DRIVER = r"""
-static void fiber_entry() {
-  KERNEL_CALL;
-  state[current] = 2;
-}
-
-int main(int argc, char** argv) {
-  const long sizes[] = {SIZES};
-  const int nbuf = sizeof(sizes) / sizeof(sizes[0]);
-  const long guard = GUARD;
-  std::vector<std::vector<SCALAR>> bufs(nbuf);
-  FILE* in = fopen(argv[1], "rb");
-  for (int i = 0; i < nbuf; ++i) {
-    bufs[i].resize(sizes[i] + 2 * guard);
-    if (fread(bufs[i].data(), sizeof(SCALAR), bufs[i].size(), in) != bufs[i].size()) return 4;
-  }
-  fclose(in);
-  for (int i = 0; i < nbuf; ++i) args[i] = bufs[i].data() + guard;
-  const int blocks = BLOCKS, threads = THREADS;
-  const size_t stack = 256 * 1024;
-  std::vector<char> stacks(stack * threads);
-  fibers.resize(threads);
-  state.resize(threads);
-  for (int b = 0; b < blocks; ++b) {
-    blockIdx.x = b; blockIdx.y = blockIdx.z = 0;
-    for (int t = 0; t < threads; ++t) {
-      getcontext(&fibers[t]);
-      fibers[t].uc_stack.ss_sp = stacks.data() + stack * t;
-      fibers[t].uc_stack.ss_size = stack;
-      fibers[t].uc_link = &scheduler;
-      makecontext(&fibers[t], fiber_entry, 0);
-      state[t] = 0;
-    }
-    for (;;) {
-      for (int t = 0; t < threads; ++t) {
-        if (state[t] == 2) continue;
-        state[t] = 0;
-        current = t;
-        threadIdx.x = t; threadIdx.y = threadIdx.z = 0;
-        swapcontext(&scheduler, &fibers[t]);
-      }
-      int done = 0, waiting = 0;
-      for (int t = 0; t < threads; ++t) { done += state[t] == 2; waiting += state[t] == 1; }
-      if (done == threads) break;
-      if (done) { fprintf(stderr, "barrier divergence in block %d\n", b); return 3; }
-    }
-  }
-  FILE* out = fopen(argv[2], "wb");
-  for (int i = 0; i < nbuf; ++i) fwrite(bufs[i].data(), sizeof(SCALAR), bufs[i].size(), out);
-  fclose(out);
-  return 0;
-}
-"""
-
-#: Elements of guard zone around every global buffer (NaN: reading it poisons a result).
-_GUARD = 4096
-
-
-def _emulator_source(kernel):
-    src = kernel.source()
-    body = src[src.index("#ifdef _WIN32"):]
-    body = body[body.index("#endif") + len("#endif"):]
-    # Shared arrays become function statics (one per block, as blocks run one at a time).
-    body = re.sub(r"__shared__\s+alignas\((\d+)\)", r"alignas(\1) static", body)
-    match = re.search(
-        r'extern "C" __global__ void (?:__launch_bounds__\(\d+\) )?(\w+)\(([^)]*)\)\s*\{', body)
-    name, params = match.group(1), [p.strip() for p in match.group(2).split(",")]
-    buffers = [p.name for p in kernel.ir_module["main"].params]
-    order, casts = [], []
-    for param in params:
-        ctype, pname = param.rsplit(" ", 1)
-        ctype = ctype.replace("__restrict__", "").strip()
-        assert pname.endswith("_ptr"), param
-        order.append(buffers.index(pname[:-len("_ptr")]))
-        casts.append(f"({ctype})args[{len(casts)}]")
-    blocks, threads = launch_dims(kernel)
-    shapes = list(kernel.workload.shapes) + [kernel.workload.output_shape]
-    scalar = "double" if kernel.workload.dtype == "float64" else "float"
-    driver = (_DRIVER.replace("KERNEL_CALL", f"{name}({', '.join(casts)})")
-              .replace("SIZES", ", ".join(str(int(np.prod(shapes[i]))) for i in order))
-              .replace("GUARD", str(_GUARD)).replace("SCALAR", scalar)
-              .replace("BLOCKS", str(blocks)).replace("THREADS", str(threads)))
-    header = _SHIM + f"static void* args[{len(params)}];\n"
-    return header + body + driver, order
-
-
-def emulate(kernel, arrays, workdir):
-    """Run a CUDA kernel's generated source on the CPU; returns the output array."""
-    cxx = shutil.which("g++") or shutil.which("clang++")
-    if cxx is None:
-        pytest.skip("no C++ compiler (g++/clang++) to emulate CUDA kernels on the CPU")
-    code, order = _emulator_source(kernel)
-    cu, exe = workdir / "kernel.cc", workdir / "kernel"
-    cu.write_text(code)
-    build_cmd = [cxx, "-std=c++17", "-O1", "-fno-strict-aliasing", "-w",
-                 "-fsanitize=bounds", "-fno-sanitize-recover=bounds", "-o", str(exe), str(cu)]
-    result = subprocess.run(build_cmd, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-4000:]
-
-    dtype = np.dtype(kernel.workload.dtype)
-    sentinel = dtype.type(-7777.0)
-    buffers = list(arrays) + [np.full(kernel.workload.output_shape, sentinel, dtype)]
-    with open(workdir / "in.bin", "wb") as f:
-        for i in order:
-            guard = np.full(_GUARD, np.nan if i < len(arrays) else sentinel, dtype)
-            np.concatenate([guard, np.ravel(buffers[i]).astype(dtype), guard]).tofile(f)
-    result = subprocess.run([str(exe), str(workdir / "in.bin"), str(workdir / "out.bin")],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0 and "runtime error" not in result.stderr, \
-        f"emulated kernel failed ({result.returncode}): {result.stderr[-4000:]}"
-    data = np.fromfile(workdir / "out.bin", dtype)
-    offset = 0
-    for i in order:
-        n = int(np.prod(buffers[i].shape)) + 2 * _GUARD
-        chunk = data[offset:offset + n]
-        offset += n
-        inner = chunk[_GUARD:-_GUARD]
-        if i == len(arrays):
-            assert np.all(chunk[:_GUARD] == sentinel) and np.all(chunk[-_GUARD:] == sentinel), \
-                "kernel wrote outside its output buffer"
-            assert not np.any(inner == sentinel), "kernel left output elements unwritten"
-            output = inner.reshape(kernel.workload.output_shape)
-        else:
-            np.testing.assert_array_equal(inner, np.ravel(buffers[i]),
-                                          err_msg="kernel modified an input")
-    return output
-
+# --- CPU emulation of the generated CUDA (tests/cuda_support.py) -------------------------------
 
 def reference(op, arrays, params):
     """Float64 reference output and reduction length of a workload."""
@@ -536,17 +339,8 @@ NVCC = [
 
 
 @pytest.mark.parametrize("op, shapes, params, dtype", NVCC)
-def test_nvcc_compiles_to_fatbin(op, shapes, params, dtype, monkeypatch):
-    if shutil.which("nvcc") is None:
-        pytest.skip("nvcc not found on PATH: cannot compile the generated CUDA")
-    # ptxas runs with -v and --warn-on-local-memory-usage; make spills and local memory
-    # (accumulators that did not make it into registers) errors.
-    monkeypatch.setenv("TVM_CUDA_PTXAS_EXTRA_OPTS", "--warn-on-spills --warning-as-error")
-    kernel = build(op, shapes, params, dtype)
-    with kernel.target:
-        fatbin = tvm.support.nvcc.compile_cuda(kernel.source(), target_format="fatbin",
-                                               compiler="nvcc")
-    assert len(fatbin) > 0
+def test_nvcc_compiles_to_fatbin(op, shapes, params, dtype, nvcc_fatbin):
+    nvcc_fatbin(build(op, shapes, params, dtype))  # spills and local memory are errors
 
 
 # --- On the GPU ---------------------------------------------------------------------------------
@@ -581,18 +375,14 @@ GPU = [
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("op, shapes, params, dtype", GPU)
-def test_on_gpu(op, shapes, params, dtype, rng, has_cuda):
-    if not has_cuda:
-        pytest.skip("no CUDA GPU: tvm.runtime.enabled('cuda') is False or tvm.cuda(0) is absent")
+def test_on_gpu(op, shapes, params, dtype, rng):
     kernel = build(op, shapes, params, dtype)
     arrays = _inputs(shapes, dtype, rng)
     _check(op, params, dtype, kernel(*arrays), arrays)
 
 
 @pytest.mark.cuda
-def test_schedule_none_runs_on_gpu(rng, has_cuda):
-    if not has_cuda:
-        pytest.skip("no CUDA GPU: tvm.runtime.enabled('cuda') is False or tvm.cuda(0) is absent")
+def test_schedule_none_runs_on_gpu(rng):
     shapes, params = ((1, 3, 9, 9), (4, 3, 3, 3), (4,)), dict(padding=1)
     kernel = build("conv2d", shapes, params, "float32", schedule="none")
     arrays = _inputs(shapes, "float32", rng)

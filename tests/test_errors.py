@@ -5,7 +5,6 @@ must happen before anything is compiled (the kernel cache's miss counter does no
 """
 
 import contextlib
-import importlib.util
 import re
 
 import numpy as np
@@ -16,11 +15,6 @@ import tvm
 import tvmprims as tp
 from tvmprims.testing import (assert_close, conv1d_ref, conv2d_ref, convolve_ref,
                               depthwise_conv2d_ref, matmul_ref)
-
-
-def schedule_for(op):
-    """The hand schedule when ``schedules/cpu/<op>.py`` exists yet, else ``"none"``."""
-    return "hand" if importlib.util.find_spec(f"tvmprims.schedules.cpu.{op}") else "none"
 
 
 def ones(*shape, dtype=np.float32):
@@ -459,13 +453,11 @@ CASES = {
     "depthwise_conv2d": (lambda rng: (f32(rng, 2, 4, 7, 6), f32(rng, 8, 1, 3, 3), f32(rng, 8)),
                          {"padding": 1}, tp.depthwise_conv2d, depthwise_conv2d_ref, 9),
 }
-SCHEDULE_OP = {"conv1d": "conv2d"}
 
 
 @pytest.mark.parametrize("op", list(CASES))
 def test_unusual_layouts_give_correct_results(op, rng):
     make, params, func, ref, reduction = CASES[op]
-    schedule = schedule_for(SCHEDULE_OP.get(op, op))
     arrays = make(rng)
     expected = ref(*arrays, **params)
     for position in range(len(arrays)):
@@ -475,7 +467,7 @@ def test_unusual_layouts_give_correct_results(op, rng):
             args = list(arrays)
             args[position] = variant
             before = variant.copy()
-            out = func(*args, **params, schedule=schedule)
+            out = func(*args, **params, schedule="hand")
             assert_close(out, expected, "float32", reduction)
             np.testing.assert_array_equal(variant, before, err_msg="input was modified")
 
@@ -486,7 +478,7 @@ def test_all_inputs_non_contiguous_at_once(op, rng):
     arrays = make(rng)
     views = [np.ascontiguousarray(a[..., ::-1])[..., ::-1] if i % 2 else misaligned(a, 4)
              for i, a in enumerate(arrays)]
-    out = func(*views, **params, schedule=schedule_for(SCHEDULE_OP.get(op, op)))
+    out = func(*views, **params, schedule="hand")
     assert_close(out, ref(*arrays, **params), "float32", reduction)
 
 
@@ -523,7 +515,7 @@ def test_torch_cpu_tensors(op, rng):
         axes = tuple(reversed(range(arrays[0].ndim)))
         tensors[0] = torch.from_numpy(np.ascontiguousarray(arrays[0].T)).permute(axes)
         assert not tensors[0].is_contiguous()
-    out = func(*tensors, **params, schedule=schedule_for(SCHEDULE_OP.get(op, op)))
+    out = func(*tensors, **params, schedule="hand")
     assert isinstance(out, np.ndarray)
     assert_close(out, ref(*arrays, **params), "float32", reduction)
 

@@ -4,7 +4,6 @@ Shapes match ``test_errors.py`` so that each kernel compiles once per session.
 """
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -26,16 +25,6 @@ from tvmprims.testing import (assert_close, conv1d_ref, conv2d_ref, convolve_ref
                               depthwise_conv2d_ref, matmul_ref)
 
 
-def schedule_for(op):
-    """The hand schedule when ``schedules/cpu/<op>.py`` exists yet, else ``"none"``."""
-    return "hand" if importlib.util.find_spec(f"tvmprims.schedules.cpu.{op}") else "none"
-
-
-def require_hand_schedule(op):
-    if schedule_for(op) != "hand":
-        pytest.skip(f"no CPU hand schedule for {op} yet (schedules/cpu/{op}.py)")
-
-
 # op -> (input shapes, build parameters, float64 reference on the inputs, reduction length)
 OPS = {
     "matmul": (((5, 7), (7, 3)), {}, matmul_ref, 7),
@@ -53,9 +42,9 @@ def inputs(rng, shapes, dtype=np.float32):
     return [rng.standard_normal(s).astype(dtype) for s in shapes]
 
 
-def build(op, dtype="float32", schedule=None):
+def build(op, dtype="float32", schedule="hand"):
     shapes, params, _, _ = OPS[op]
-    return tp.build(op, *shapes, dtype=dtype, schedule=schedule or schedule_for(op), **params)
+    return tp.build(op, *shapes, dtype=dtype, schedule=schedule, **params)
 
 
 @pytest.fixture
@@ -90,11 +79,10 @@ def test_second_api_call_is_a_cache_hit(ab):
 
 def test_equivalent_spellings_share_a_kernel():
     x, w, bias = OPS["conv2d"][0]
-    k = tp.build("conv2d", x, w, bias, padding=1, groups=2, schedule=schedule_for("conv2d"))
+    k = tp.build("conv2d", x, w, bias, padding=1, groups=2, schedule="hand")
     for params in [dict(padding=(1, 1)), dict(padding=1, stride=(1, 1), dilation=1),
                    dict(padding=[1, 1], stride=1, dilation=(1, 1))]:
-        assert tp.build("conv2d", list(x), w, bias, groups=2, schedule=schedule_for("conv2d"),
-                        **params) is k
+        assert tp.build("conv2d", list(x), w, bias, groups=2, schedule="hand", **params) is k
     k = tp.build("matmul", A, B)
     for target in [None, "llvm", "cpu", " LLVM ", "Cpu"]:
         assert tp.build("matmul", A, B, target=target) is k
@@ -504,7 +492,6 @@ def test_source_of_loaded_kernel(matmul_library):
 
 @pytest.mark.parametrize("op", list(OPS))
 def test_hand_and_none_schedules_agree(op, rng):
-    require_hand_schedule(op)
     shapes, _, ref, reduction = OPS[op]
     arrays = inputs(rng, shapes)
     hand, none = build(op, schedule="hand")(*arrays), build(op, schedule="none")(*arrays)
@@ -517,8 +504,6 @@ def test_hand_and_none_schedules_agree(op, rng):
 @pytest.mark.parametrize("schedule", ["hand", "none"])
 @pytest.mark.parametrize("op", list(OPS))
 def test_float64(op, schedule, rng):
-    if schedule == "hand":
-        require_hand_schedule(op)
     shapes, _, ref, reduction = OPS[op]
     arrays = inputs(rng, shapes, np.float64)
     k = build(op, dtype="float64", schedule=schedule)
@@ -529,8 +514,7 @@ def test_float64(op, schedule, rng):
 
 def test_float64_through_the_api(rng):
     x, w, bias = inputs(rng, ((2, 4, 9), (6, 2, 3), (6,)), np.float64)
-    sched = schedule_for("conv2d")
-    out = tp.conv1d(x, w, bias, padding=1, groups=2, algo="direct", schedule=sched)
+    out = tp.conv1d(x, w, bias, padding=1, groups=2, algo="direct", schedule="hand")
     assert out.dtype == np.float64
     assert_close(out, conv1d_ref(x, w, bias, padding=1, groups=2), "float64", 6)
     a, b = inputs(rng, (A, B), np.float64)

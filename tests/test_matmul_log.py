@@ -4,18 +4,16 @@ method within its error bound ``(2^(2^-bits) - 1) * |A| @ |B|`` and improving wi
 parameter errors, CPU schedule structure, CUDA source/nvcc/emulation, GPU runs."""
 
 import re
-import shutil
 
 import numpy as np
 import pytest
 
 import tvmprims
-from tvmprims._tvm import tvm
 from tvmprims.ops import matmul_log
 from tvmprims.schedules.common import vector_lanes
 from tvmprims.testing import assert_close, matmul_ref
 from cpu_targets import compile_for, target_params
-from test_cuda_schedules import emulate, launch_dims, shared_arrays
+from cuda_support import emulate, launch_dims, shared_arrays
 
 SHAPES = [(1, 1, 1), (1, 7, 1), (7, 1, 5), (31, 37, 29), (127, 64, 131), (64, 65, 16),
           (2, 300, 3)]
@@ -226,22 +224,15 @@ def test_cuda_source(a_shape, b_shape, bits, dtype):
 
 
 @pytest.mark.parametrize("case", [0, 1, 3, 4])
-def test_nvcc_compiles_to_fatbin(case, monkeypatch):
-    if shutil.which("nvcc") is None:
-        pytest.skip("nvcc not found on PATH: cannot compile the generated CUDA")
-    monkeypatch.setenv("TVM_CUDA_PTXAS_EXTRA_OPTS", "--warn-on-spills --warning-as-error")
-    kernel = _cuda_kernel(*CUDA_CASES[case].values)
-    with kernel.target:
-        fatbin = tvm.support.nvcc.compile_cuda(kernel.source(), target_format="fatbin",
-                                               compiler="nvcc")
-    assert len(fatbin) > 0
+def test_nvcc_compiles_to_fatbin(case, nvcc_fatbin):
+    nvcc_fatbin(_cuda_kernel(*CUDA_CASES[case].values))
 
 
 @pytest.mark.parametrize("a_shape,b_shape,dtype", [((37, 19), (19, 41), "float32"),
                                                    ((31, 17), (17, 29), "float64"),
                                                    ((1, 1), (1, 1), "float32")])
 def test_cuda_exact_emulated_on_cpu(a_shape, b_shape, dtype, rng, tmp_path):
-    """The exact kernel's generated CUDA run on the CPU (see tests/test_cuda_schedules.py),
+    """The exact kernel's generated CUDA run on the CPU (tests/cuda_support.py),
     with zero rows and scattered zeros."""
     kernel = _cuda_kernel(a_shape, b_shape, None, dtype)
     a, b = (rng.standard_normal(s).astype(dtype) for s in (a_shape, b_shape))
@@ -255,9 +246,7 @@ def test_cuda_exact_emulated_on_cpu(a_shape, b_shape, dtype, rng, tmp_path):
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("a_shape,b_shape,bits,dtype", CUDA_CASES)
-def test_on_gpu(a_shape, b_shape, bits, dtype, rng, has_cuda):
-    if not has_cuda:
-        pytest.skip("no CUDA GPU")
+def test_on_gpu(a_shape, b_shape, bits, dtype, rng):
     kernel = _cuda_kernel(a_shape, b_shape, bits, dtype)
     a, b = _with_zeros(rng, *a_shape, b_shape[1], dtype) if min(a_shape + b_shape) > 3 else \
         _operands(rng, *a_shape, b_shape[1], dtype)

@@ -5,7 +5,9 @@ import csv
 import numpy as np
 import pytest
 
-from tvmprims import cli, mnist
+from tvmprims import cli
+from tvmprims.nn import Sequential
+from tvmprims.studies import mnist
 from tvmprims.datasets import FASHION_MNIST_ROOT, load_mnist
 
 pytestmark = pytest.mark.skipif(
@@ -41,7 +43,7 @@ def test_tvm_forward_equals_torch(data, trained, ranks):
     _, _, xte, _ = data
     model, _ = trained
     tmodel = mnist.torch_lowrank(model, ranks)
-    net = mnist.to_tvmprims(tmodel)
+    net = Sequential.from_torch(tmodel)
     for batch in (1, 1000):
         expected = mnist.torch_forward(tmodel)(xte[:batch])
         np.testing.assert_allclose(net(xte[:batch]), expected, atol=1e-4, rtol=0)
@@ -55,7 +57,7 @@ def test_finetuning_changes_only_the_factors_and_keeps_accuracy(data, trained):
     mnist.finetune(tmodel.train(), x, y, steps=50)
     after = mnist.accuracy(mnist.torch_forward(tmodel.eval()), xte, yte)
     assert after > before - 0.01
-    net = mnist.to_tvmprims(tmodel)
+    net = Sequential.from_torch(tmodel)
     np.testing.assert_allclose(net(xte[:64]), mnist.torch_forward(tmodel)(xte[:64]), atol=1e-4)
 
 

@@ -80,6 +80,74 @@ def test_sequential_from_torch(rng, ranks, batch):
     np.testing.assert_allclose(out, expected, atol=1e-4, rtol=0)
 
 
+def _torch_ref(model, x):
+    with torch.no_grad():
+        return model.double()(torch.from_numpy(x.astype(np.float64))).numpy()
+
+
+def _factorised_mlp(first_bias=False, seed=0):
+    """A rank-6 factorised Linear (bias-free 20->6, then 6->12), ReLU, Linear 12->5."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 6, bias=first_bias),
+                               torch.nn.Linear(6, 12), torch.nn.ReLU(),
+                               torch.nn.Linear(12, 5)).eval()
+
+
+def test_from_torch_factorised_pair_is_one_layer(rng):
+    """A bias-free Linear followed by a Linear is one LowRankDense with the pair's own
+    weights as factors (no SVD); ranks count it once."""
+    model = _factorised_mlp()
+    x = rng.random((7, 20)).astype(np.float32)
+    for ranks in (None, (None, None), (6, 5), (100, 100)):
+        net = nn.Sequential.from_torch(model, ranks)
+        assert [type(layer) for layer in net.layers] == [nn.LowRankDense, nn.Dense]
+        first = net.layers[0]
+        np.testing.assert_array_equal(first.factors.right, model[1].weight.detach().numpy())
+        np.testing.assert_array_equal(first.factors.left, model[2].weight.detach().numpy())
+        assert first.expand.relu and not net.layers[1].relu
+        np.testing.assert_allclose(net(x), _torch_ref(_factorised_mlp(), x), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match=r"3 ranks given for 2 Linear layers"):
+        nn.Sequential.from_torch(model, (None, None, None))
+
+
+def test_from_torch_truncates_a_factorised_pair(rng):
+    """A rank below the pair's inner dimension: the truncated SVD of its product."""
+    model = _factorised_mlp()
+    net = nn.Sequential.from_torch(model, (3, 2))
+    left, right = (model[i].weight.detach().numpy() for i in (2, 1))
+    f = lowrank.factorize(left @ right, 3)
+    assert net.layers[0].rank == 3 and net.layers[1].rank == 2
+    np.testing.assert_allclose(net.layers[0].factors.left @ net.layers[0].factors.right,
+                               f.left @ f.right, atol=1e-5)
+    x = rng.random((4, 20)).astype(np.float32)
+    h = np.maximum(x.astype(np.float64) @ (f.left @ f.right).T.astype(np.float64)
+                   + model[2].bias.detach().numpy(), 0)
+    w3 = lowrank.factorize(model[4].weight.detach().numpy(), 2)
+    expected = h @ (w3.left @ w3.right).T.astype(np.float64) + model[4].bias.detach().numpy()
+    np.testing.assert_allclose(net(x), expected, atol=1e-4, rtol=0)
+
+
+def test_from_torch_linear_with_bias_then_linear_stays_two_layers(rng):
+    model = _factorised_mlp(first_bias=True)
+    net = nn.Sequential.from_torch(model)
+    assert [type(layer) for layer in net.layers] == [nn.Dense] * 3
+    x = rng.random((3, 20)).astype(np.float32)
+    np.testing.assert_allclose(net(x), _torch_ref(_factorised_mlp(first_bias=True), x),
+                               atol=1e-5, rtol=0)
+
+
+def test_from_torch_copies_the_weights(rng):
+    """Changing the torch model afterwards (fine-tuning) leaves the converted layers alone."""
+    model = _factorised_mlp()
+    net = nn.Sequential.from_torch(model)
+    x = rng.random((2, 20)).astype(np.float32)
+    before = net(x)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    np.testing.assert_array_equal(net(x), before)
+
+
 def test_bad_input():
     net = nn.Sequential.from_torch(_mlp())
     with pytest.raises(ValueError, match=r"expected input \(batch, 784\), got shape \(2, 783\)"):
@@ -88,6 +156,8 @@ def test_bad_input():
         nn.Sequential.from_torch(_mlp(), ranks=(4, 4))
     with pytest.raises(ValueError, match=r"cannot convert Tanh"):
         nn.Sequential.from_torch(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh()))
+    with pytest.raises(ValueError, match=r"cannot convert a ReLU that follows no Linear"):
+        nn.Sequential.from_torch(torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(3, 3)))
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
         nn.Dense(np.ones((4, 3), np.float32), np.ones(3, np.float32))
     with pytest.raises(TypeError, match=r"x has dtype int64"):

@@ -127,7 +127,7 @@ def _algos(args):
 
 
 def _mnist(args):
-    from . import mnist
+    from .studies import mnist
     mnist.run(quick=args.quick, out_dir=args.out, root=args.root, epochs=args.epochs,
               checkpoint=args.checkpoint, finetune_steps=args.finetune,
               report=lambda m: print(m, flush=True))

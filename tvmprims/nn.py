@@ -7,7 +7,8 @@
   ``x @ (R.T @ L.T)`` multiplies the factors back into a dense weight (done once and kept),
   so it wins only when the rank is so high that ``r * (in + out) >= in * out``.
 * :class:`Sequential`: layers in order; :meth:`Sequential.from_torch` converts a trained
-  ``torch.nn.Sequential`` of ``Linear``/``ReLU`` modules, with a rank per linear layer.
+  ``torch.nn.Sequential`` of ``Linear``/``ReLU`` modules (a bias-free ``Linear`` followed by
+  a ``Linear`` is one factorised layer), with a rank per layer.
 
 Kernels are compiled per batch size and cached (:func:`tvmprims.build`). Inputs are float32
 or float64 arrays (B, in); torch is only a source of weights.
@@ -24,8 +25,8 @@ __all__ = ["Dense", "LowRankDense", "Sequential"]
 
 
 def _array(x, dtype=None):
-    if hasattr(x, "detach"):  # torch tensors and parameters
-        x = x.detach().cpu().numpy()
+    if hasattr(x, "detach"):  # torch tensors and parameters: a copy, not a view of them
+        x = x.detach().cpu().numpy().copy()
     x = np.asarray(x)
     return np.ascontiguousarray(x if dtype is None else x.astype(dtype))
 
@@ -145,28 +146,73 @@ class Sequential:
 
     @classmethod
     def from_torch(cls, model, ranks=None, *, target=None, schedule="auto"):
-        """Convert a ``torch.nn.Sequential`` of ``Linear`` (each optionally followed by
-        ``ReLU``; a leading ``Flatten`` is allowed).
+        """Convert a trained ``torch.nn.Sequential`` of ``Flatten``, ``Linear`` and ``ReLU``
+        modules into tvmprims layers computing the same function.
 
-        ``ranks``: one entry per Linear layer, None (or the layer's full rank) keeping it
-        dense, an int factorising it to that rank.
+        Rules (the only ones; anything else raises ``ValueError``):
+
+        * ``Flatten`` modules are dropped (inputs are already (batch, features)).
+        * A ``Linear`` becomes a :class:`Dense` layer; a ``ReLU`` right after it is fused
+          into that layer's write-back. A ``ReLU`` that follows no ``Linear`` is an error.
+        * A bias-free ``Linear`` directly followed by another ``Linear`` (nothing between
+          them) is one factorised layer, ``x @ first.weight.T @ second.weight.T +
+          second.bias``: a :class:`LowRankDense` with ``right = first.weight`` (r, in),
+          ``left = second.weight`` (out, r). This is the form a truncated-SVD factorisation
+          takes in torch (``tvmprims.studies.mnist.torch_lowrank``). A first ``Linear``
+          with a bias keeps the two as separate :class:`Dense` layers.
+        * ``ranks``: None, or one entry per converted layer (a factorised pair counts once).
+          None keeps a layer as it is. An int ``r`` factorises a dense layer to its rank-``r``
+          truncated SVD (:meth:`LowRankDense.from_weight`; ``r`` at or above
+          ``min(out, in)`` keeps it dense), and replaces a factorised pair by the rank-``r``
+          truncated SVD of its product ``left @ right`` (``r`` at or above its inner
+          dimension keeps the pair's own factors).
+        * Weights and biases are copied: later changes to ``model`` (fine-tuning) do not
+          change the converted layers.
+
+        Parameters
+        ----------
+        model : torch.nn.Sequential
+            float32 or float64 modules as above.
+        ranks : sequence of int or None, optional
+            Rank per converted layer, as above.
+        target, schedule
+            Passed to every layer's kernels (see :func:`tvmprims.build`).
+
+        Returns
+        -------
+        Sequential
+            :class:`Dense` and :class:`LowRankDense` layers, in the model's order.
         """
         import torch
         modules = [m for m in model if not isinstance(m, torch.nn.Flatten)]
-        linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
-        ranks = [None] * len(linears) if ranks is None else list(ranks)
-        require(len(ranks) == len(linears),
-                f"{len(ranks)} ranks given for {len(linears)} Linear layers")
-        layers, kw = [], dict(target=target, schedule=schedule)
-        for i, module in enumerate(modules):
-            if isinstance(module, torch.nn.ReLU):
-                continue
-            require(isinstance(module, torch.nn.Linear),
+        groups, i = [], 0  # ([Linear] or [bias-free Linear, Linear], relu)
+        while i < len(modules):
+            module = modules[i]
+            require(isinstance(module, (torch.nn.Linear, torch.nn.ReLU)),
                     f"cannot convert {type(module).__name__}: only Linear and ReLU layers")
-            relu = i + 1 < len(modules) and isinstance(modules[i + 1], torch.nn.ReLU)
-            rank = ranks[len(layers)]
-            weight = _array(module.weight)
-            bias = None if module.bias is None else _array(module.bias)
+            if isinstance(module, torch.nn.ReLU):  # fused into the Linear before it
+                require(i > 0, "cannot convert a ReLU that follows no Linear layer")
+                i += 1
+                continue
+            pair = (module.bias is None and i + 1 < len(modules)
+                    and isinstance(modules[i + 1], torch.nn.Linear))
+            linears = modules[i:i + 2] if pair else [module]
+            i += len(linears)
+            groups.append((linears, i < len(modules) and isinstance(modules[i], torch.nn.ReLU)))
+        ranks = [None] * len(groups) if ranks is None else list(ranks)
+        require(len(ranks) == len(groups),
+                f"{len(ranks)} ranks given for {len(groups)} Linear layers")
+        layers, kw = [], dict(target=target, schedule=schedule)
+        for (linears, relu), rank in zip(groups, ranks):
+            bias = None if linears[-1].bias is None else _array(linears[-1].bias)
+            if len(linears) == 2:
+                right, left = (_array(m.weight) for m in linears)
+                factors = LowRank(left, right)
+                if rank is not None and rank < factors.rank:
+                    factors = factorize(left @ right, rank)
+                layers.append(LowRankDense(factors, bias, relu, **kw))
+                continue
+            weight = _array(linears[0].weight)
             if rank is None or rank >= min(weight.shape):
                 layers.append(Dense(weight, bias, relu, **kw))
             else:

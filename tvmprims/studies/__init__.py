@@ -2,6 +2,8 @@
 
 * :mod:`~tvmprims.studies.precision`: error of every algorithm at every precision.
 * :mod:`~tvmprims.studies.rank`: truncated-SVD error and low-rank speed-up against rank.
+* :mod:`~tvmprims.studies.mnist`: an MNIST-format MLP with low-rank layers, accuracy and speed
+  against rank (``tvmprims mnist``).
 
 :func:`quick_mode` tells the notebooks in ``notebooks/`` to run their studies small, as the
 CLI's ``--quick`` does (CI executes every notebook that way).

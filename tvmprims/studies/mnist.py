@@ -1,8 +1,9 @@
 """MNIST-format classification with low-rank layers on tvmprims kernels (``tvmprims mnist``).
 
-A 784-512-128-10 ReLU MLP is trained with torch (seeded Adam), then converted to
-:class:`tvmprims.nn.Sequential` layers at a sweep of ranks for fc1, fc2 and fc3 (truncated
-SVD; optionally fine-tuned in torch for a few steps). For each rank triple the study records
+A 784-512-128-10 ReLU MLP is trained with torch (seeded Adam), factorised at a sweep of
+ranks for fc1, fc2 and fc3 (truncated SVD, :func:`torch_lowrank`; optionally fine-tuned in
+torch for a few steps) and converted to :class:`tvmprims.nn.Sequential` layers by
+:meth:`~tvmprims.nn.Sequential.from_torch`. For each rank triple the study records
 the parameter compression, test accuracy of the tvmprims forward pass, and its runtime over
 the test set at batch 1000 and per sample at batch 1, against torch's dense and low-rank
 forward passes. Outputs: ``mnist.csv`` and ``mnist.png`` (accuracy vs compression, runtime vs
@@ -18,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .arrays import aligned_empty
-from .bench import best_time
-from .datasets import default_root, load_mnist
-from .nn import Sequential
-from .studies.output import new_figure, save_figure, write_csv
+from ..arrays import aligned_empty
+from ..bench import best_time
+from ..datasets import default_root, load_mnist
+from ..nn import Sequential
+from .output import new_figure, save_figure, write_csv
 
 __all__ = ["build_model", "prepare", "train", "accuracy", "torch_lowrank", "finetune",
            "load_or_train", "sweep_ranks", "pareto_front", "run"]
@@ -99,10 +100,12 @@ def torch_forward(model):
 
 def torch_lowrank(model, ranks):
     """A torch copy of ``model`` with each Linear of rank < full replaced by two Linears
-    (the truncated-SVD factors), for comparison and fine-tuning."""
+    (the truncated-SVD factors: a bias-free ``right`` then ``left`` with the bias), for
+    comparison and fine-tuning. :meth:`tvmprims.nn.Sequential.from_torch` converts each such
+    pair back into one :class:`~tvmprims.nn.LowRankDense` layer."""
     import torch
 
-    from .lowrank import factorize
+    from ..lowrank import factorize
     layers, linear = [], 0
     for module in model:
         if isinstance(module, torch.nn.Linear):
@@ -137,33 +140,6 @@ def finetune(lowrank_model, x, y, steps, seed=0):
         train(x, y, epochs=1, seed=seed, lr=3e-4, model=lowrank_model, max_steps=steps,
               report=None)
     return lowrank_model
-
-
-def to_tvmprims(torch_model, **kw):
-    """:class:`tvmprims.nn.Sequential` running ``torch_model`` (plain, or from
-    :func:`torch_lowrank`: a bias-free Linear followed by a Linear is one factorised layer)."""
-    import torch
-
-    from .lowrank import LowRank
-    from .nn import Dense, LowRankDense
-    modules = [m for m in torch_model if not isinstance(m, torch.nn.Flatten)]
-    layers, i = [], 0
-    while i < len(modules):
-        m = modules[i]
-        if not isinstance(m, torch.nn.Linear):
-            i += 1
-            continue
-        factored = m.bias is None
-        last = modules[i + 1] if factored else m
-        i += 2 if factored else 1
-        relu = i < len(modules) and isinstance(modules[i], torch.nn.ReLU)
-        if factored:
-            factors = LowRank(last.weight.detach().numpy().copy(),
-                              m.weight.detach().numpy().copy())
-            layers.append(LowRankDense(factors, last.bias.detach().numpy(), relu, **kw))
-        else:
-            layers.append(Dense(m.weight, m.bias, relu, **kw))
-    return Sequential(layers)
 
 
 def load_or_train(checkpoint, x, y, epochs, seed=0, report=print):
@@ -221,7 +197,7 @@ def sweep_ranks(model, x_test, y_test, grid, x_train=None, y_train=None, finetun
         if finetune_steps and any(r is not None for r in ranks):
             finetune(tmodel.train(), x_train, y_train, finetune_steps)
             tmodel.eval()
-        net = to_tvmprims(tmodel)
+        net = Sequential.from_torch(tmodel)
         params = sum(p.numel() for p in tmodel.parameters())
         row = {"fc1_rank": ranks[0] or 512, "fc2_rank": ranks[1] or 128,
                "fc3_rank": ranks[2] or 10, "parameters": params,
@@ -262,7 +238,7 @@ def run(quick=False, out_dir="results", root=None, epochs=None, checkpoint=None,
     """
     import torch
 
-    from .target import resolve_target
+    from ..target import resolve_target
     torch.set_num_threads(int(resolve_target("llvm").attrs.get("num-cores", 1)))
     root = root or default_root()
     x_train, y_train = load_mnist(root, "train")
