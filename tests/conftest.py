@@ -93,3 +93,14 @@ def tvm_threads():
     config = tvm.get_global_func("runtime.config_threadpool")
     yield lambda n: config(0, n)
     config(0, int(os.environ.get("TVM_NUM_THREADS", "0")))
+
+
+@pytest.fixture
+def choice_file(tmp_path, monkeypatch):
+    """A fresh algorithm cache file, and no choices remembered in memory."""
+    from tvmprims import algorithms
+    path = tmp_path / "algorithms.json"
+    monkeypatch.setenv("TVMPRIMS_ALGO_CACHE", str(path))
+    algorithms.forget_choices()
+    yield path
+    algorithms.forget_choices()

@@ -12,16 +12,6 @@ from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref
 ALL = ("direct", "im2col", "winograd2", "winograd4", "fft")
 
 
-@pytest.fixture
-def choice_file(tmp_path, monkeypatch):
-    """A fresh algorithm cache file, and no choices remembered in memory."""
-    path = tmp_path / "algorithms.json"
-    monkeypatch.setenv("TVMPRIMS_ALGO_CACHE", str(path))
-    algorithms.forget_choices()
-    yield path
-    algorithms.forget_choices()
-
-
 def test_table_of_a_3x3_layer():
     rows = tp.find_algorithms((1, 8, 13, 11), (6, 8, 3, 3), (6,), padding=1)
     assert sorted(r.algo for r in rows) == sorted(ALL)

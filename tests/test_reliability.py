@@ -22,16 +22,6 @@ from tvmprims.testing import assert_close, conv2d_ref
 
 
 @pytest.fixture
-def choice_file(tmp_path, monkeypatch):
-    """A fresh algorithm cache file, and no choices remembered in memory."""
-    path = tmp_path / "algorithms.json"
-    monkeypatch.setenv("TVMPRIMS_ALGO_CACHE", str(path))
-    algorithms.forget_choices()
-    yield path
-    algorithms.forget_choices()
-
-
-@pytest.fixture
 def searches(monkeypatch):
     """Count algorithm searches, each limited to direct and im2col and timed as equal (fast:
     the kernels are compiled and checked, not timed)."""
