@@ -6,6 +6,9 @@ block, compute the reduction inside each tile into a tile-sized accumulator (reg
 ``local`` memory on CUDA), and write the tile back once.
 """
 
+from tvmprims._tvm import ROOT_BLOCK, partitioned_block_name
+from tvmprims.ops.conv2d import BIAS_ADD
+
 from .hardware import cpu_model
 
 __all__ = ["CPU_REGISTER_SCOPE", "CPU_STACK_BYTES", "divisor_at_most", "split_factor",
@@ -60,14 +63,15 @@ def accumulate_locally(sch, reduction_name, scope=CPU_REGISTER_SCOPE):
     """``(write_back, reduction)`` after giving the reduction a tile-sized accumulator.
 
     The reduction's result goes to a ``scope`` buffer and a new ``write_back`` block copies it
-    out; a ``bias_add`` epilogue, when the workload has one, is folded into that copy. Once the
+    out; a ``bias_add`` epilogue (:data:`tvmprims.ops.conv2d.BIAS_ADD`), when the workload has
+    one, is folded into that copy. Once the
     write-back is computed at a tile of the reduction (``reverse_compute_at``), the accumulator
     shrinks to the tile: registers on CPU (:data:`CPU_REGISTER_SCOPE`), ``local`` memory on
     CUDA (pass ``scope="local"``).
     """
     reduction = sch.get_sblock(reduction_name)
     write_back = sch.cache_write(reduction, 0, scope)
-    epilogue = find_block(sch, "bias_add")
+    epilogue = find_block(sch, BIAS_ADD)
     if epilogue is not None:
         sch.reverse_compute_inline(epilogue)
     return write_back, reduction
@@ -128,7 +132,7 @@ def loop_extent(sch, loop):
 
 def find_block(sch, name):
     """The block called ``name``, or None when the workload has no such stage."""
-    for block in sch.get_child_blocks(sch.get_sblock("root")):
+    for block in sch.get_child_blocks(sch.get_sblock(ROOT_BLOCK)):
         if sch.get(block).name_hint == name:
             return block
     return None
@@ -147,7 +151,7 @@ def partition_whole_tiles(sch, block_name, extent, tile):
     loop = sch.get_loops(sch.get_sblock(block_name))[0]
     var = sch.get(loop).loop_var.name
     sch.loop_partition(loop, [whole, None])
-    return f"{block_name}_{var}0"
+    return partitioned_block_name(block_name, var, 0)
 
 
 def parallel_vectorized_stage(sch, block, lanes, parallel_loops=1):

@@ -15,10 +15,13 @@ of ``schedules/cpu/matmul.py``. CUDA (:func:`schedule_gpu_gemm`): shared-memory 
 register accumulators; the schedule of ``schedules/cuda/matmul.py``.
 """
 
+from tvmprims._tvm import is_padded_name
+
 from .common import (CPU_REGISTER_SCOPE, accumulate_locally, fuse_parallel, loop_extent,
                      parallel_vectorized_stage, split_factor, vectorize_innermost)
 from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finish_gpu_reduction,
                          shrink_to_fill, threads_per_block)
+from .hardware import DEFAULT_GPU, CpuParams, lanes_for
 
 __all__ = ["cpu_tile_sizes", "schedule_cpu_gemm", "gpu_tile_sizes", "schedule_gpu_gemm",
            "producer_of_read", "reads_named", "inline_into_write_back"]
@@ -36,18 +39,19 @@ def producer_of_read(sch, block, read_index):
     return None
 
 
-def reads_named(sch, name, prefix):
-    """Read indices of the block ``name`` whose buffer names start with ``prefix`` (to tell
-    the B operands of a block with several, e.g. ``B_sign`` and ``B_log``)."""
+def reads_named(sch, name, buffers):
+    """Read indices of the block ``name`` whose buffers are named in ``buffers`` (to tell
+    the B operands of a block with several, e.g. ``B_sign`` and ``B_log``: a TE stage's
+    buffer has the stage's name)."""
     reads = sch.get(sch.get_sblock(name)).reads
-    return tuple(i for i, r in enumerate(reads) if r.source.name.startswith(prefix))
+    return tuple(i for i, r in enumerate(reads) if r.source.name in buffers)
 
 
 def _inline_producers(sch, block):
     """When ``block`` is a padding stage added by ``pad_einsum`` (``<buffer>_pad``), inline
     the stage that computes the operand into it, so that computing, padding and packing the
     operand is one pass."""
-    if sch.get(block).name_hint.endswith("_pad"):
+    if is_padded_name(sch.get(block).name_hint):
         for producer in sch.get_producers(block):
             sch.compute_inline(producer)
 
@@ -92,13 +96,19 @@ def _loops(sch, block, batch):
 
 # --- CPU ----------------------------------------------------------------------------------------
 
-def cpu_tile_sizes(m, n, k, lanes):
-    """``(mi, ni, ku)``: register tile rows and columns, K unroll; measured best on AVX2."""
-    return min(m, 4), (2 * lanes if n > lanes else lanes), (4 if k % 4 == 0 else 1)
+def cpu_tile_sizes(m, n, k, lanes, params=None):
+    """``(mi, ni, ku)``: register tile rows and columns, K unroll: the GEMM tile of
+    ``params`` (:class:`~tvmprims.schedules.hardware.CpuParams`, AVX2's by default), fewer
+    rows when M is smaller, one vector of columns when N is, no unroll when it does not
+    divide K."""
+    params = params or CpuParams()
+    ku = params.gemm_k_unroll
+    return (min(m, params.gemm_rows), (params.gemm_vectors * lanes if n > lanes else lanes),
+            (ku if k % ku == 0 else 1))
 
 
 def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a=False,
-                      scope=CPU_REGISTER_SCOPE):
+                      scope=CPU_REGISTER_SCOPE, params=None):
     """Register-tiled CPU schedule of the GEMM block ``name`` (extents ``m x n x k``).
 
     1. ``pad_einsum`` rounds ``i`` and ``j`` up to the register tile.
@@ -117,11 +127,12 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
     6. Element-wise consumers of the result (padding copy, reshape, bias) are folded into the
        write-back of each tile.
 
-    ``scope``: the accumulator's storage scope (see ``CPU_REGISTER_SCOPE``).
+    ``scope``: the accumulator's storage scope (see ``CPU_REGISTER_SCOPE``); ``params``: the
+    target's :class:`~tvmprims.schedules.hardware.CpuParams` (its GEMM register tile).
 
     Returns the reduction block (its init already decomposed).
     """
-    mi, ni, ku = cpu_tile_sizes(m, n, k, lanes)
+    mi, ni, ku = cpu_tile_sizes(m, n, k, lanes, params)
     block = sch.get_sblock(name)
     n_spatial = len(sch.get_loops(block)) - 1
     sch.pad_einsum(block, [1] * batch + [mi, ni] + [1] * (n_spatial - batch - 2) + [1])
@@ -159,7 +170,7 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
     for pack in packs:
         _pack_panels(sch, acc, pack, ni, lanes)
     for stage in a_stages:
-        if inline_a and not sch.get(stage).name_hint.endswith("_pad"):
+        if inline_a and not is_padded_name(sch.get(stage).name_hint):
             sch.compute_inline(stage)
         else:
             _inline_producers(sch, stage)
@@ -192,13 +203,15 @@ GPU_PER_THREAD = (4, 4)
 GPU_K_CHUNK = 16
 
 
-def gpu_tile_sizes(m, n, k, blocks_per_tile=1):
+def gpu_tile_sizes(m, n, k, blocks_per_tile=1, gpu=None):
     """``(tile_m, tile_n, bk)``: :class:`AxisTile` for M (consecutive) and N (interleaved)
     and the K chunk (a divisor of K near 16 when there is one, else 16 with K padded).
 
     ``blocks_per_tile``: thread blocks per ``(m, n)`` tile position (batch and group count
-    times extra axes), so that small GEMMs of a large batch keep their big tiles.
+    times extra axes), so that small GEMMs of a large batch keep their big tiles. ``gpu``:
+    the target's :class:`~tvmprims.schedules.hardware.GpuModel` (default: ``sm_90``'s).
     """
+    gpu = gpu or DEFAULT_GPU
     tm = axis_tile(m, GPU_THREADS[0], GPU_PER_THREAD[0])
     tn = axis_tile(n, GPU_THREADS[1], GPU_PER_THREAD[1], interleaved=True)
     block = GPU_THREADS[0] * GPU_THREADS[1]
@@ -206,26 +219,28 @@ def gpu_tile_sizes(m, n, k, blocks_per_tile=1):
         tn = axis_tile(n, block // tm.threads, GPU_PER_THREAD[1], interleaved=True)
     elif tn.threads < GPU_THREADS[1]:
         tm = axis_tile(m, block // tn.threads, GPU_PER_THREAD[0])
-    _, tm, tn = shrink_to_fill((blocks_per_tile, m, n), (None, tm, tn))
+    _, tm, tn = shrink_to_fill((blocks_per_tile, m, n), (None, tm, tn), gpu.min_blocks)
     bk = k if k <= GPU_K_CHUNK else split_factor(k, GPU_K_CHUNK)
     return tm, tn, bk
 
 
-def schedule_gpu_gemm(sch, name, m, n, k, dtype, b_reads=(1,), batch=0):
+def schedule_gpu_gemm(sch, name, m, n, k, dtype, b_reads=(1,), batch=0, gpu=None):
     """Shared-memory tiled CUDA schedule of the GEMM block ``name`` (see
     ``schedules/cuda/matmul.py`` for the design). Batch and extra loops get one index per
     thread block. Every operand is staged in shared memory per K chunk; an operand computed
     by a stage (a patch matrix, a log conversion) is computed inside that copy (the stage
     and the padding ``pad_einsum`` adds are inlined into it), so the kernel is one launch.
+    ``gpu``: the target's :class:`~tvmprims.schedules.hardware.GpuModel`.
     Returns ``(write_back, reduction)``."""
     block = sch.get_sblock(name)
     loops = sch.get_loops(block)
     extents = [loop_extent(sch, loop) for loop in loops[:-1]]
     n_extra = len(extents) - batch - 2
+    gpu = gpu or DEFAULT_GPU
     per_tile = 1
     for extent in extents[:batch] + extents[batch + 2:]:
         per_tile *= extent
-    tm, tn, bk = gpu_tile_sizes(m, n, k, per_tile)
+    tm, tn, bk = gpu_tile_sizes(m, n, k, per_tile, gpu)
     sch.pad_einsum(block, [1] * batch + [tm.size, tn.size] + [1] * n_extra + [bk])
     write_back, acc = accumulate_locally(sch, name, "local")
     for producer in sch.get_producers(acc):  # computed operands into their padding stages
@@ -234,10 +249,10 @@ def schedule_gpu_gemm(sch, name, m, n, k, dtype, b_reads=(1,), batch=0):
                                 chunks=[bk])
     threads = threads_per_block([tm, tn])
     k_chunk = tiling.chunks[0]
-    # B rows are tn.size wide: fetch them with 16-byte vector loads when they come in whole,
+    # B rows are tn.size wide: fetch them with vector loads (16 bytes) when they come in whole,
     # aligned vectors (N and the tile multiples of the vector, so every row starts aligned)
     # from an input argument (a computed operand is a gather, not a vector load).
-    lanes = 4 if dtype == "float32" else 2
+    lanes = lanes_for(gpu.vector_load_bytes, dtype)
     aligned = n % lanes == 0 and tn.size % lanes == 0
     n_reads = len(sch.get(acc).reads)
     for index in range(n_reads):

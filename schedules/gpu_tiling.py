@@ -9,11 +9,18 @@ compute from shared memory. Loop order of the reduction block:
 
     blockIdx.x (fused block loops) / threadIdx.x (fused thread loops)
       / chunk loops (shared fetches here) / rest of the reduction / thread tile (unrolled)
+
+The GPU's limits (multiprocessors, threads and shared memory per block) come from the
+target's :class:`~tvmprims.schedules.hardware.GpuModel` (``gpu_model(target)``), which the
+schedules pass down as ``gpu``; the functions here default to that of ``sm_90``.
 """
 
 from collections import namedtuple
 
+from tvmprims.ops.conv2d import CONV
+
 from .common import accumulate_locally, divisor_at_most, loop_extent
+from .hardware import DEFAULT_GPU
 
 __all__ = [
     "GPU_MIN_BLOCKS",
@@ -41,13 +48,15 @@ __all__ = [
 
 
 
-#: Thread blocks a launch should have at least: one per streaming multiprocessor of an H100.
-GPU_MIN_BLOCKS = 132
-#: Shared memory a thread block may use. The static limit is 48 KB; staying well below it
-#: leaves room for two or more resident blocks per multiprocessor.
-SHARED_BUDGET = 32 * 1024
-#: CUDA's limit on threads per block.
-MAX_THREADS = 1024
+# The default target's (sm_90: H100, H200) limits, from its model; the schedules use their
+# own target's (GpuModel.min_blocks, .shared_budget, .max_threads_per_block).
+#: Thread blocks a launch should have at least: one per streaming multiprocessor (132).
+GPU_MIN_BLOCKS = DEFAULT_GPU.min_blocks
+#: Shared memory a thread block may use: 32 KB of the static 48 KB, which leaves room for two
+#: or more resident blocks per multiprocessor.
+SHARED_BUDGET = DEFAULT_GPU.shared_budget
+#: CUDA's limit on threads per block (1024).
+MAX_THREADS = DEFAULT_GPU.max_threads_per_block
 
 
 def ceil_div(a, b):
@@ -100,7 +109,7 @@ def threads_per_block(tiles):
 
 def shrink_to_fill(extents, tiles, min_blocks=GPU_MIN_BLOCKS, min_threads=64):
     """Make block tiles smaller until the launch has ``min_blocks`` blocks (small workloads
-    would otherwise leave most multiprocessors idle).
+    would otherwise leave most multiprocessors idle): the target's ``GpuModel.min_blocks``.
 
     The largest per-thread factor is halved first (less register reuse, same threads per
     block), then the largest thread count, as long as a block keeps ``min_threads`` threads.
@@ -323,8 +332,8 @@ def _chunk_candidates(extent, preferred):
     return [first] + [d for d in divisors(first) if d < first]
 
 
-def plan_conv_tiles(wl, threads, per_thread, itemsize, channel_chunk=16,
-                    budget=SHARED_BUDGET):
+def plan_conv_tiles(wl, threads, per_thread, itemsize, channel_chunk=16, budget=None,
+                    gpu=None):
     """Tiles and reduction chunks for a direct convolution on the GPU.
 
     ``threads``/``per_thread``: preferred (channels, rows, columns) of a block; columns are
@@ -334,8 +343,12 @@ def plan_conv_tiles(wl, threads, per_thread, itemsize, channel_chunk=16,
     columns) divide their axes; the largest channel chunk (at most ``channel_chunk``) that
     fits ``budget`` bytes of shared memory with the whole kernel is taken, else the kernel
     rows, then columns are chunked too, and as a last resort the block tile shrinks.
+    ``gpu``: the target's :class:`~tvmprims.schedules.hardware.GpuModel` (default
+    ``sm_90``'s), whose ``shared_budget`` is the default ``budget``.
     Returns ``(tiles, chunks)``.
     """
+    gpu = gpu or DEFAULT_GPU
+    budget = gpu.shared_budget if budget is None else budget
     n, o, oh, ow = wl.output_shape
     _, cg, kh, kw = wl.shapes[1]
     extents = (n, o, oh, ow)
@@ -347,7 +360,7 @@ def plan_conv_tiles(wl, threads, per_thread, itemsize, channel_chunk=16,
     wanted, spatial = threads[0] * threads[1] * threads[2], tiles[2].threads * tiles[3].threads
     if tiles[1].threads * spatial < wanted:
         tiles[1] = axis_tile(o, max(1, wanted // spatial), per_thread[0])
-    tiles = shrink_to_fill(extents, tiles)
+    tiles = shrink_to_fill(extents, tiles, gpu.min_blocks)
     rc_options = _chunk_candidates(cg, channel_chunk)
     while True:
         for ry in divisors(kh):
@@ -367,7 +380,7 @@ def schedule_direct_conv(sch, tiles, chunks):
     """The direct-convolution schedule of conv2d and depthwise_conv2d: block and thread tiles
     over the output, the input window and the weights staged in shared memory per reduction
     chunk (padding inlined into the input fetch), register accumulators, guarded stores."""
-    write_back, acc = accumulate_locally(sch, "conv", "local")
+    write_back, acc = accumulate_locally(sch, CONV, "local")
     tiling = bind_spatial_tiles(sch, acc, tiles, chunks=chunks)
     threads = threads_per_block(tiles)
     chunk = tiling.chunks[-1]

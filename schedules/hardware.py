@@ -1,6 +1,12 @@
-"""A small hardware model of a CPU target, read from the target's LLVM CPU features.
+"""The hardware model of the schedules: every hardware fact a hand schedule uses comes from here.
 
-The CPU schedules size their vectors (and, later, their register tiles) from this model, never
+CPU (:class:`CpuModel`, :func:`cpu_model`): vector width and vector registers, read from the
+target's LLVM CPU features, and the schedule parameters derived from them
+(:class:`CpuParams`: register budgets of the direct, Winograd and FFT conv2d schedules, the
+GEMM register tile). CUDA (:class:`GpuModel`, :func:`gpu_model`): multiprocessors, threads per
+block, shared memory per block and warp size, read from the ``cuda`` target.
+
+The CPU schedules size their vectors and register tiles from this model, never
 from CPU names: LLVM's feature set for the target's ``mtriple``, ``mcpu`` and ``mattr`` decides.
 So a CPU LLVM knows but tvmprims has never seen gets the right width, and ``mattr`` can turn a
 feature off (``"-avx512f"``) or on.
@@ -23,9 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._tvm import llvm_cpu_features, llvm_host_triple
+from .._tvm import Target, llvm_cpu_features, llvm_host_triple
+from ..target import DEFAULT_CUDA_ARCH
 
-__all__ = ["CpuModel", "cpu_model", "lanes_for"]
+__all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "MEASURED_REGISTERS",
+           "GpuModel", "gpu_model", "SM_COUNTS", "DEFAULT_SM_COUNT", "DEFAULT_GPU"]
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,86 @@ class CpuModel:
         """SIMD lanes of ``dtype`` (e.g. ``"float32"``) in one vector register."""
         return lanes_for(self.vector_bytes, dtype)
 
+    @property
+    def params(self):
+        """The :class:`CpuParams` of this model's register file."""
+        return CpuParams.for_registers(self.vector_registers)
+
 
 def lanes_for(vector_bytes, dtype):
     """Elements of ``dtype`` in ``vector_bytes`` bytes (at least 1)."""
     return max(1, vector_bytes // np.dtype(dtype).itemsize)
+
+
+#: Vector registers of the machine the CPU schedule parameters were measured on (AVX2, Zen 3).
+MEASURED_REGISTERS = 16
+
+
+@dataclass(frozen=True)
+class CpuParams:
+    """Register-tile parameters of the CPU hand schedules; the defaults are AVX2's.
+
+    Derived from the vector register count by :meth:`for_registers` (``cpu_params(target)``)::
+
+        parameter            AVX2, AVX, SSE, 32-bit NEON (16)   AVX-512, AArch64 NEON (32)
+        conv2d_registers     10 = 16 - 6                        10 (kept at the AVX2 value)
+        winograd_registers   12 = 16 - 4                        12 (kept at the AVX2 value)
+        fft_registers        12 = 16 - 4                        12 (kept at the AVX2 value)
+        fma_chains           8                                  8
+        gemm_rows x vectors  4 x 2 (8 accumulators), K by 4     the same
+        convolve_vectors     4                                  4
+        depthwise_vectors    4                                  4
+
+    32-register ISAs are kept at the AVX2 value until measured on AVX-512 (no Zen 4 or
+    AArch64 machine to measure on): :meth:`for_registers` counts at most
+    :data:`MEASURED_REGISTERS`. Vector widths do follow the ISA (:class:`CpuModel`).
+
+    Attributes
+    ----------
+    conv2d_registers : int
+        Vector accumulators a direct-conv2d tile may keep in registers
+        (``schedules/cpu/conv2d.py``). The weight vectors, a broadcast input and LLVM's reuse
+        of inputs across unrolled taps need the other 6 of AVX2's 16 (12 accumulators
+        spilled: 16 x 6 ran at 153 GFLOP/s where 16 x 5 ran at 189).
+    winograd_registers : int
+        Vector accumulators of a Winograd batched-GEMM tile
+        (``schedules/cpu/conv2d_winograd.py``); 4 registers left for the operands.
+    fft_registers : int
+        Vector accumulators of a tile of the FFT convolution's GEMM stages
+        (``schedules/cpu/conv2d_fft.py``); 4 registers left for the operands.
+    fma_chains : int
+        Independent accumulators that hide the FMA latency (4 cycles on 2 pipes on AVX2
+        cores): a direct-conv2d tile with fewer stalls on its own additions (16 x 2 ran at
+        100 GFLOP/s, 8 x 7 at 160).
+    gemm_rows, gemm_vectors, gemm_k_unroll : int
+        GEMM register tile (``schedules/gemm_tiling.py``): ``gemm_rows`` rows by
+        ``gemm_vectors`` SIMD vectors of columns (fewer rows when M is smaller, one vector
+        when N is), K unrolled by ``gemm_k_unroll`` when it divides K; measured best on
+        AVX2.
+    convolve_vectors : int
+        SIMD vectors of outputs ``convolve`` accumulates per block (``schedules/cpu/convolve.py``).
+    depthwise_vectors : int
+        Most SIMD vectors of a row a ``depthwise_conv2d`` tile accumulates
+        (``schedules/cpu/depthwise_conv2d.py``).
+    """
+
+    conv2d_registers: int = 10
+    winograd_registers: int = 12
+    fft_registers: int = 12
+    fma_chains: int = 8
+    gemm_rows: int = 4
+    gemm_vectors: int = 2
+    gemm_k_unroll: int = 4
+    convolve_vectors: int = 4
+    depthwise_vectors: int = 4
+
+    @classmethod
+    def for_registers(cls, vector_registers):
+        """The parameters for ``vector_registers`` SIMD registers: the budgets are the
+        registers (at most :data:`MEASURED_REGISTERS`) minus those the operands need."""
+        usable = min(vector_registers, MEASURED_REGISTERS)
+        return cls(conv2d_registers=usable - 6, winograd_registers=usable - 4,
+                   fft_registers=usable - 4)
 
 
 def _from_features(features, triple):
@@ -108,3 +192,100 @@ def cpu_model(target):
         _by_object.clear()
     _by_object[id(target)] = (target, model)
     return model
+
+
+def cpu_params(target):
+    """The :class:`CpuParams` of an ``llvm`` target (``cpu_model(target).params``)."""
+    return cpu_model(target).params
+
+
+# --- CUDA ---------------------------------------------------------------------------------------
+
+#: Streaming multiprocessors per CUDA architecture (H100 SXM and H200: 132). An architecture
+#: names a family of chips with different counts (sm_80: A100 108, A30 56), so only the one
+#: tvmprims runs on is listed; others get :data:`DEFAULT_SM_COUNT` until added.
+SM_COUNTS = {"sm_90": 132, "sm_90a": 132}
+#: SM count of an architecture missing from :data:`SM_COUNTS` (the H100's).
+DEFAULT_SM_COUNT = SM_COUNTS[DEFAULT_CUDA_ARCH]
+
+#: CUDA's limits when a target does not carry them (TVM's dlight uses the same defaults):
+#: threads per block, static shared memory per block (48 KB), warp size.
+_CUDA_DEFAULTS = {"max_threads": 1024, "shared": 48 * 1024, "warp": 32}
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    """What the CUDA schedules need to know about a GPU, read from the ``cuda`` target.
+
+    Attributes
+    ----------
+    arch : str
+        The target's ``arch`` (``"sm_90"``).
+    sm_count : int
+        Streaming multiprocessors (:data:`SM_COUNTS` by ``arch``). Taken from the table, not
+        from a GPU that happens to be present, so that a kernel is scheduled the same on
+        every host.
+    max_threads_per_block : int
+        The target's ``max_threads_per_block`` or ``max_num_threads`` (1024).
+    max_shared_memory_per_block : int
+        The target's ``max_shared_memory_per_block``, else CUDA's static limit, 48 KB.
+    warp_size : int
+        The target's ``thread_warp_size`` (32).
+    vector_load_bytes : int
+        The widest load one thread issues (``ld.global.v4.f32``: 16 bytes).
+    """
+
+    arch: str
+    sm_count: int
+    max_threads_per_block: int
+    max_shared_memory_per_block: int
+    warp_size: int
+    vector_load_bytes: int = 16
+
+    @property
+    def min_blocks(self):
+        """Thread blocks a launch should have at least: one per multiprocessor."""
+        return self.sm_count
+
+    @property
+    def shared_budget(self):
+        """Shared memory a thread block may use: two thirds of the limit (32 KB of 48 KB),
+        which leaves room for two or more resident blocks per multiprocessor."""
+        return self.max_shared_memory_per_block * 2 // 3
+
+
+def _attr(attrs, names, default):
+    for name in names:
+        value = attrs.get(name, None)
+        if value is not None:
+            return int(value)
+    return default
+
+
+def gpu_model(target):
+    """The :class:`GpuModel` of a ``cuda`` target, from its attributes (as TVM's dlight reads
+    them: ``max_threads_per_block`` or ``max_num_threads``, ``max_shared_memory_per_block``,
+    ``thread_warp_size``) and its ``arch``.
+
+    Raises
+    ------
+    ValueError
+        For a target that is not ``cuda``.
+    """
+    if target.kind.name != "cuda":
+        raise ValueError(f"gpu_model needs a 'cuda' target, got {target.kind.name!r}")
+    attrs = target.attrs
+    arch = str(attrs.get("arch", ""))
+    return GpuModel(
+        arch=arch,
+        sm_count=SM_COUNTS.get(arch, DEFAULT_SM_COUNT),
+        max_threads_per_block=_attr(attrs, ("max_threads_per_block", "max_num_threads"),
+                                    _CUDA_DEFAULTS["max_threads"]),
+        max_shared_memory_per_block=_attr(attrs, ("max_shared_memory_per_block",),
+                                          _CUDA_DEFAULTS["shared"]),
+        warp_size=_attr(attrs, ("thread_warp_size",), _CUDA_DEFAULTS["warp"]))
+
+
+#: The model of tvmprims' default CUDA target (``sm_90``): what the CUDA tiling functions
+#: assume when they are called without a model.
+DEFAULT_GPU = gpu_model(Target({"kind": "cuda", "arch": DEFAULT_CUDA_ARCH}))

@@ -8,6 +8,7 @@ import pytest
 import tvmprims
 from tvmprims.schedules.common import CPU_STACK_BYTES, vector_lanes
 from tvmprims.schedules.cpu import conv2d as cpu_conv2d
+from tvmprims.schedules.hardware import CpuParams
 from tvmprims.target import resolve_target
 from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref, workspace_allocations
 from cpu_targets import ZNVER3_2C, compile_for, require_runs_here, target_params
@@ -144,7 +145,8 @@ def test_tiles_of_several_rows(rng):
 
 @pytest.mark.parametrize("lanes,itemsize", [(4, 4), (8, 4), (4, 8), (16, 4)])
 def test_tile_sizes_fit_registers_and_stack(lanes, itemsize):
-    budget = cpu_conv2d.REGISTER_BUDGET
+    params = CpuParams()  # tile_sizes' default: AVX2's (every ISA's, until measured)
+    budget = params.conv2d_registers
     for o, per_group, h, w in itertools.product((1, 3, 8, 16, 24, 64, 512), (None, 8, 16),
                                                 (1, 2, 7, 13, 14, 56), (1, 5, 7, 14, 17, 30, 57)):
         limit = per_group or o
@@ -160,4 +162,4 @@ def test_tile_sizes_fit_registers_and_stack(lanes, itemsize):
         if limit % lanes == 0 and w <= budget:
             # a whole row of one vector hides the FMA latency as well as the chosen tiles
             smallest = t.channels // lanes * t.rows * (t.cols - (t.short > 0))
-            assert smallest >= min(w, cpu_conv2d.LATENCY_HIDING), case
+            assert smallest >= min(w, params.fma_chains), case

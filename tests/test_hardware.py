@@ -9,7 +9,9 @@ import pytest
 
 from tvmprims._tvm import Target
 from tvmprims.schedules.common import vector_lanes
-from tvmprims.schedules.hardware import CpuModel, cpu_model
+from tvmprims.schedules import gpu_tiling
+from tvmprims.schedules.hardware import (DEFAULT_GPU, DEFAULT_SM_COUNT, CpuModel, CpuParams,
+                                         GpuModel, cpu_model, cpu_params, gpu_model)
 from tvmprims.target import resolve_target
 from cpu_targets import CPU_TARGETS, REGISTERS, compile_for, cpu_target
 
@@ -85,6 +87,72 @@ def test_host_model_is_one_of_the_known_widths():
 def test_cuda_target_has_no_cpu_model():
     with pytest.raises(ValueError, match="needs an 'llvm' target"):
         cpu_model(Target({"kind": "cuda", "arch": "sm_90"}))
+
+
+# --- Schedule parameters -------------------------------------------------------------------------
+
+#: The documented CpuParams per vector ISA: (conv2d, Winograd, FFT register budgets, FMA
+#: chains, GEMM rows x vectors, K unroll, convolve vectors, depthwise vectors). 32-register ISAs
+#: (AVX-512, AArch64 NEON) keep the AVX2 values until measured on them.
+AVX2_PARAMS = (10, 12, 12, 8, 4, 2, 4, 4, 4)
+DOCUMENTED_PARAMS = {"avx2": AVX2_PARAMS, "avx": AVX2_PARAMS, "sse": AVX2_PARAMS,
+                     "avx512": AVX2_PARAMS, "neon": AVX2_PARAMS}
+
+
+@pytest.mark.parametrize("spec,expected", MODELS, ids=MODEL_IDS)
+def test_schedule_params_are_the_documented_values(spec, expected):
+    target = _target(*spec)
+    params = cpu_params(target)
+    assert params == cpu_model(target).params == CpuParams(*DOCUMENTED_PARAMS[expected[0]])
+    assert params == CpuParams.for_registers(expected[2])
+
+
+def test_schedule_params_default_to_avx2():
+    """The defaults (what tiling functions use without a target) are AVX2's derivation."""
+    assert CpuParams() == CpuParams.for_registers(16) == CpuParams(*AVX2_PARAMS)
+    assert CpuParams.for_registers(32) == CpuParams()  # kept until measured on AVX-512
+
+
+# --- GPU model -----------------------------------------------------------------------------------
+
+def test_gpu_model_of_sm_90():
+    """sm_90 (H100, H200): 132 multiprocessors, CUDA's limits (TVM's target carries no shared
+    memory size, so the 48 KB static limit); no GPU needed."""
+    model = gpu_model(Target({"kind": "cuda", "arch": "sm_90"}))
+    assert model == GpuModel("sm_90", 132, 1024, 48 * 1024, 32) == DEFAULT_GPU
+    assert (model.min_blocks, model.shared_budget) == (132, 32 * 1024)
+    # what the CUDA tiling assumed as literals before the model
+    assert (gpu_tiling.GPU_MIN_BLOCKS, gpu_tiling.SHARED_BUDGET, gpu_tiling.MAX_THREADS) == (
+        132, 32 * 1024, 1024)
+
+
+def test_gpu_model_reads_the_target_attributes():
+    target = Target({"kind": "cuda", "arch": "sm_80", "max_num_threads": 512,
+                     "thread_warp_size": 32, "max_shared_memory_per_block": 96 * 1024})
+    model = gpu_model(target)
+    assert model == GpuModel("sm_80", DEFAULT_SM_COUNT, 512, 96 * 1024, 32)
+    assert model.shared_budget == 64 * 1024
+    tagged = gpu_model(Target("nvidia/nvidia-h100"))  # a tag: sm_90a, its own limits
+    assert (tagged.arch, tagged.sm_count, tagged.max_threads_per_block,
+            tagged.max_shared_memory_per_block) == ("sm_90a", 132, 1024, 49152)
+
+
+def test_gpu_model_follows_into_the_cuda_tiling():
+    """A GPU with fewer multiprocessors gets fewer, larger blocks; less shared memory, smaller
+    chunks."""
+    from tvmprims.schedules.cuda import convolve, matmul
+    from tvmprims.schedules.gpu_tiling import block_count
+    small = GpuModel("sm_test", 8, 1024, 12 * 1024, 32)
+    fewer = block_count((256, 256), matmul.tile_sizes(256, 256, 256, gpu=small)[:2])
+    assert fewer < block_count((256, 256), matmul.tile_sizes(256, 256, 256)[:2])
+    # a prime filter: whole in 32 KB of shared memory, one tap per chunk in 8 KB
+    assert convolve.tile_sizes(11023, 1021, 4)[1] == 1021
+    assert convolve.tile_sizes(11023, 1021, 4, gpu=small)[1] < 1021
+
+
+def test_llvm_target_has_no_gpu_model():
+    with pytest.raises(ValueError, match="needs a 'cuda' target"):
+        gpu_model(Target({"kind": "llvm"}))
 
 
 # --- Generated code on every CPU family ----------------------------------------------------------

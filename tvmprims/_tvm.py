@@ -3,6 +3,11 @@
 TVM renames modules between releases (``tvm.tir`` -> ``tvm.tirx``, ``tvm.schedule`` ->
 ``tvm.s_tir``, ``tvm.build`` -> ``tvm.compile``); everything else in tvmprims imports
 these names from here so that the next rename touches one file.
+
+The same goes for the names TVM itself gives the blocks it creates (the root block,
+``pad_einsum``'s padding stages, ``loop_partition``'s parts, ``cache_read``/``cache_write``
+copies): schedules build them with the helpers at the end of this module, never by hand.
+The stages tvmprims defines are named by constants in their ``tvmprims/ops/<op>.py``.
 """
 
 import os
@@ -23,6 +28,7 @@ __all__ = [
     "tvm", "te", "tirx", "Schedule", "Target", "dlight", "estimate_tir_flops",
     "create_prim_func", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
     "structural_hash", "llvm_cpu_features", "llvm_host_triple",
+    "ROOT_BLOCK", "padded_name", "is_padded_name", "partitioned_block_name", "cache_block_name",
 ]
 
 
@@ -69,3 +75,39 @@ def cuda_source(runtime_module):
         if imported.kind == "cuda":
             return imported.inspect_source()
     raise RuntimeError("module has no CUDA code: did the schedule bind any threads?")
+
+
+# --- Names of the blocks TVM creates (TVM 0.27) -------------------------------------------------
+# tests/test_hardware.py checks each against what this TVM release actually generates.
+
+#: The block ``te.create_prim_func`` wraps a PrimFunc's body in.
+ROOT_BLOCK = "root"
+
+#: Suffix of the blocks and buffers ``Schedule.pad_einsum`` adds.
+_PAD_SUFFIX = "_pad"
+
+
+def padded_name(buffer):
+    """Name of the block (and buffer) ``pad_einsum`` adds for the buffer named ``buffer``:
+    the zero-padded copy of an operand, or the copy out of a padded result
+    (``matmul`` -> ``matmul_pad``). A TE stage's buffer has the stage's name."""
+    return buffer + _PAD_SUFFIX
+
+
+def is_padded_name(name):
+    """True for a block name :func:`padded_name` makes (a stage ``pad_einsum`` added)."""
+    return name.endswith(_PAD_SUFFIX)
+
+
+def partitioned_block_name(block, loop_var, index):
+    """Name of the block of part ``index`` after ``Schedule.loop_partition`` of a loop with
+    variable ``loop_var`` over the block named ``block`` (``matmul``, ``i``, 1 ->
+    ``matmul_i1``)."""
+    return f"{block}_{loop_var}{index}"
+
+
+def cache_block_name(buffer, scope):
+    """Name of the copy block (and buffer) ``Schedule.cache_read``/``cache_write`` add for
+    the buffer named ``buffer`` in storage ``scope`` (``matmul``, ``local`` ->
+    ``matmul_local``)."""
+    return f"{buffer}_{scope}"

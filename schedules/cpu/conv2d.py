@@ -20,20 +20,18 @@
 
 from collections import namedtuple
 
+from tvmprims._tvm import partitioned_block_name
+from tvmprims.ops.conv2d import CONV, PAD
+
 from ..common import (CPU_STACK_BYTES, accumulate_locally, divisor_at_most, find_block,
                       fuse_parallel, parallel_vectorized_stage, vector_lanes,
                       vectorize_innermost)
+from ..hardware import CpuParams, cpu_params
 
 __all__ = ["schedule", "tile_sizes", "Tiles"]
 
-#: Vector accumulators a tile may keep in registers: AVX2 has 16, and the weight vectors, a
-#: broadcast input and LLVM's reuse of inputs across unrolled taps need the rest (12
-#: accumulators spilled: 16 x 6 ran at 153 GFLOP/s where 16 x 5 ran at 189).
-REGISTER_BUDGET = 10
-
-#: Independent accumulators that hide the FMA latency (4 cycles on 2 pipes on AVX2 cores):
-#: a tile with fewer stalls on its own additions (16 x 2 ran at 100 GFLOP/s, 8 x 7 at 160).
-LATENCY_HIDING = 8
+# The register budget of a tile and the accumulators that hide the FMA latency are the
+# target's CpuParams.conv2d_registers and .fma_chains (schedules/hardware.py).
 
 #: Widest kernel whose taps are unrolled. Wider ones stay a loop: fully unrolled 9- and 11-wide
 #: rows ran 5 to 7 times slower (1x16x64x64, 16 filters: 4.95 against 1.0 ms at 9x9).
@@ -65,35 +63,38 @@ def _segment_tilings(segment, max_cols):
 
 
 def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=None,
-               itemsize=4):
+               itemsize=4, params=None):
     """The :class:`Tiles` of a convolution output, for ``lanes``-wide SIMD.
 
     Channel tiles are one or two vectors (a divisor of ``channels_per_group``); a segment is
     a divisor of the width whose accumulators fit a stack array. Among tilings of at most
-    ``REGISTER_BUDGET`` accumulators per tile, the choice hides the FMA latency in its
-    smallest tile first (``LATENCY_HIDING``), then keeps the most accumulators on average
-    over the columns, then the most FMAs per load (a step loads ``vectors`` weight vectors
-    and broadcasts ``rows x cols`` inputs). ResNet-18's 14 x 14 layer: 16 channels by
-    5 + 5 + 4 columns, 1.09x faster than 16 x 2 rows x 2 columns.
+    ``params.conv2d_registers`` accumulators per tile (the target's
+    :class:`~tvmprims.schedules.hardware.CpuParams`, AVX2's by default), the choice hides
+    the FMA latency in its smallest tile first (``params.fma_chains``), then keeps the most
+    accumulators on average over the columns, then the most FMAs per load (a step loads
+    ``vectors`` weight vectors and broadcasts ``rows x cols`` inputs). ResNet-18's 14 x 14
+    layer: 16 channels by 5 + 5 + 4 columns, 1.09x faster than 16 x 2 rows x 2 columns.
     """
+    params = params or CpuParams()
+    budget, chains = params.conv2d_registers, params.fma_chains
     limit = channels_per_group or out_channels
     best, best_key = None, None
     for vectors in (2, 1):
         channels = vectors * lanes
         if limit % channels:
             continue
-        for rows in range(1, REGISTER_BUDGET // vectors + 1):
+        for rows in range(1, budget // vectors + 1):
             if out_height % rows:
                 continue
             stack = (CPU_STACK_BYTES - 1) // (channels * rows * itemsize)
             for segment in range(1, min(out_width, stack) + 1):
                 if out_width % segment:
                     continue
-                for cols, short in _segment_tilings(segment, REGISTER_BUDGET // (vectors * rows)):
+                for cols, short in _segment_tilings(segment, budget // (vectors * rows)):
                     tiles = Tiles(channels, rows, segment, cols, short)
                     widths = tiles.widths
                     accs = [vectors * rows * c for c in widths]
-                    key = (min(min(accs), LATENCY_HIDING),
+                    key = (min(min(accs), chains),
                            round(sum(a * c for a, c in zip(accs, widths)) / segment, 6),
                            round(sum(a / (vectors + rows * c) * c
                                      for a, c in zip(accs, widths)) / segment, 6),
@@ -101,7 +102,7 @@ def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=No
                     if best_key is None or key > best_key:
                         best, best_key = tiles, key
     if best is None:  # channel counts not a multiple of the vector width
-        cols = divisor_at_most(out_width, REGISTER_BUDGET)
+        cols = divisor_at_most(out_width, budget)
         best = Tiles(divisor_at_most(limit, lanes), 1, cols, cols, 0)
     return best
 
@@ -111,11 +112,11 @@ def schedule(sch, wl, target):
     _, o, oh, ow = wl.output_shape
     groups = dict(wl.params).get("groups", 1)
     tiles = tile_sizes(o, oh, ow, lanes, o // groups if groups > 1 else None,
-                       8 if wl.dtype == "float64" else 4)
-    write_back, acc = accumulate_locally(sch, "conv")
+                       8 if wl.dtype == "float64" else 4, cpu_params(target))
+    write_back, acc = accumulate_locally(sch, CONV)
     # Channels innermost in the accumulator, as in the FMAs (see CPU_REGISTER_SCOPE).
     sch.transform_layout(acc, ("write", 0), lambda n, f, y, x: (n, y, x, f))
-    pad = find_block(sch, "pad")
+    pad = find_block(sch, PAD)
     if pad is not None:
         parallel_vectorized_stage(sch, pad, lanes, parallel_loops=2)
     _pack_weight(sch, acc, tiles.channels, lanes)
@@ -148,12 +149,12 @@ def _partition_columns(sch, loop, tiles):
     whole = tiles.whole
     parts = ([tiles.cols * whole] if whole else []) + [tiles.cols - 1] * tiles.short
     if len(parts) == 1:
-        yield sch.get_sblock("conv"), whole > 0
+        yield sch.get_sblock(CONV), whole > 0
         return
     var = sch.get(loop).loop_var.name
     sch.loop_partition(loop, parts[:-1] + [None])
     for index in range(len(parts)):
-        yield sch.get_sblock(f"conv_{var}{index}"), index == 0 and whole > 0
+        yield sch.get_sblock(partitioned_block_name(CONV, var, index)), index == 0 and whole > 0
 
 
 def _pack_weight(sch, acc, ocb, lanes):

@@ -5,12 +5,13 @@ frequency bins (``KX``, a multiple of 8) or output columns; they share one tilin
 (:func:`tile_gemm`), with a register tile chosen per stage (:func:`register_tile`).
 
 1. **Register tiles**: each GEMM stage accumulates a tile of ``rows x parts x vectors`` SIMD
-   vectors (at most 12 accumulators on AVX2) in registers over its whole reduction and writes
-   it once: rows of the output (transform rows, or output channels for the channel products),
-   both the real and imaginary part (they read the same operands), and consecutive vectors
-   of bins. The tile shape maximises multiply-adds per load for the stage's operand pattern
-   (:data:`LOADS`: which operand is a broadcast scalar, which a vector), counting partial
-   tiles; tiles need not divide their axes (the guard sits outside the SIMD loop).
+   vectors (at most ``CpuParams.fft_registers`` accumulators: 12 on AVX2) in registers over
+   its whole reduction and writes it once: rows of the output (transform rows, or output
+   channels for the channel products), both the real and imaginary part (they read the same
+   operands), and consecutive vectors of bins. The tile shape maximises multiply-adds per
+   load for the stage's operand pattern (:data:`LOADS`: which operand is a broadcast scalar,
+   which a vector), counting partial tiles; tiles need not divide their axes (the guard sits
+   outside the SIMD loop).
 2. **Channel products register-tiled over output channels**: per frequency vector and input
    channel, the input spectrum (re, im) is loaded once and used for a tile of output
    channels; the reduction over the group's input channels runs entirely in registers.
@@ -29,28 +30,27 @@ products at batch 1: computing it inside the products' channel loop would remove
 traffic.
 """
 
+from tvmprims._tvm import padded_name
+from tvmprims.ops.conv2d_fft import (BIAS_ADD, DFT_X, DFT_Y, FILTER_X, FILTER_Y, IDFT_X, IDFT_Y,
+                                     PRODUCT, TWIDDLE_IX, TWIDDLE_STAGES)
+
 from ..common import (CPU_REGISTER_SCOPE, find_block, fuse_parallel, vector_lanes,
                       vectorize_innermost)
+from ..hardware import CpuParams, cpu_params
 
 __all__ = ["schedule", "tile_gemm", "register_tile", "LOADS", "GEMM_STAGES", "TWIDDLE_STAGES"]
 
-#: Vector accumulators a tile may keep in registers (16 on AVX2, leaving room for operands).
-REGISTER_BUDGET = 12
 
-#: Element-wise stages: the cos/sin tables and the twiddle matrices gathered from them.
-TWIDDLE_STAGES = ("roots_h", "roots_w", "twiddle_x", "twiddle_y", "twiddle_fx", "twiddle_fy",
-                  "twiddle_iy", "twiddle_ix")
-
-
-def register_tile(row_extent, vector_count, parts, loads, budget=REGISTER_BUDGET,
-                  row_divides=False):
+def register_tile(row_extent, vector_count, parts, loads, budget=None, row_divides=False):
     """``(rows, vectors)`` of a register tile of ``rows x parts x vectors`` SIMD accumulators
-    (at most ``budget``), maximising multiply-adds per load.
+    (at most ``budget``: by default AVX2's ``CpuParams.fft_registers``), maximising
+    multiply-adds per load.
 
     ``loads(rows, vectors)`` counts the loads and broadcasts of one reduction step. Tiles need
     not divide their axes (the last one is guarded); the score counts a partial tile at its
     reduced size. ``row_divides``: only divisors of ``row_extent`` as row tiles.
     """
+    budget = CpuParams().fft_registers if budget is None else budget
     best, best_score = (1, 1), 0.0
     for rows in range(1, min(row_extent, budget) + 1):
         if row_divides and row_extent % rows:
@@ -120,17 +120,18 @@ def _finish(sch, block, reduction, write_back, lanes):
 #: (see :func:`tile_gemm`) and its kind in :data:`LOADS`; ``idft_x`` is handled by
 #: :func:`_inverse_x` (padded columns).
 GEMM_STAGES = {
-    "dft_x": ([0, 1], 2, 3, 4, "data"),
-    "dft_y": ([0, 1], 2, 3, 4, "twiddle"),
-    "filter_x": ([0, 1], 2, 3, 4, "data"),
-    "filter_y": ([0, 1], 2, 3, 4, "twiddle"),
-    "product": ([0, 2], 1, 3, 4, "product"),
-    "idft_y": ([0, 1], 2, 3, 4, "twiddle"),
+    DFT_X: ([0, 1], 2, 3, 4, "data"),
+    DFT_Y: ([0, 1], 2, 3, 4, "twiddle"),
+    FILTER_X: ([0, 1], 2, 3, 4, "data"),
+    FILTER_Y: ([0, 1], 2, 3, 4, "twiddle"),
+    PRODUCT: ([0, 2], 1, 3, 4, "product"),
+    IDFT_Y: ([0, 1], 2, 3, 4, "twiddle"),
 }
 
 
 def schedule(sch, wl, target):
     lanes = vector_lanes(target, wl.dtype)
+    budget = cpu_params(target).fft_registers
     for name in TWIDDLE_STAGES:
         block = find_block(sch, name)
         if block is not None:
@@ -142,29 +143,30 @@ def schedule(sch, wl, target):
         if block is None:  # a partial pipeline (profiling)
             continue
         extents = [int(iv.dom.extent) for iv in sch.get(block).iter_vars]
-        tile = register_tile(extents[row], extents[vector] // lanes, 2, LOADS[kind])
+        tile = register_tile(extents[row], extents[vector] // lanes, 2, LOADS[kind], budget)
         stages.append(tile_gemm(sch, name, lanes, parallel, row, part, vector, tile))
 
-    if find_block(sch, "idft_x") is not None:
-        stages.append(_inverse_x(sch, wl, lanes))
+    if find_block(sch, IDFT_X) is not None:
+        stages.append(_inverse_x(sch, wl, lanes, budget))
     for _, write_back, block, reduction in stages:
         _finish(sch, block, reduction, write_back, lanes)
 
 
-def _inverse_x(sch, wl, lanes):
+def _inverse_x(sch, wl, lanes, budget):
     """The Hermitian inverse along W: output columns padded to whole vector tiles (only the
     twiddle matrix gets padded), the padding cropped and the bias added by the write-back."""
     _, _, oh, ow = wl.output_shape
     # Row tiles must divide the rows here: TVM 0.27 drops the row guard of a partial tile when
     # the crop is inlined into the write-back (it keeps only the column guard).
-    rows, vectors = register_tile(oh, -(-ow // lanes), 1, LOADS["inverse"], row_divides=True)
+    rows, vectors = register_tile(oh, -(-ow // lanes), 1, LOADS["inverse"], budget,
+                                  row_divides=True)
     width = vectors * lanes
     if ow % width:
-        sch.pad_einsum(sch.get_sblock("idft_x"), [1, 1, 1, width, 1, 1])
-        sch.compute_inline(sch.get_sblock("twiddle_ix"))
-        fuse_parallel(sch, sch.get_loops(sch.get_sblock("twiddle_ix_pad"))[:1])
-    stage = tile_gemm(sch, "idft_x", lanes, [0, 1], 2, None, 3, (rows, vectors))
-    for epilogue in ("idft_x_pad", "bias_add"):
+        sch.pad_einsum(sch.get_sblock(IDFT_X), [1, 1, 1, width, 1, 1])
+        sch.compute_inline(sch.get_sblock(TWIDDLE_IX))
+        fuse_parallel(sch, sch.get_loops(sch.get_sblock(padded_name(TWIDDLE_IX)))[:1])
+    stage = tile_gemm(sch, IDFT_X, lanes, [0, 1], 2, None, 3, (rows, vectors))
+    for epilogue in (padded_name(IDFT_X), BIAS_ADD):
         block = find_block(sch, epilogue)
         if block is not None:
             sch.reverse_compute_inline(block)

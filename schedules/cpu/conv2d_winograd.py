@@ -24,22 +24,26 @@
 6. **Padding** is one parallel, vectorised pass (zeros past the edges for partial tiles).
 """
 
-from tvmprims.ops.conv2d_winograd import tiling
+from tvmprims._tvm import padded_name
+from tvmprims.ops.conv2d_winograd import (BATCH_GEMM, BIAS_ADD, CROP, INPUT_ROWS, INPUT_TRANSFORM,
+                                          OUTPUT_ROWS, OUTPUT_TRANSFORM, PAD, WEIGHT_ROWS,
+                                          WEIGHT_TRANSFORM, tiling)
 
 from ..common import (divisor_at_most, find_block, fuse_parallel, loop_extent,
                       parallel_vectorized_stage, vector_lanes, vectorize_innermost)
+from ..hardware import CpuParams, cpu_params
 
 __all__ = ["schedule", "gemm_tiles", "schedule_weight_transform"]
 
-#: Vector accumulators a GEMM tile may keep in registers (16 on AVX2, leaving room for operands).
-REGISTER_BUDGET = 12
 
-
-def gemm_tiles(o, tiles, lanes):
+def gemm_tiles(o, tiles, lanes, params=None):
     """``(mi, ni)``: output channels and Winograd tiles of a GEMM register tile: two vectors
-    of tiles (one when there are few), ``mi`` filling the register budget."""
+    of tiles (one when there are few), ``mi`` filling the register budget
+    (``params.winograd_registers``: the target's
+    :class:`~tvmprims.schedules.hardware.CpuParams`, AVX2's by default)."""
+    budget = (params or CpuParams()).winograd_registers
     vectors = 2 if tiles > lanes else 1
-    return divisor_at_most(o, REGISTER_BUDGET // vectors), vectors * lanes
+    return divisor_at_most(o, budget // vectors), vectors * lanes
 
 
 def _vectorize_split(sch, loop, lanes):
@@ -61,15 +65,15 @@ def _row_pass_at(sch, name, loop, lanes):
     _vectorize_split(sch, r_vec, lanes)
 
 
-def schedule_gemm(sch, o, tiles, lanes):
+def schedule_gemm(sch, o, tiles, lanes, params=None):
     """Register tiles ``mi x ni`` over all input channels, V packed per tile column;
     parallel over (xi, nu, tile column)."""
-    mi, ni = gemm_tiles(o, tiles, lanes)
-    block = sch.get_sblock("batch_gemm")
+    mi, ni = gemm_tiles(o, tiles, lanes, params)
+    block = sch.get_sblock(BATCH_GEMM)
     if tiles % ni:
         sch.pad_einsum(block, [1, 1, 1, ni, 1])
-        sch.compute_inline(sch.get_sblock("batch_gemm_pad"))
-        pack = sch.get_sblock("input_transform_pad")
+        sch.compute_inline(sch.get_sblock(padded_name(BATCH_GEMM)))
+        pack = sch.get_sblock(padded_name(INPUT_TRANSFORM))
     else:
         pack = sch.cache_read(block, 1, "global")
     # "local", not CPU_REGISTER_SCOPE: as a stack array this tile measured within 5% either
@@ -93,7 +97,7 @@ def schedule_input_transform(sch, wl, lanes):
     """V per (channel, tile row): vectors of neighbouring tiles, alpha x alpha unrolled, the
     row pass computed per vector right before it is consumed."""
     n, _, th, tw, _ = (wl.shapes[0][0],) + tiling(wl)[1:]
-    block = sch.get_sblock("input_transform")
+    block = sch.get_sblock(INPUT_TRANSFORM)
     xi, nu, c, p = sch.get_loops(block)
     b, ty, tx = sch.split(p, [n, th, tw])
     txo, txi = sch.split(tx, [None, divisor_at_most(tw, lanes)])
@@ -102,34 +106,34 @@ def schedule_input_transform(sch, wl, lanes):
     sch.unroll(xi)
     sch.unroll(nu)
     sch.vectorize(txi)
-    _row_pass_at(sch, "input_rows", txo, lanes)
+    _row_pass_at(sch, INPUT_ROWS, txo, lanes)
 
 
 def schedule_output(sch, wl, lanes):
     """Crop (+ bias) per (image, channel, tile row); the output transform and its row pass
     computed there, vectorised over the tiles of the row."""
     m, _, _, tw, _ = tiling(wl)
-    bias = find_block(sch, "bias_add")
+    bias = find_block(sch, BIAS_ADD)
     if bias is not None:
         sch.reverse_compute_inline(bias)
-    crop = sch.get_sblock("crop")
+    crop = sch.get_sblock(CROP)
     b, f, y, x = sch.get_loops(crop)
     ty, yi = sch.split(y, [None, m])
     fuse_parallel(sch, [b, f])
     vectorize_innermost(sch, crop, lanes)
-    inverse = sch.get_sblock("output_transform")
+    inverse = sch.get_sblock(OUTPUT_TRANSFORM)
     sch.compute_at(inverse, ty, preserve_unit_loops=True)
     i, tx, j = sch.get_loops(inverse)[-3:]
     sch.reorder(i, j, tx)
     sch.unroll(i)
     sch.unroll(j)
     _vectorize_split(sch, tx, lanes)
-    _row_pass_at(sch, "output_rows", ty, lanes)
+    _row_pass_at(sch, OUTPUT_ROWS, ty, lanes)
 
 
 def schedule_weight_transform(sch, lanes):
     """U = G g G^T per output channel, vectors of input channels, alpha x alpha unrolled."""
-    block = sch.get_sblock("weight_transform")
+    block = sch.get_sblock(WEIGHT_TRANSFORM)
     xi, nu, o, c = sch.get_loops(block)
     co, ci = sch.split(c, [None, divisor_at_most(loop_extent(sch, c), lanes)])
     sch.reorder(o, co, xi, nu, ci)
@@ -137,17 +141,17 @@ def schedule_weight_transform(sch, lanes):
     sch.unroll(xi)
     sch.unroll(nu)
     sch.vectorize(ci)
-    _row_pass_at(sch, "weight_rows", co, lanes)
+    _row_pass_at(sch, WEIGHT_ROWS, co, lanes)
 
 
 def schedule(sch, wl, target):
     lanes = vector_lanes(target, wl.dtype)
     _, o, _, _ = wl.output_shape
-    pad = find_block(sch, "pad")
+    pad = find_block(sch, PAD)
     if pad is not None:
         parallel_vectorized_stage(sch, pad, lanes, parallel_loops=2)
     if not wl["pretransformed"]:
         schedule_weight_transform(sch, lanes)
     schedule_input_transform(sch, wl, lanes)
-    schedule_gemm(sch, o, tiling(wl)[-1], lanes)
+    schedule_gemm(sch, o, tiling(wl)[-1], lanes, cpu_params(target))
     schedule_output(sch, wl, lanes)

@@ -1,12 +1,16 @@
 """CPU schedule for ``dense``: the register-tiled GEMM of ``schedules/cpu/matmul.py``, with
 bias and ReLU applied to each register tile as it is written back (no second pass)."""
 
+from tvmprims.ops.dense import MATMUL
+
 from ..common import vector_lanes
 from ..gemm_tiling import schedule_cpu_gemm
+from ..hardware import cpu_params
 
 __all__ = ["schedule"]
 
 
 def schedule(sch, wl, target):
     (m, k), (_, n) = wl.shapes[:2]
-    schedule_cpu_gemm(sch, "matmul", vector_lanes(target, wl.dtype), m, n, k)
+    schedule_cpu_gemm(sch, MATMUL, vector_lanes(target, wl.dtype), m, n, k,
+                      params=cpu_params(target))

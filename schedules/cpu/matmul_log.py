@@ -17,8 +17,11 @@
 4. **Parallelism** over the fused tile loops.
 """
 
+from tvmprims.ops.matmul_log import B_STAGES, LOG_TABLE, MATMUL_LOG, PARTIAL
+
 from ..common import vector_lanes
 from ..gemm_tiling import reads_named, schedule_cpu_gemm
+from ..hardware import cpu_params
 
 __all__ = ["schedule"]
 
@@ -26,18 +29,18 @@ __all__ = ["schedule"]
 def schedule(sch, wl, target):
     (m, k), (_, n) = wl.shapes
     lanes = vector_lanes(target, wl.dtype)
-    name = "matmul_log" if wl["bits"] is None else "partial"
+    name = MATMUL_LOG if wl["bits"] is None else PARTIAL
     # The accumulators stay a workspace ("local"): as a stack array (CPU_REGISTER_SCOPE) the
     # exact kernel, which calls libm's exp2 per product, ran 1.6x slower.
-    acc = schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=reads_named(sch, name, "B_"),
-                            scope="local")
+    acc = schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=reads_named(sch, name, B_STAGES),
+                            scope="local", params=cpu_params(target))
     if wl["bits"] is None:
         return
-    combine = sch.get_sblock("matmul_log")
+    combine = sch.get_sblock(MATMUL_LOG)
     tile = sch.get_loops(acc)[0]
     # TVM places a consumer at a loop only when all its producers are under it: the table is
     # inlined (its entry for a bin is loop-invariant in the bin's column loop).
-    sch.compute_inline(sch.get_sblock("log_table"))
+    sch.compute_inline(sch.get_sblock(LOG_TABLE))
     sch.reverse_compute_at(combine, tile, preserve_unit_loops=True)
     i, j, rem = sch.get_loops(combine)[1:]
     sch.reorder(rem, i, j)

@@ -1,5 +1,7 @@
 """CPU schedules of the roofline micro-kernels (:mod:`tvmprims.roofline.kernels`)."""
 
+from tvmprims.roofline.kernels import FMA, TRIAD
+
 from ..common import CPU_REGISTER_SCOPE
 
 __all__ = ["schedule_peak_fma", "schedule_stream_triad"]
@@ -12,7 +14,7 @@ def schedule_peak_fma(sch, threads, chains, lanes):
     """One task per thread (``parallel`` when ``threads > 1``); inside it the ``chains`` x
     ``lanes`` accumulators stay in registers (``chains`` unrolled, ``lanes`` one SIMD
     register each) while the taps stream past."""
-    block = sch.get_sblock("fma")
+    block = sch.get_sblock(FMA)
     write_back = sch.cache_write(block, 0, CPU_REGISTER_SCOPE)
     i, k, r = sch.get_loops(block)
     t, c, lane = sch.split(i, [threads, chains, lanes])
@@ -28,7 +30,7 @@ def schedule_peak_fma(sch, threads, chains, lanes):
 def schedule_stream_triad(sch, lanes, parallel):
     """SIMD ``lanes`` wide, unrolled 4 registers deep; ``parallel`` splits the array into
     :data:`TRIAD_TASK`-element tasks over all cores."""
-    block = sch.get_sblock("triad")
+    block = sch.get_sblock(TRIAD)
     (i,) = sch.get_loops(block)
     outer, unrolled, lane = sch.split(i, [None, 4, lanes])
     if parallel:

@@ -30,6 +30,7 @@
 """
 
 from ..gpu_tiling import plan_conv_tiles, schedule_direct_conv
+from ..hardware import gpu_model
 
 __all__ = ["schedule", "tile_sizes"]
 
@@ -38,11 +39,12 @@ THREADS = (4, 4, 16)
 PER_THREAD = (4, 1, 2)
 
 
-def tile_sizes(wl):
+def tile_sizes(wl, gpu=None):
     """``(tiles, chunks)``: :class:`AxisTile` for (batch, channel, row, column) and the
-    reduction chunks (input channels, kernel rows, kernel columns)."""
-    return plan_conv_tiles(wl, THREADS, PER_THREAD, 8 if wl.dtype == "float64" else 4)
+    reduction chunks (input channels, kernel rows, kernel columns), for the
+    :class:`~tvmprims.schedules.hardware.GpuModel` ``gpu`` (default: ``sm_90``'s)."""
+    return plan_conv_tiles(wl, THREADS, PER_THREAD, 8 if wl.dtype == "float64" else 4, gpu=gpu)
 
 
 def schedule(sch, wl, target):
-    schedule_direct_conv(sch, *tile_sizes(wl))
+    schedule_direct_conv(sch, *tile_sizes(wl, gpu_model(target)))

@@ -23,6 +23,9 @@ Shared memory is not used: every operand the threads of a block share is a broad
 L1 cache already serves.
 """
 
+from tvmprims.ops.conv2d_fft import (BIAS_ADD, DFT_X, DFT_Y, FILTER_X, FILTER_Y, IDFT_X, IDFT_Y,
+                                     PRODUCT, TWIDDLE_STAGES)
+
 from ..common import divisor_at_most, find_block
 from ..gpu_tiling import GpuTiling, finish_gpu_reduction
 
@@ -33,19 +36,15 @@ THREADS = 128
 #: Output channels per thread in the channel products.
 PRODUCT_ROWS = 4
 
-#: Element-wise stages (cos/sin tables, twiddle matrices).
-TWIDDLE_STAGES = ("roots_h", "roots_w", "twiddle_x", "twiddle_y", "twiddle_fx", "twiddle_fy",
-                  "twiddle_iy", "twiddle_ix")
-
 #: ``(part, row)``: positions of the re/im axis and of the register-tiled row axis.
 GEMM_STAGES = {
-    "dft_x": (3, None),
-    "dft_y": (3, None),
-    "filter_x": (3, None),
-    "filter_y": (3, None),
-    "product": (3, 1),
-    "idft_y": (3, None),
-    "idft_x": (None, None),
+    DFT_X: (3, None),
+    DFT_Y: (3, None),
+    FILTER_X: (3, None),
+    FILTER_Y: (3, None),
+    PRODUCT: (3, 1),
+    IDFT_Y: (3, None),
+    IDFT_X: (None, None),
 }
 
 
@@ -63,8 +62,8 @@ def bind_gemm(sch, name, part=None, row=None, rows=1, threads=THREADS):
     register tile), register accumulators, bias folded into the write-back."""
     block = sch.get_sblock(name)
     write_back = sch.cache_write(block, 0, "local")
-    epilogue = find_block(sch, "bias_add")
-    if name == "idft_x" and epilogue is not None:
+    epilogue = find_block(sch, BIAS_ADD)
+    if name == IDFT_X and epilogue is not None:
         sch.reverse_compute_inline(epilogue)
     loops = sch.get_loops(block)
     kinds = [iv.iter_type for iv in sch.get(block).iter_vars]

@@ -15,17 +15,18 @@
 4. **Epilogue fused**: the reshape to NCHW and the bias are folded into each thread's store.
 """
 
-from tvmprims.ops.conv2d_im2col import gemm_shape
+from tvmprims.ops.conv2d_im2col import GEMM, PAD, gemm_shape
 
 from ..common import find_block
 from ..gemm_tiling import schedule_gpu_gemm
+from ..hardware import gpu_model
 
 __all__ = ["schedule"]
 
 
 def schedule(sch, wl, target):
     _, _, m, n, k = gemm_shape(wl)
-    pad = find_block(sch, "pad")
+    pad = find_block(sch, PAD)
     if pad is not None:
         sch.compute_inline(pad)
-    schedule_gpu_gemm(sch, "gemm", m, n, k, wl.dtype, batch=2)
+    schedule_gpu_gemm(sch, GEMM, m, n, k, wl.dtype, batch=2, gpu=gpu_model(target))

@@ -19,11 +19,14 @@ Every stage is a kernel with its loops bound to ``blockIdx.x``/``threadIdx.x``:
 3. **Crop and bias** in one element-wise kernel.
 """
 
-from tvmprims.ops.conv2d_winograd import tiling
+from tvmprims.ops.conv2d_winograd import (BATCH_GEMM, BIAS_ADD, CROP, INPUT_ROWS, INPUT_TRANSFORM,
+                                          OUTPUT_ROWS, OUTPUT_TRANSFORM, PAD, WEIGHT_ROWS,
+                                          WEIGHT_TRANSFORM, tiling)
 
 from ..common import find_block, split_factor
 from ..gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finish_gpu_reduction,
                           shrink_to_fill, threads_per_block)
+from ..hardware import DEFAULT_GPU, gpu_model
 
 __all__ = ["schedule", "gemm_tiles", "schedule_weight_transform", "THREADS"]
 
@@ -35,9 +38,11 @@ GEMM_PER_THREAD = (4, 4)
 C_CHUNK = 16
 
 
-def gemm_tiles(alpha, o, tiles, c):
+def gemm_tiles(alpha, o, tiles, c, gpu=None):
     """``(tile_o, tile_p, chunk)``: :class:`AxisTile` for output channels and Winograd tiles
-    (interleaved), and the input-channel chunk (a divisor of C)."""
+    (interleaved), and the input-channel chunk (a divisor of C), for the
+    :class:`~tvmprims.schedules.hardware.GpuModel` ``gpu`` (default: ``sm_90``'s)."""
+    gpu = gpu or DEFAULT_GPU
     to = axis_tile(o, GEMM_THREADS[0], GEMM_PER_THREAD[0])
     tp = axis_tile(tiles, GEMM_THREADS[1], GEMM_PER_THREAD[1], interleaved=True)
     block = GEMM_THREADS[0] * GEMM_THREADS[1]
@@ -45,7 +50,8 @@ def gemm_tiles(alpha, o, tiles, c):
         to = axis_tile(o, block // tp.threads, GEMM_PER_THREAD[0])
     elif to.threads < GEMM_THREADS[0]:
         tp = axis_tile(tiles, block // to.threads, GEMM_PER_THREAD[1], interleaved=True)
-    _, _, to, tp = shrink_to_fill((alpha, alpha, o, tiles), (None, None, to, tp))
+    _, _, to, tp = shrink_to_fill((alpha, alpha, o, tiles), (None, None, to, tp),
+                                  gpu.min_blocks)
     chunk = c if c <= C_CHUNK else split_factor(c, C_CHUNK, minimum=1)
     while c % chunk:
         chunk -= 1
@@ -81,7 +87,7 @@ def _per_thread_transform(sch, name, rows_name, spatial, unrolled):
 
 def schedule_weight_transform(sch):
     """U per (output channel, input channel): one thread transforms one 3x3 filter."""
-    _per_thread_transform(sch, "weight_transform", "weight_rows", (2, 3), (0, 1))
+    _per_thread_transform(sch, WEIGHT_TRANSFORM, WEIGHT_ROWS, (2, 3), (0, 1))
 
 
 def schedule(sch, wl, target):
@@ -90,14 +96,14 @@ def schedule(sch, wl, target):
     _, alpha, _, _, tiles = tiling(wl)
     if not wl["pretransformed"]:
         schedule_weight_transform(sch)
-    pad = find_block(sch, "pad")
+    pad = find_block(sch, PAD)
     if pad is not None:
         sch.compute_inline(pad)
-    _per_thread_transform(sch, "input_transform", "input_rows", (2, 3), (0, 1))
+    _per_thread_transform(sch, INPUT_TRANSFORM, INPUT_ROWS, (2, 3), (0, 1))
 
-    tile_o, tile_p, chunk = gemm_tiles(alpha, o, tiles, c)
-    write_back = sch.cache_write(sch.get_sblock("batch_gemm"), 0, "local")
-    gemm = sch.get_sblock("batch_gemm")
+    tile_o, tile_p, chunk = gemm_tiles(alpha, o, tiles, c, gpu_model(target))
+    write_back = sch.cache_write(sch.get_sblock(BATCH_GEMM), 0, "local")
+    gemm = sch.get_sblock(BATCH_GEMM)
     tiling_ = bind_spatial_tiles(sch, gemm, [None, None, tile_o, tile_p], chunks=[chunk])
     threads = threads_per_block([tile_o, tile_p])
     # U and V are materialised by their own transform kernels: staged, not recomputed
@@ -107,9 +113,9 @@ def schedule(sch, wl, target):
     finish_gpu_reduction(sch, gemm, write_back, tiling_)
 
     # output transform: one thread per (image, channel, tile row, tile column)
-    _per_thread_transform(sch, "output_transform", "output_rows", (0, 1, 2, 4), (3, 5))
-    bias = find_block(sch, "bias_add")
+    _per_thread_transform(sch, OUTPUT_TRANSFORM, OUTPUT_ROWS, (0, 1, 2, 4), (3, 5))
+    bias = find_block(sch, BIAS_ADD)
     if bias is not None:
         sch.reverse_compute_inline(bias)
-    crop = sch.get_sblock("crop")
+    crop = sch.get_sblock(CROP)
     _bind_flat(sch, crop, sch.get_loops(crop))

@@ -28,9 +28,12 @@ element of their windows.
    No bounds test is left in the inner loop.
 """
 
+from tvmprims.ops.convolve import CONVOLVE
+
 from ..common import accumulate_locally
-from ..gpu_tiling import (SHARED_BUDGET, axis_tile, bind_spatial_tiles, cooperative_fetch,
-                         finish_gpu_reduction, reduction_chunk, shrink_to_fill, threads_per_block)
+from ..gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finish_gpu_reduction,
+                          reduction_chunk, shrink_to_fill, threads_per_block)
+from ..hardware import DEFAULT_GPU, gpu_model
 
 __all__ = ["schedule", "tile_sizes"]
 
@@ -39,21 +42,24 @@ PER_THREAD = 4
 CHUNK = 256
 
 
-def tile_sizes(length, taps, itemsize):
+def tile_sizes(length, taps, itemsize, gpu=None):
     """``(tile, chunk)``: the interleaved :class:`AxisTile` over outputs and the filter chunk
     (a divisor of the filter length; the whole filter when it has no divisor near ``CHUNK``
-    and the window and filter still fit in shared memory)."""
-    (tile,) = shrink_to_fill((length,), (axis_tile(length, THREADS, PER_THREAD, True),))
+    and the window and filter still fit in shared memory), for the
+    :class:`~tvmprims.schedules.hardware.GpuModel` ``gpu`` (default: ``sm_90``'s)."""
+    gpu = gpu or DEFAULT_GPU
+    (tile,) = shrink_to_fill((length,), (axis_tile(length, THREADS, PER_THREAD, True),),
+                             gpu.min_blocks)
     # Shared memory per chunk J: window tile.size + J - 1 and taps J.
-    limit = (SHARED_BUDGET // itemsize - tile.size + 1) // 2
+    limit = (gpu.shared_budget // itemsize - tile.size + 1) // 2
     return tile, reduction_chunk(taps, CHUNK, limit)
 
 
 def schedule(sch, wl, target):
     (length,) = wl.output_shape
     (_,), (taps,) = wl.shapes
-    tile, chunk = tile_sizes(length, taps, 8 if wl.dtype == "float64" else 4)
-    write_back, acc = accumulate_locally(sch, "convolve", "local")
+    tile, chunk = tile_sizes(length, taps, 8 if wl.dtype == "float64" else 4, gpu_model(target))
+    write_back, acc = accumulate_locally(sch, CONVOLVE, "local")
     tiling = bind_spatial_tiles(sch, acc, [tile], chunks=[chunk])
     threads = threads_per_block([tile])
     cooperative_fetch(sch, acc, 0, tiling.chunks[0], threads)  # signal window (padding inlined)

@@ -30,6 +30,7 @@ memory.
 """
 
 from ..gpu_tiling import plan_conv_tiles, schedule_direct_conv
+from ..hardware import gpu_model
 
 __all__ = ["schedule", "tile_sizes"]
 
@@ -38,13 +39,14 @@ THREADS = (2, 4, 32)
 PER_THREAD = (1, 2, 2)
 
 
-def tile_sizes(wl):
+def tile_sizes(wl, gpu=None):
     """``(tiles, chunks)``: :class:`AxisTile` for (batch, channel, row, column) and the
-    chunks of kernel (rows, columns)."""
+    chunks of kernel (rows, columns), for the :class:`~tvmprims.schedules.hardware.GpuModel`
+    ``gpu`` (default: ``sm_90``'s)."""
     tiles, (_, ry, rx) = plan_conv_tiles(wl, THREADS, PER_THREAD,
-                                         8 if wl.dtype == "float64" else 4)
+                                         8 if wl.dtype == "float64" else 4, gpu=gpu)
     return tiles, (ry, rx)
 
 
 def schedule(sch, wl, target):
-    schedule_direct_conv(sch, *tile_sizes(wl))
+    schedule_direct_conv(sch, *tile_sizes(wl, gpu_model(target)))

@@ -31,17 +31,21 @@ The tiling is shared with other GEMM-shaped operators: see ``schedules/gemm_tili
 from ..gemm_tiling import GPU_K_CHUNK as K_CHUNK
 from ..gemm_tiling import GPU_PER_THREAD as PER_THREAD
 from ..gemm_tiling import GPU_THREADS as THREADS
+from tvmprims.ops.matmul import MATMUL
+
 from ..gemm_tiling import gpu_tile_sizes, schedule_gpu_gemm
+from ..hardware import gpu_model
 
 __all__ = ["schedule", "tile_sizes", "THREADS", "PER_THREAD", "K_CHUNK"]
 
 
-def tile_sizes(m, n, k):
+def tile_sizes(m, n, k, gpu=None):
     """``(tile_m, tile_n, bk)``: :class:`AxisTile` for M (consecutive) and N (interleaved)
-    and the K chunk (a divisor of K near 16 when there is one, else 16 with K padded)."""
-    return gpu_tile_sizes(m, n, k)
+    and the K chunk (a divisor of K near 16 when there is one, else 16 with K padded), for
+    the :class:`~tvmprims.schedules.hardware.GpuModel` ``gpu`` (default: ``sm_90``'s)."""
+    return gpu_tile_sizes(m, n, k, gpu=gpu)
 
 
 def schedule(sch, wl, target):
     (m, k), (_, n) = wl.shapes
-    schedule_gpu_gemm(sch, "matmul", m, n, k, wl.dtype)
+    schedule_gpu_gemm(sch, MATMUL, m, n, k, wl.dtype, gpu=gpu_model(target))

@@ -14,8 +14,10 @@
    threads on consecutive columns.
 """
 
+from tvmprims.ops.matmul_log import B_STAGES, LOG_TABLE, MATMUL_LOG, PARTIAL
+
 from ..gemm_tiling import reads_named, schedule_gpu_gemm
-from ..gpu_tiling import MAX_THREADS
+from ..hardware import gpu_model
 
 __all__ = ["schedule"]
 
@@ -25,14 +27,16 @@ COMBINE_THREADS = 256
 
 def schedule(sch, wl, target):
     (m, k), (_, n) = wl.shapes
-    name = "matmul_log" if wl["bits"] is None else "partial"
-    schedule_gpu_gemm(sch, name, m, n, k, wl.dtype, b_reads=reads_named(sch, name, "B_"))
+    gpu = gpu_model(target)
+    name = MATMUL_LOG if wl["bits"] is None else PARTIAL
+    schedule_gpu_gemm(sch, name, m, n, k, wl.dtype, b_reads=reads_named(sch, name, B_STAGES),
+                      gpu=gpu)
     if wl["bits"] is None:
         return
-    assert (1 << wl["bits"]) <= MAX_THREADS
-    (rem,) = sch.get_loops(sch.get_sblock("log_table"))
+    assert (1 << wl["bits"]) <= gpu.max_threads_per_block
+    (rem,) = sch.get_loops(sch.get_sblock(LOG_TABLE))
     sch.bind(rem, "threadIdx.x")  # one block, a thread per entry
-    combine = sch.get_sblock("matmul_log")
+    combine = sch.get_sblock(MATMUL_LOG)
     i, j, _ = sch.get_loops(combine)
     fused = sch.fuse(i, j)
     block, thread = sch.split(fused, [None, min(COMBINE_THREADS, m * n)])

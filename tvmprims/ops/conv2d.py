@@ -10,7 +10,15 @@ from ..workload import Workload
 from ._checks import conv_output_size, is_int, pair, positive_pair, require
 
 __all__ = ["workload", "compute", "output_shape", "flops", "normalize_padding", "pad_input",
-           "add_bias", "placeholders"]
+           "add_bias", "placeholders", "PAD", "CONV", "BIAS_ADD", "STAGES"]
+
+#: Stage (TensorIR block) names, for the schedules: the zero-padded input (absent without
+#: padding), the convolution, the bias epilogue (absent without bias; every convolution
+#: operator names it so).
+PAD = "pad"
+CONV = "conv"
+BIAS_ADD = "bias_add"
+STAGES = (PAD, CONV, BIAS_ADD)
 
 
 def normalize_padding(padding, kernel, dilation, stride):
@@ -84,7 +92,7 @@ def flops(wl):
     return 2 * n * o * oh * ow * cg * kh * kw + (n * o * oh * ow if len(wl.shapes) == 3 else 0)
 
 
-def pad_input(x, padding, name="pad"):
+def pad_input(x, padding, name=PAD):
     """Zero-pad the last two axes of an NCHW tensor; returns ``x`` itself when no padding."""
     pt, pb, pl, pr = padding
     if not any(padding):
@@ -99,10 +107,10 @@ def pad_input(x, padding, name="pad"):
 
 
 def add_bias(out, bias):
-    """Output stage ``out + bias[channel]`` named ``bias_add``; ``out`` itself when no bias."""
+    """Output stage ``out + bias[channel]`` named :data:`BIAS_ADD`; ``out`` itself when no bias."""
     if bias is None:
         return out
-    return te.compute(out.shape, lambda n, o, y, z: out[n, o, y, z] + bias[o], name="bias_add")
+    return te.compute(out.shape, lambda n, o, y, z: out[n, o, y, z] + bias[o], name=BIAS_ADD)
 
 
 def placeholders(wl):
@@ -128,5 +136,5 @@ def compute(wl):
         lambda n, f, y, z: te.sum(
             xp[n, f // per_group * cg + rc, y * sh + ry * dh, z * sw + rx * dw] * w[f, rc, ry, rx],
             axis=[rc, ry, rx]),
-        name="conv")
+        name=CONV)
     return [t for t in (x, w, bias) if t is not None] + [add_bias(conv, bias)]

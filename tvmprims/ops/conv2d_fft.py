@@ -49,8 +49,35 @@ from .._tvm import te
 from . import conv2d as _conv2d
 from . import dft
 from ._checks import applicable, positive_pair
+from .conv2d import BIAS_ADD
 
-__all__ = ["workload", "compute", "output_shape", "flops", "transform_sizes", "BIN_MULTIPLE"]
+__all__ = ["workload", "compute", "output_shape", "flops", "transform_sizes", "BIN_MULTIPLE",
+           "ROOTS_H", "ROOTS_W", "TWIDDLE_X", "TWIDDLE_Y", "TWIDDLE_FX", "TWIDDLE_FY",
+           "TWIDDLE_IY", "TWIDDLE_IX", "TWIDDLE_STAGES", "DFT_X", "DFT_Y", "FILTER_X", "FILTER_Y",
+           "PRODUCT", "IDFT_Y", "IDFT_X", "GEMM_STAGES", "BIAS_ADD", "STAGES"]
+
+#: Stage names (see the module docstring). Element-wise stages: the cos/sin tables and the
+#: twiddle matrices gathered from them.
+ROOTS_H = "roots_h"
+ROOTS_W = "roots_w"
+TWIDDLE_X = "twiddle_x"
+TWIDDLE_Y = "twiddle_y"
+TWIDDLE_FX = "twiddle_fx"
+TWIDDLE_FY = "twiddle_fy"
+TWIDDLE_IY = "twiddle_iy"
+TWIDDLE_IX = "twiddle_ix"
+TWIDDLE_STAGES = (ROOTS_H, ROOTS_W, TWIDDLE_X, TWIDDLE_Y, TWIDDLE_FX, TWIDDLE_FY, TWIDDLE_IY,
+                  TWIDDLE_IX)
+#: The GEMM stages, in pipeline order.
+DFT_X = "dft_x"
+DFT_Y = "dft_y"
+FILTER_X = "filter_x"
+FILTER_Y = "filter_y"
+PRODUCT = "product"
+IDFT_Y = "idft_y"
+IDFT_X = "idft_x"
+GEMM_STAGES = (DFT_X, DFT_Y, FILTER_X, FILTER_Y, PRODUCT, IDFT_Y, IDFT_X)
+STAGES = TWIDDLE_STAGES + GEMM_STAGES + (BIAS_ADD,)
 
 #: Frequency bins along W are padded to a multiple of this (whole AVX2/AVX-512 vectors).
 BIN_MULTIPLE = 8
@@ -87,8 +114,8 @@ def compute(wl):
     per_group = o // wl["groups"]
     p, q, bins, kx_ = transform_sizes(wl)
     dtype = wl.dtype
-    roots_h = dft.roots(p, dtype, "roots_h")
-    roots_w = dft.roots(q, dtype, "roots_w")
+    roots_h = dft.roots(p, dtype, ROOTS_H)
+    roots_w = dft.roots(q, dtype, ROOTS_W)
 
     def gemm(name, shape, body, *extents):
         axes = [te.reduce_axis((0, e), name=f"r{name}{i}") for i, e in enumerate(extents)]
@@ -97,26 +124,26 @@ def compute(wl):
     # Forward transform of the input (only its H real rows; padding rows are zero).
     twiddle_x = te.compute(
         (2, wd, kx_), lambda pa, xx, k: dft.rotation(roots_w, q, pa, 0, k * (xx + pl), -1),
-        name="twiddle_x")
-    dft_x = gemm("dft_x", (n, c, h, 2, kx_),
+        name=TWIDDLE_X)
+    dft_x = gemm(DFT_X, (n, c, h, 2, kx_),
                  lambda b, ch, y, pa, k, rx: x[b, ch, y, rx] * twiddle_x[pa, rx, k], wd)
     twiddle_y = te.compute(
         (2, 2, p, h), lambda pa, j, ky, yy: dft.rotation(roots_h, p, pa, j, ky * (yy + pt), -1),
-        name="twiddle_y")
-    dft_y = gemm("dft_y", (n, c, p, 2, kx_),
+        name=TWIDDLE_Y)
+    dft_y = gemm(DFT_Y, (n, c, p, 2, kx_),
                  lambda b, ch, ky, pa, k, ry, rj: twiddle_y[pa, rj, ky, ry] * dft_x[b, ch, ry, rj, k],
                  h, 2)
 
     # Filter transform with exp(+i...): only the KH x KW taps, at their dilated positions.
     twiddle_fx = te.compute(
         (2, kw, kx_), lambda pa, s, k: dft.rotation(roots_w, q, pa, 0, k * (s * dw), 1),
-        name="twiddle_fx")
-    filter_x = gemm("filter_x", (o, cg, kh, 2, kx_),
+        name=TWIDDLE_FX)
+    filter_x = gemm(FILTER_X, (o, cg, kh, 2, kx_),
                     lambda f, ch, r, pa, k, rs: w[f, ch, r, rs] * twiddle_fx[pa, rs, k], kw)
     twiddle_fy = te.compute(
         (2, 2, p, kh), lambda pa, j, ky, r: dft.rotation(roots_h, p, pa, j, ky * (r * dh), 1),
-        name="twiddle_fy")
-    filter_y = gemm("filter_y", (o, cg, p, 2, kx_),
+        name=TWIDDLE_FY)
+    filter_y = gemm(FILTER_Y, (o, cg, p, 2, kx_),
                     lambda f, ch, ky, pa, k, rr, rj: twiddle_fy[pa, rj, ky, rr] * filter_x[f, ch, rr, rj, k],
                     kh, 2)
 
@@ -128,14 +155,14 @@ def compute(wl):
         return (dft_y[b, ch, ky, 0, k] * filter_y[f, rc, ky, pa, k]
                 + sign * dft_y[b, ch, ky, 1, k] * filter_y[f, rc, ky, 1 - pa, k])
 
-    product = gemm("product", (n, o, p, 2, kx_), product_body, cg)
+    product = gemm(PRODUCT, (n, o, p, 2, kx_), product_body, cg)
 
     # Inverse along H for the OH kept rows, then the Hermitian inverse along W for the OW kept
     # columns with 1/(P*Q) and the bin weights folded into the matrix.
     twiddle_iy = te.compute(
         (2, 2, oh, p), lambda pa, j, y, ky: dft.rotation(roots_h, p, pa, j, y * ky, 1),
-        name="twiddle_iy")
-    idft_y = gemm("idft_y", (n, o, oh, 2, kx_),
+        name=TWIDDLE_IY)
+    idft_y = gemm(IDFT_Y, (n, o, oh, 2, kx_),
                   lambda b, f, y, pa, k, rk, rj: twiddle_iy[pa, rj, y, rk] * product[b, f, rk, rj, k],
                   p, 2)
 
@@ -145,8 +172,8 @@ def compute(wl):
                                  te.if_then_else(te.any(k == 0, 2 * k == q), one, two))
         return weight * dft.rotation(roots_w, q, 0, j, k * xx, 1)
 
-    twiddle_ix = te.compute((2, kx_, ow), inverse_x, name="twiddle_ix")
-    idft_x = gemm("idft_x", (n, o, oh, ow),
+    twiddle_ix = te.compute((2, kx_, ow), inverse_x, name=TWIDDLE_IX)
+    idft_x = gemm(IDFT_X, (n, o, oh, ow),
                   lambda b, f, y, xx, rj, rk: idft_y[b, f, y, rj, rk] * twiddle_ix[rj, rk, xx],
                   2, kx_)
     return [t for t in (x, w, bias) if t is not None] + [_conv2d.add_bias(idft_x, bias)]

@@ -18,9 +18,17 @@ Stages (``K = C/groups * KH * KW`` taps, ``P = OH * OW`` output pixels, ``G`` gr
 
 from .._tvm import te
 from . import conv2d as _conv2d
-from .conv2d import add_bias, pad_input, placeholders
+from .conv2d import BIAS_ADD, PAD, add_bias, pad_input, placeholders
 
-__all__ = ["workload", "compute", "output_shape", "flops"]
+__all__ = ["workload", "compute", "output_shape", "flops", "PAD", "IM2COL", "WEIGHT_MATRIX",
+           "GEMM", "CONV", "BIAS_ADD", "STAGES"]
+
+#: Stage names (see the module docstring).
+IM2COL = "im2col"
+WEIGHT_MATRIX = "weight_matrix"
+GEMM = "gemm"
+CONV = "conv"
+STAGES = (PAD, IM2COL, WEIGHT_MATRIX, GEMM, CONV, BIAS_ADD)
 
 output_shape = _conv2d.output_shape
 flops = _conv2d.flops
@@ -52,15 +60,15 @@ def compute(wl):
         (batch, groups, taps, pixels),
         lambda b, g, r, p: xp[b, g * cg + r // (kh * kw), p // ow * sh + r // kw % kh * dh,
                               p % ow * sw + r % kw * dw],
-        name="im2col")
+        name=IM2COL)
     wmat = te.compute((groups, per_group, taps),
                       lambda g, f, r: w[g * per_group + f, r // (kh * kw), r // kw % kh, r % kw],
-                      name="weight_matrix")
+                      name=WEIGHT_MATRIX)
     rk = te.reduce_axis((0, taps), name="rk")
     gemm = te.compute((batch, groups, per_group, pixels),
                       lambda b, g, f, p: te.sum(wmat[g, f, rk] * cols[b, g, rk, p], axis=rk),
-                      name="gemm")
+                      name=GEMM)
     conv = te.compute((n, o, oh, ow),
                       lambda b, f, y, z: gemm[b, f // per_group, f % per_group, y * ow + z],
-                      name="conv")
+                      name=CONV)
     return [t for t in (x, w, bias) if t is not None] + [add_bias(conv, bias)]

@@ -31,10 +31,24 @@ import numpy as np
 from .._tvm import te
 from . import conv2d as _conv2d
 from ._checks import applicable, require
-from .winograd_weight import (KERNEL, alpha, check_kernel, check_tile, combine,
-                              transform_matrices, transform_weight)
+from .conv2d import BIAS_ADD, PAD
+from .winograd_weight import (KERNEL, WEIGHT_ROWS, WEIGHT_TRANSFORM, alpha, check_kernel,
+                              check_tile, combine, transform_matrices, transform_weight)
 
-__all__ = ["workload", "compute", "output_shape", "flops", "tiling"]
+__all__ = ["workload", "compute", "output_shape", "flops", "tiling", "PAD", "INPUT_ROWS",
+           "INPUT_TRANSFORM", "WEIGHT_ROWS", "WEIGHT_TRANSFORM", "BATCH_GEMM", "OUTPUT_ROWS",
+           "OUTPUT_TRANSFORM", "CROP", "BIAS_ADD", "STAGES"]
+
+#: Stage names (see the module docstring); the filter transform's are those of
+#: :mod:`tvmprims.ops.winograd_weight`.
+INPUT_ROWS = "input_rows"
+INPUT_TRANSFORM = "input_transform"
+BATCH_GEMM = "batch_gemm"
+OUTPUT_ROWS = "output_rows"
+OUTPUT_TRANSFORM = "output_transform"
+CROP = "crop"
+STAGES = (PAD, INPUT_ROWS, INPUT_TRANSFORM, WEIGHT_ROWS, WEIGHT_TRANSFORM, BATCH_GEMM,
+          OUTPUT_ROWS, OUTPUT_TRANSFORM, CROP, BIAS_ADD)
 
 
 def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0,
@@ -109,24 +123,24 @@ def compute(wl):
         (a, a, c, tiles),
         lambda xi, mu, ch, p: combine(
             bt, xi, lambda e: xp[p // (th * tw), ch, p // tw % th * m + e, p % tw * m + mu], dtype),
-        name="input_rows")
+        name=INPUT_ROWS)
     v = te.compute((a, a, c, tiles),
                    lambda xi, nu, ch, p: combine(bt, nu, lambda mu: rows[xi, mu, ch, p], dtype),
-                   name="input_transform")
+                   name=INPUT_TRANSFORM)
     rc = te.reduce_axis((0, c), name="rc")
     gemm = te.compute((a, a, o, tiles),
                       lambda xi, nu, f, p: te.sum(u[xi, nu, f, rc] * v[xi, nu, rc, p], axis=rc),
-                      name="batch_gemm")
+                      name=BATCH_GEMM)
     out_rows = te.compute(
         (m, a, o, tiles),
         lambda i, nu, f, p: combine(at, i, lambda xi: gemm[xi, nu, f, p], dtype),
-        name="output_rows")
+        name=OUTPUT_ROWS)
     y = te.compute(
         (n, o, th, m, tw, m),
         lambda b, f, ty, i, tx, j: combine(
             at, j, lambda nu: out_rows[i, nu, f, (b * th + ty) * tw + tx], dtype),
-        name="output_transform")
+        name=OUTPUT_TRANSFORM)
     out = te.compute((n, o, oh, ow), lambda b, f, yy, xx: y[b, f, yy // m, yy % m, xx // m, xx % m],
-                     name="crop")
+                     name=CROP)
     inputs = [t for t in (x, second, bias) if t is not None]
     return inputs + [_conv2d.add_bias(out, bias)]

@@ -10,9 +10,15 @@ from .._tvm import te
 from ..workload import Workload
 from ._checks import require
 
-__all__ = ["workload", "compute", "output_shape", "flops", "MODES"]
+__all__ = ["workload", "compute", "output_shape", "flops", "MODES", "PAD", "CONVOLVE", "STAGES"]
 
 MODES = ("full", "same", "valid")
+
+#: Stage names: the zero-padded signal (absent when no output reads past its ends) and the
+#: convolution.
+PAD = "pad"
+CONVOLVE = "convolve"
+STAGES = (PAD, CONVOLVE)
 
 
 def workload(a_shape, v_shape, dtype="float32", mode="full"):
@@ -56,9 +62,9 @@ def compute(wl):
             (length + m - 1,),
             lambda t: te.if_then_else(te.all(t + shift >= 0, t + shift < n), a[t + shift],
                                       te.const(0, wl.dtype)),
-            name="pad")
+            name=PAD)
         shift_p = 0
     j = te.reduce_axis((0, m), name="j")
     out = te.compute((length,), lambda i: te.sum(padded[i + shift_p + j] * v[m - 1 - j], axis=j),
-                     name="convolve")
+                     name=CONVOLVE)
     return [a, v, out]

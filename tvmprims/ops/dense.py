@@ -10,7 +10,12 @@ from .._tvm import te
 from ..workload import Workload
 from ._checks import require
 
-__all__ = ["workload", "compute", "output_shape", "flops"]
+__all__ = ["workload", "compute", "output_shape", "flops", "MATMUL", "EPILOGUE", "STAGES"]
+
+#: Stage names: the product, and the bias/ReLU epilogue (absent without bias and ReLU).
+MATMUL = "matmul"
+EPILOGUE = "epilogue"
+STAGES = (MATMUL, EPILOGUE)
 
 
 def workload(x_shape, w_shape, bias_shape=None, dtype="float32", relu=False):
@@ -43,10 +48,10 @@ def compute(wl):
     w = te.placeholder((k, n), wl.dtype, name="W")
     bias = te.placeholder((n,), wl.dtype, name="bias") if len(wl.shapes) == 3 else None
     r = te.reduce_axis((0, k), name="k")
-    y = te.compute((m, n), lambda i, j: te.sum(x[i, r] * w[r, j], axis=r), name="matmul")
+    y = te.compute((m, n), lambda i, j: te.sum(x[i, r] * w[r, j], axis=r), name=MATMUL)
     if bias is not None or wl["relu"]:
         def epilogue(i, j):
             value = y[i, j] + bias[j] if bias is not None else y[i, j]
             return te.max(value, te.const(0, wl.dtype)) if wl["relu"] else value
-        y = te.compute((m, n), epilogue, name="epilogue")
+        y = te.compute((m, n), epilogue, name=EPILOGUE)
     return [t for t in (x, w, bias) if t is not None] + [y]

@@ -7,8 +7,12 @@ Shapes: x (N, C, H, W), weight (C * m, 1, KH, KW), optional bias (C * m,) ->
 from .._tvm import te
 from ._checks import require
 from . import conv2d as _conv2d
+from .conv2d import BIAS_ADD, CONV, PAD
 
-__all__ = ["workload", "compute", "output_shape", "flops"]
+__all__ = ["workload", "compute", "output_shape", "flops", "PAD", "CONV", "BIAS_ADD", "STAGES"]
+
+#: Stage names (those of :mod:`tvmprims.ops.conv2d`): padding, convolution, bias.
+STAGES = (PAD, CONV, BIAS_ADD)
 
 output_shape = _conv2d.output_shape
 flops = _conv2d.flops
@@ -39,5 +43,5 @@ def compute(wl):
         lambda n, f, y, z: te.sum(
             xp[n, f // multiplier, y * sh + ry * dh, z * sw + rx * dw] * w[f, 0, ry, rx],
             axis=[ry, rx]),
-        name="conv")
+        name=CONV)
     return [t for t in (x, w, bias) if t is not None] + [_conv2d.add_bias(conv, bias)]

@@ -4,7 +4,11 @@ from .._tvm import te
 from ..workload import Workload
 from ._checks import require
 
-__all__ = ["workload", "compute", "output_shape", "flops"]
+__all__ = ["workload", "compute", "output_shape", "flops", "MATMUL", "STAGES"]
+
+#: Stage name of the product.
+MATMUL = "matmul"
+STAGES = (MATMUL,)
 
 
 def workload(a_shape, b_shape, dtype="float32"):
@@ -31,5 +35,5 @@ def compute(wl):
     a = te.placeholder((m, k), wl.dtype, name="A")
     b = te.placeholder((k, n), wl.dtype, name="B")
     r = te.reduce_axis((0, k), name="k")
-    c = te.compute((m, n), lambda i, j: te.sum(a[i, r] * b[r, j], axis=r), name="matmul")
+    c = te.compute((m, n), lambda i, j: te.sum(a[i, r] * b[r, j], axis=r), name=MATMUL)
     return [a, b, c]

@@ -45,7 +45,22 @@ from ..workload import Workload
 from ._checks import is_int, require
 from .matmul import flops, output_shape  # noqa: F401  (same shapes and FLOPs as matmul)
 
-__all__ = ["workload", "compute", "output_shape", "flops", "MAX_BITS", "error_bound"]
+__all__ = ["workload", "compute", "output_shape", "flops", "MAX_BITS", "error_bound",
+           "A_SIGN", "A_LOG", "B_SIGN", "B_LOG", "B_STAGES", "MATMUL_LOG", "PARTIAL", "LOG_TABLE",
+           "STAGES"]
+
+#: Stage names (see the module docstring): the sign and log of each operand, the product
+#: (exact) or the combination of the bins (approximate), the bins' partial sums and constants.
+A_SIGN = "A_sign"
+A_LOG = "A_log"
+B_SIGN = "B_sign"
+B_LOG = "B_log"
+#: The stages of the B operand, read as GEMM B operands by the schedules.
+B_STAGES = (B_SIGN, B_LOG)
+MATMUL_LOG = "matmul_log"
+PARTIAL = "partial"
+LOG_TABLE = "log_table"
+STAGES = (A_SIGN, A_LOG, B_SIGN, B_LOG, MATMUL_LOG, PARTIAL, LOG_TABLE)
 
 #: Largest number of fractional bits of the approximate method (2^8 = 256 remainder bins).
 MAX_BITS = 8
@@ -79,9 +94,9 @@ def error_bound(bits):
     return 2.0 ** (2.0 ** -bits) - 1.0
 
 
-def _to_log(x, name, log_dtype, scale=None):
-    """Stages ``<name>_sign`` (-1, +1, and 0 for zero: the zero flag) and ``<name>_log``
-    (log2|x|; when quantised, times ``scale``, rounded to ``log_dtype``, and 0 for zero)."""
+def _to_log(x, names, log_dtype, scale=None):
+    """Stages ``names = (sign, log)``: the sign (-1, +1, and 0 for zero: the zero flag) and
+    log2|x| (when quantised, times ``scale``, rounded to ``log_dtype``, and 0 for zero)."""
     def sign(i, j):
         v = x[i, j]
         return tirx.if_then_else(v > tirx.const(0, x.dtype), tirx.const(1, log_dtype),
@@ -97,8 +112,8 @@ def _to_log(x, name, log_dtype, scale=None):
         value = tirx.round(value * tirx.const(scale, x.dtype))
         return tirx.if_then_else(v == tirx.const(0, x.dtype), tirx.const(0, log_dtype),
                                  value.astype(log_dtype))
-    return (te.compute(x.shape, sign, name=f"{name}_sign"),
-            te.compute(x.shape, log, name=f"{name}_log"))
+    return (te.compute(x.shape, sign, name=names[0]),
+            te.compute(x.shape, log, name=names[1]))
 
 
 def _power_of_two(q, dtype):
@@ -119,16 +134,16 @@ def compute(wl):
     r = te.reduce_axis((0, k), name="k")
     zero = tirx.const(0, dtype)
     if bits is None:
-        (sa, la), (sb, lb) = _to_log(a, "A", dtype), _to_log(b, "B", dtype)
+        (sa, la), (sb, lb) = _to_log(a, (A_SIGN, A_LOG), dtype), _to_log(b, B_STAGES, dtype)
 
         def product(i, j):
             return sa[i, r] * sb[r, j] * tirx.exp2(la[i, r] + lb[r, j])
-        c = te.compute((m, n), lambda i, j: te.sum(product(i, j), axis=r), name="matmul_log")
+        c = te.compute((m, n), lambda i, j: te.sum(product(i, j), axis=r), name=MATMUL_LOG)
         return [a, b, c]
 
     scale = 1 << bits
-    sa, la = _to_log(a, "A", "int32", scale)
-    sb, lb = _to_log(b, "B", "int32", scale)
+    sa, la = _to_log(a, (A_SIGN, A_LOG), "int32", scale)
+    sb, lb = _to_log(b, B_STAGES, "int32", scale)
 
     def term(i, j, rem):
         sign = sa[i, r] * sb[r, j]
@@ -139,10 +154,10 @@ def compute(wl):
             sign.astype(dtype) * _power_of_two(q, dtype), zero)
 
     partial = te.compute((m, n, scale), lambda i, j, rem: te.sum(term(i, j, rem), axis=r),
-                         name="partial")
+                         name=PARTIAL)
     table = te.compute((scale,), lambda rem: tirx.exp2(rem.astype(dtype) / scale),
-                       name="log_table")
+                       name=LOG_TABLE)
     rb = te.reduce_axis((0, scale), name="rem")
     c = te.compute((m, n), lambda i, j: te.sum(partial[i, j, rb] * table[rb], axis=rb),
-                   name="matmul_log")
+                   name=MATMUL_LOG)
     return [a, b, c]

@@ -23,7 +23,13 @@ from ..workload import Workload
 from ._checks import applicable, is_int, require
 
 __all__ = ["TILES", "KERNEL", "transform_matrices", "alpha", "check_tile", "check_kernel",
-           "combine", "transform_weight", "workload", "compute", "output_shape", "flops"]
+           "combine", "transform_weight", "workload", "compute", "output_shape", "flops",
+           "WEIGHT_ROWS", "WEIGHT_TRANSFORM", "STAGES"]
+
+#: Stage names of the filter transform: its row pass (G g) and column pass (U).
+WEIGHT_ROWS = "weight_rows"
+WEIGHT_TRANSFORM = "weight_transform"
+STAGES = (WEIGHT_ROWS, WEIGHT_TRANSFORM)
 
 #: Output tile sizes m of F(m x m, 3 x 3) supported.
 TILES = (2, 4)
@@ -114,16 +120,17 @@ def combine(matrix, row, term, dtype):
 
 def transform_weight(w, tile):
     """TE filter transform of ``w`` (O, C, 3, 3): U (alpha, alpha, O, C) = G w G^T, in two
-    separable passes (``weight_rows`` over kernel rows, ``weight_transform`` over columns)."""
+    separable passes (:data:`WEIGHT_ROWS` over kernel rows, :data:`WEIGHT_TRANSFORM` over
+    columns)."""
     _, g, _ = transform_matrices(tile)
     a = alpha(tile)
     o, c = w.shape[0], w.shape[1]
     rows = te.compute((a, KERNEL, o, c),
                       lambda xi, k, f, ch: combine(g, xi, lambda j: w[f, ch, j, k], w.dtype),
-                      name="weight_rows")
+                      name=WEIGHT_ROWS)
     return te.compute((a, a, o, c),
                       lambda xi, nu, f, ch: combine(g, nu, lambda k: rows[xi, k, f, ch], w.dtype),
-                      name="weight_transform")
+                      name=WEIGHT_TRANSFORM)
 
 
 def workload(w_shape, dtype="float32", tile=4):

@@ -14,25 +14,29 @@ Their hand schedules are ``schedule_peak_fma`` and ``schedule_stream_triad`` in
 
 from .._tvm import te
 
-__all__ = ["peak_fma", "stream_triad", "TRIAD_SCALAR"]
+__all__ = ["peak_fma", "stream_triad", "TRIAD_SCALAR", "FMA", "TRIAD"]
+
+#: Stage names, for the schedules.
+FMA = "fma"
+TRIAD = "triad"
 
 #: The triad's scalar (any value but 0 or 1, which a compiler could simplify).
 TRIAD_SCALAR = 3.0
 
 
 def peak_fma(elements, repeats, taps, dtype="float32"):
-    """``[x (elements,), w (taps,), y (elements,)]``; the reduction block is ``fma``."""
+    """``[x (elements,), w (taps,), y (elements,)]``; the reduction block is :data:`FMA`."""
     x = te.placeholder((elements,), dtype, name="x")
     w = te.placeholder((taps,), dtype, name="w")
     k = te.reduce_axis((0, repeats), name="k")
     r = te.reduce_axis((0, taps), name="r")
-    y = te.compute((elements,), lambda i: te.sum(x[i] * w[r], axis=[k, r]), name="fma")
+    y = te.compute((elements,), lambda i: te.sum(x[i] * w[r], axis=[k, r]), name=FMA)
     return [x, w, y]
 
 
 def stream_triad(n, dtype="float32"):
-    """``[b (n,), c (n,), a (n,)]``; the block is ``triad``."""
+    """``[b (n,), c (n,), a (n,)]``; the block is :data:`TRIAD`."""
     b = te.placeholder((n,), dtype, name="b")
     c = te.placeholder((n,), dtype, name="c")
-    a = te.compute((n,), lambda i: b[i] + te.const(TRIAD_SCALAR, dtype) * c[i], name="triad")
+    a = te.compute((n,), lambda i: b[i] + te.const(TRIAD_SCALAR, dtype) * c[i], name=TRIAD)
     return [b, c, a]
