@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .arrays import aligned_empty
-from .bench import best_time
+from .timing import best_time
 from .datasets import default_root, load_mnist
 from .nn import Sequential
 from .studies.output import new_figure, save_figure, write_csv
