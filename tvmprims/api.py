@@ -6,7 +6,7 @@ Operators and conv2d algorithms are those of the registry (:mod:`tvmprims.ops.re
 
 import numpy as np
 
-from .algorithms import choose_algorithm
+from . import algorithms as _algorithms
 from .arrays import as_input, common_dtype
 from .build import build_workload
 from .ops import convolve as _convolve_op
@@ -126,7 +126,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     arrays = [x, weight, *rest]
     if algo != "auto":
         return build_workload(wl, target, schedule).run_checked(arrays)
-    chosen = choose_algorithm(wl, target, schedule)
+    chosen = _algorithms.choose_algorithm(wl, target, schedule)  # looked up per call
     out = build_workload(chosen, target, schedule).run_checked(arrays)
     # A transform algorithm spreads a NaN or inf over a tile or the whole output; whether
     # auto picked one depends on the machine, the result must not: redo such a call directly.
