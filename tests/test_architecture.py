@@ -97,15 +97,47 @@ def find_cycle(graph):
     return None
 
 
+def tvm_imports(path):
+    """``(line, module)`` of every import of TVM (``tvm``, ``tvm.*``, ``tvm_ffi``) in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module]
+        else:
+            continue
+        found += [(node.lineno, n) for n in names if n.split(".")[0] in ("tvm", "tvm_ffi")]
+    return found
+
+
 def test_graph_covers_the_package():
     graph = import_graph()
     assert "tvmprims.api" in graph and "tvmprims.schedules.cpu.conv2d" in graph
     assert "tvmprims.workload" in graph["tvmprims.ops.matmul"]
 
 
+def test_function_local_and_relative_imports_count(tmp_path):
+    path = tmp_path / "probe.py"
+    path.write_text("def f():\n    from ..api import conv2d\n    from .. import workload\n"
+                    "    import tvmprims.ops.registry\n    from ..schedules.cpu import matmul\n")
+    found = imports_of("tvmprims.studies.probe", path, False, set(modules()))
+    assert found == {"tvmprims.api", "tvmprims.workload", "tvmprims.ops.registry",
+                     "tvmprims.schedules.cpu.matmul"}
+
+
 def test_no_import_cycle():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_tvm_is_imported_by_one_module():
+    """TVM renames modules between releases (MetaSchedule included): only ``tvmprims._tvm``
+    imports TVM; everything else takes the names from there."""
+    found = [f"{name}:{line} imports {module}"
+             for name, (path, _) in modules().items() if name != "tvmprims._tvm"
+             for line, module in tvm_imports(path)]
+    assert not found, "\n".join(found)
 
 
 if __name__ == "__main__":

@@ -55,9 +55,9 @@ class OperatorSpec:
     def params(self):
         """Names of the keyword parameters of the operator's ``workload`` (after the shapes
         and ``dtype``)."""
-        signature = inspect.signature(self.module.workload)
-        names = list(signature.parameters)
-        return tuple(names[names.index("dtype") + 1:]) if "dtype" in names else ()
+        names = list(inspect.signature(self.module.workload).parameters)
+        # conv2d's ``op`` and ``extra`` let other algorithms reuse its checks: not parameters.
+        return tuple(n for n in names[names.index("dtype") + 1:] if n not in ("op", "extra"))
 
     def workload(self, *shapes, dtype="float32", **params):
         """The operator's checked :class:`~tvmprims.workload.Workload` on ``shapes``."""
