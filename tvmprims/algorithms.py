@@ -26,7 +26,8 @@ from .ops.registry import layer_args as _layer_args
 from .target import resolve_target, target_key
 
 __all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "algorithm_of",
-           "algorithm_workload", "conv2d_workload", "format_results", "TOLERANCE", "PROPAGATES_NON_FINITE",
+           "algorithm_workload", "conv2d_workload", "format_results", "TOLERANCE",
+           "PROPAGATES_NON_FINITE",
            "SCRATCH_FACTOR", "SCRATCH_FLOOR", "scratch_budget", "cache_path", "forget_choices"]
 
 # The algorithms, their tolerances (``TOLERANCE``: largest accepted error against direct, in
@@ -77,8 +78,8 @@ def find_algorithms(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dila
     accurate first, then inaccurate, failed and not applicable ones.
 
     Shapes and parameters are those of :func:`tvmprims.conv2d`. ``algorithms`` limits the
-    search (default: every algorithm of the registry's table); ``report`` is called with a line per
-    algorithm as the search goes (``print`` shows progress).
+    search (default: every algorithm of the registry's table); ``report`` is called with a
+    line per algorithm as the search goes (``print`` shows progress).
     """
     target = resolve_target(target)
     direct_wl = conv2d_workload(x_shape, w_shape, bias_shape, dtype, stride, padding, dilation,

@@ -199,8 +199,9 @@ def main(argv=None):
     st.add_argument("--out", default="results", help="output directory (default: results)")
     st.set_defaults(func=_study)
 
-    a = sub.add_parser("algos", help=f"time every conv2d algorithm "
-                                     f"({', '.join(CONV2D_ALGORITHM_TABLE)}) on one layer (cudnnFind)")
+    algos = ", ".join(CONV2D_ALGORITHM_TABLE)
+    a = sub.add_parser("algos", help=f"time every conv2d algorithm ({algos}) on one layer "
+                                     "(cudnnFind)")
     a.add_argument("--shape", action="append", type=_shape, default=[],
                    help="x, weight and optional bias shapes, e.g. 1x64x56x56 then 64x64x3x3")
     a.add_argument("--param", action="append", type=_param, default=[],

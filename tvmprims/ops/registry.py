@@ -139,7 +139,8 @@ class Conv2dAlgorithm:
     propagates_non_finite: bool = False
 
 
-#: Algorithm name -> :class:`Conv2dAlgorithm`, ``direct`` first (the reference the others are checked against).
+#: Algorithm name -> :class:`Conv2dAlgorithm`, ``direct`` first (the reference the others
+#: are checked against).
 #: Winograd's transforms amplify rounding (F(4x4, 3x3) by about 10x more than F(2x2, 3x3));
 #: the FFT's DFT sums are as long as the image. Measured errors are 10 to 100 times below
 #: these tolerances.
