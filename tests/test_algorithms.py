@@ -7,9 +7,11 @@ import pytest
 
 import tvmprims as tp
 from tvmprims import algorithms
+from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE
 from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref
 
-ALL = ("direct", "im2col", "winograd2", "winograd4", "fft")
+#: Every conv2d algorithm: the registry's table.
+ALL = tuple(CONV2D_ALGORITHM_TABLE)
 
 
 def test_table_of_a_3x3_layer():

@@ -8,6 +8,7 @@ import pytest
 import tvmprims
 import tvmprims.algorithms
 from tvmprims.api import conv2d_workload
+from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE, PROPAGATES_NON_FINITE
 from tvmprims.testing import conv2d_ref, matmul_ref
 
 
@@ -36,7 +37,7 @@ LAYERS = [  # x shape, w shape, padding, groups: Winograd and FFT both apply to 
 ]
 
 
-@pytest.mark.parametrize("algo", ["direct", "im2col", "auto"])
+@pytest.mark.parametrize("algo", [*PROPAGATES_NON_FINITE, "auto"])
 @pytest.mark.parametrize("x_shape,w_shape,padding,groups", LAYERS)
 @pytest.mark.parametrize("where", ["x", "both"])
 def test_conv2d_propagates_like_torch(rng, algo, x_shape, w_shape, padding, groups, where):
@@ -51,7 +52,8 @@ def test_conv2d_propagates_like_torch(rng, algo, x_shape, w_shape, padding, grou
     assert_same_non_finite(out, conv2d_ref(x, w, padding=padding, groups=groups))
 
 
-@pytest.mark.parametrize("forced", ["winograd2", "winograd4", "fft"])
+@pytest.mark.parametrize("forced", [a for a in CONV2D_ALGORITHM_TABLE
+                                    if a not in PROPAGATES_NON_FINITE])
 def test_auto_reruns_a_transform_algorithm_directly(rng, monkeypatch, forced):
     """Whatever auto picks (forced here), non-finite input gives torch's pattern, and finite
     input keeps the picked algorithm's result."""

@@ -17,6 +17,7 @@ from tvmprims.json_store import JsonStore
 from tvmprims.kernel import Kernel, Timing
 from tvmprims.roofline import peaks as peaks_mod
 from tvmprims.roofline.peaks import Peaks, machine_peaks
+from tvmprims.roofline.points import kernel_roofline
 from tvmprims.target import resolve_target, target_key
 from tvmprims.testing import assert_close, conv2d_ref
 
@@ -247,5 +248,5 @@ def test_kernel_roofline_with_a_damaged_peaks_cache(tmp_path, monkeypatch):
     kernel = tp.build("matmul", (16, 16), (16, 16))
     timing = kernel.time(repeat=1, min_repeat_ms=1)
     with pytest.warns(UserWarning, match="ignoring invalid entry of peaks cache"):
-        point = kernel.roofline(timing)
+        point = kernel_roofline(kernel, timing)
     assert point.roof_gflops > 0

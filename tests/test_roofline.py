@@ -11,12 +11,13 @@ import torch
 
 import tvmprims
 from tvmprims import cli
-from tvmprims.api import conv2d_workload
+from tvmprims.ops.registry import conv2d_workload
 from tvmprims.build import build_workload
 from tvmprims.ops import convolve, dense, depthwise_conv2d, matmul
 from tvmprims.roofline import kernels, models, peaks as peaks_mod
 from tvmprims.roofline.analysis import roofline_point
 from tvmprims.roofline.peaks import Peaks, machine_peaks, measure_peaks
+from tvmprims.roofline.points import kernel_roofline
 from tvmprims.target import resolve_target, target_key
 
 #: A made-up machine: 100 GFLOP/s; 400 GB/s in a 64 KiB cache, 20 GB/s from 64 MiB on.
@@ -78,7 +79,7 @@ def test_roof_and_bandwidth_interpolation():
 def test_roofline_point_of_a_kernel():
     kernel = tvmprims.build("matmul", (64, 64), (64, 64))
     timing = kernel.time(repeat=2, min_repeat_ms=20)
-    point = kernel.roofline(timing, FAKE)
+    point = kernel_roofline(kernel, timing, FAKE)
     assert point.flops == point.executed_flops == 2 * 64 ** 3
     assert point.bytes == 3 * 64 * 64 * 4
     assert point.gflops == pytest.approx(timing.gflops)
@@ -151,7 +152,7 @@ def test_kernel_roofline_measures_a_beaten_cached_peak_again(tmp_path, monkeypat
     kernel = tvmprims.build("matmul", (64, 64), (64, 64))
     timing = kernel.time(repeat=2, min_repeat_ms=20)
     assert timing.gflops > 0.5 * 1.05
-    point = kernel.roofline(timing)
+    point = kernel_roofline(kernel, timing)
     cached = machine_peaks()
     assert cached.gflops > timing.gflops / 1.05 and cached.bandwidth == here.bandwidth
     assert point.bound == "compute" and point.roof_gflops == cached.gflops

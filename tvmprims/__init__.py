@@ -6,6 +6,7 @@ and return numpy arrays.
 """
 
 from . import lowrank, roofline
+from ._version import __version__
 from .algorithms import find_algorithms
 from .api import (CONV2D_ALGORITHMS, MATMUL_ALGORITHMS, OPERATORS, build,
                   build_workload_from_shapes, conv1d, conv2d, convolve, depthwise_conv2d, matmul)
@@ -15,8 +16,6 @@ from .kernel import Kernel, LibraryMismatchError, Timing, load_kernel
 from .lowrank import lowrank_matmul
 from .target import resolve_target, target_key
 from .workload import Workload
-
-__version__ = "0.1.0"
 
 __all__ = [
     "matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "lowrank_matmul", "lowrank",

@@ -27,9 +27,16 @@ from tvm.target import Target
 __all__ = [
     "tvm", "te", "tirx", "Schedule", "Target", "dlight", "estimate_tir_flops",
     "create_prim_func", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
-    "structural_hash", "llvm_cpu_features", "llvm_host_triple",
+    "structural_hash", "llvm_cpu_features", "llvm_host_triple", "meta_schedule",
     "ROOT_BLOCK", "padded_name", "is_padded_name", "partitioned_block_name", "cache_block_name",
 ]
+
+
+def meta_schedule():
+    """MetaSchedule (``tvm.s_tir.meta_schedule``), imported on first use: it pulls in
+    xgboost, seconds that a process which never tunes or reads a tuning log should not pay."""
+    import tvm.s_tir.meta_schedule as ms
+    return ms
 
 
 def create_prim_func(tensors):

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .api import CONV2D_OPERATORS, build, conv2d_workload
-from .bench import best_time, geomean
+from .algorithms import algorithm_of, choose_algorithm
+from .api import build
+from .bench import geomean
 from .build import build_workload
 from .ops._checks import NotApplicable
+from .ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
 from .target import resolve_target
+from .timing import best_time
 
 __all__ = ["ConvLayer", "RESNET18", "VGG16", "KERNEL_SWEEP", "CONV_LAYERS", "QUICK_LAYERS",
            "run_conv", "format_conv", "run_matmul", "format_matmul"]
@@ -63,7 +66,7 @@ QUICK_LAYERS = (ConvLayer("resnet18", 64, 56, 64), ConvLayer("kernels", 16, 64, 
 
 #: Columns of the conv table, in order.
 PRETRANSFORMED = {"winograd2-pre": 2, "winograd4-pre": 4}
-CONV_COLUMNS = (*CONV2D_OPERATORS, *PRETRANSFORMED)
+CONV_COLUMNS = (*CONV2D_ALGORITHM_TABLE, *PRETRANSFORMED)
 
 
 def _winograd_pretransformed(layer, tile, target):
@@ -98,7 +101,6 @@ def run_conv(layers=CONV_LAYERS, target="llvm", progress=print):
     """One row per layer: seconds per algorithm, auto's choice and time, torch's time."""
     import torch
 
-    from .algorithms import algorithm_of, choose_algorithm
     torch.set_num_threads(int(resolve_target(target).attrs.get("num-cores", 1)))
     rows = []
     for i, layer in enumerate(layers, 1):

@@ -16,28 +16,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .api import CONV2D_OPERATORS, conv2d_workload
+from ._version import __version__
 from .build import build_workload, target_cache_key
 from .json_store import JsonStore, user_cache_path
 from .ops._checks import NotApplicable
+from .ops.registry import (CONV2D_ALGORITHM_TABLE, PROPAGATES_NON_FINITE,
+                           TOLERANCE, algorithm_of, algorithm_workload, conv2d_workload)
+from .ops.registry import layer_args as _layer_args
 from .target import resolve_target, target_key
 
 __all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "algorithm_of",
-           "algorithm_workload", "format_results", "TOLERANCE", "PROPAGATES_NON_FINITE",
+           "algorithm_workload", "conv2d_workload", "format_results", "TOLERANCE",
+           "PROPAGATES_NON_FINITE",
            "SCRATCH_FACTOR", "SCRATCH_FLOOR", "scratch_budget", "cache_path", "forget_choices"]
 
-#: Largest accepted error of each algorithm against direct, in units of the dtype's machine
-#: epsilon, relative to ``max(1, max|direct|)`` on unit-normal data. Winograd's transforms
-#: amplify rounding (F(4x4, 3x3) by about 10x more than F(2x2, 3x3)); the FFT's DFT sums are
-#: as long as the image. Measured errors are 10 to 100 times below these.
-TOLERANCE = {"direct": 0, "im2col": 1e3, "winograd2": 1e4, "winograd4": 1e5, "fft": 1e4}
-
-#: Algorithms whose every output is a sum over its own receptive field, so NaN and inf
-#: propagate exactly as in torch (a NaN input makes the outputs that read it NaN; inf times
-#: a zero weight is NaN). Winograd and the FFT mix whole tiles or the whole image in their
-#: transforms: one non-finite input spreads over a tile (Winograd) or the whole output
-#: (FFT). ``conv2d(algo="auto")`` recomputes with direct when their output is not finite.
-PROPAGATES_NON_FINITE = ("direct", "im2col")
+# The algorithms, their tolerances (``TOLERANCE``: largest accepted error against direct, in
+# units of the dtype's machine epsilon, relative to ``max(1, max|direct|)``) and which of them
+# propagate NaN and inf as direct does (``PROPAGATES_NON_FINITE``) are the registry's
+# (:data:`tvmprims.ops.registry.CONV2D_ALGORITHM_TABLE`); applicability is each operator's
+# ``workload`` raising :class:`~tvmprims.ops.NotApplicable`.
 
 #: The search skips a candidate whose intermediate stages need more scratch memory than
 #: ``max(SCRATCH_FLOOR, SCRATCH_FACTOR * layer data)`` bytes (inputs and output): an FFT on
@@ -81,8 +78,8 @@ def find_algorithms(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dila
     accurate first, then inaccurate, failed and not applicable ones.
 
     Shapes and parameters are those of :func:`tvmprims.conv2d`. ``algorithms`` limits the
-    search (default: all of ``CONV2D_OPERATORS``); ``report`` is called with a line per
-    algorithm as the search goes (``print`` shows progress).
+    search (default: every algorithm of the registry's table); ``report`` is called with a
+    line per algorithm as the search goes (``print`` shows progress).
     """
     target = resolve_target(target)
     direct_wl = conv2d_workload(x_shape, w_shape, bias_shape, dtype, stride, padding, dilation,
@@ -93,39 +90,13 @@ def find_algorithms(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dila
     scale = max(1.0, float(np.abs(expected).max()))
     eps = float(np.finfo(np.dtype(direct_wl.dtype)).eps)
     rows = []
-    for algo in algorithms or CONV2D_OPERATORS:
+    for algo in algorithms or CONV2D_ALGORITHM_TABLE:
         row = _try(algo, direct_wl, arrays, expected, scale, eps, target, schedule)
         rows.append(row)
         if report is not None:
             report(format_results([row], header=False))
     rank = {"ok": 0, "inaccurate": 1, "failed": 2, "skipped": 3, "not applicable": 4}
     return sorted(rows, key=lambda r: (rank[r.status.split(":")[0]], r.seconds or 0.0))
-
-
-def algorithm_of(wl):
-    """The ``algo`` name computing conv2d workload ``wl`` (``"direct"`` for depthwise)."""
-    if wl.op == "depthwise_conv2d":
-        return "direct"
-    params = dict(wl.params)
-    return next(name for name, (op, extra) in CONV2D_OPERATORS.items()
-                if op == wl.op and all(params.get(k) == v for k, v in extra.items()))
-
-
-def _layer_args(wl):
-    """``(x_shape, w_shape, bias_shape, stride, padding, dilation, groups)`` of a direct
-    conv2d or depthwise workload."""
-    params = dict(wl.params)
-    x_shape, w_shape, *bias = wl.shapes
-    groups = x_shape[1] if wl.op == "depthwise_conv2d" else params["groups"]
-    return (x_shape, w_shape, bias[0] if bias else None, params["stride"], params["padding"],
-            params["dilation"], groups)
-
-
-def algorithm_workload(direct_wl, algo):
-    """The workload computing the layer of ``direct_wl`` with ``algo`` (may raise
-    :class:`NotApplicable`)."""
-    x_shape, w_shape, bias_shape, *rest = _layer_args(direct_wl)
-    return conv2d_workload(x_shape, w_shape, bias_shape, direct_wl.dtype, *rest, algo)
 
 
 def _try(algo, direct_wl, arrays, expected, scale, eps, target, schedule):
@@ -178,8 +149,8 @@ def _valid_choice(key, entry):
     if not isinstance(entry, dict):
         raise TypeError(f"expected an object, got {type(entry).__name__}")
     algo = entry.get("algo")
-    if not isinstance(algo, str) or algo not in CONV2D_OPERATORS:
-        raise ValueError(f"'algo' is {algo!r}, expected one of {tuple(CONV2D_OPERATORS)}")
+    if not isinstance(algo, str) or algo not in CONV2D_ALGORITHM_TABLE:
+        raise ValueError(f"'algo' is {algo!r}, expected one of {tuple(CONV2D_ALGORITHM_TABLE)}")
 
 
 def _choices():
@@ -210,7 +181,7 @@ def choose_algorithm(direct_wl, target=None, schedule="auto"):
     chosen = _memory.get(mem_key)
     if chosen is not None:
         return chosen
-    from . import __version__  # a new release may rank algorithms differently: search again
+    # A new release may rank algorithms differently: its version is in the key (search again).
     key = (f"tvmprims-{__version__} {target_key(resolved)} {schedule} "
            f"{json.dumps(direct_wl.to_json(), sort_keys=True)}")
     with _lock:

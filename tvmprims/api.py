@@ -1,37 +1,31 @@
-"""The numpy-facing API: arrays in, arrays out, kernels compiled once and cached."""
+"""The numpy-facing API: arrays in, arrays out, kernels compiled once and cached.
 
-import importlib
+Operators and conv2d algorithms are those of the registry (:mod:`tvmprims.ops.registry`);
+``conv2d(algo="auto")`` asks the algorithm search (:mod:`tvmprims.algorithms`).
+"""
 
 import numpy as np
 
+from . import algorithms as _algorithms
 from .arrays import as_input, common_dtype
 from .build import build_workload
 from .ops import convolve as _convolve_op
 from .ops import depthwise_conv2d as _depthwise_op
 from .ops import matmul as _matmul_op
-from .ops._checks import is_int, require
+from .ops import matmul_log as _matmul_log_op
+from .ops._checks import require
+from .ops.registry import (CONV2D_ALIASES, CONV2D_OPERATORS, OPERATORS, PROPAGATES_NON_FINITE,
+                           algorithm_of, conv2d_workload, operator_module)
 from .workload import check_shapes
 
 __all__ = ["matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "build",
            "build_workload_from_shapes", "conv2d_workload", "OPERATORS", "CONV2D_ALGORITHMS",
            "CONV2D_OPERATORS", "MATMUL_ALGORITHMS"]
 
-#: Operators with a compute definition in ``tvmprims.ops`` (what :func:`build` accepts).
-OPERATORS = ("matmul", "matmul_log", "dense", "convolve", "conv2d", "conv2d_im2col",
-             "conv2d_winograd", "winograd_weight", "conv2d_fft", "depthwise_conv2d")
-
-#: ``conv2d(..., algo=name)``: the operator that computes it and that operator's parameters.
-CONV2D_OPERATORS = {
-    "direct": ("conv2d", {}),
-    "im2col": ("conv2d_im2col", {}),
-    "winograd2": ("conv2d_winograd", {"tile": 2}),
-    "winograd4": ("conv2d_winograd", {"tile": 4}),
-    "fft": ("conv2d_fft", {}),
-}
-
 #: Values of ``conv2d(..., algo=...)``: ``"auto"`` picks the fastest accurate algorithm per
-#: layer (:mod:`tvmprims.algorithms`); ``"winograd"`` is ``"winograd4"``.
-CONV2D_ALGORITHMS = ("auto", *CONV2D_OPERATORS, "winograd")
+#: layer (:mod:`tvmprims.algorithms`); the others are :data:`CONV2D_OPERATORS` (the
+#: registry's algorithm table) and its aliases (``"winograd"`` is ``"winograd4"``).
+CONV2D_ALGORITHMS = ("auto", *CONV2D_OPERATORS, *CONV2D_ALIASES)
 
 #: Values of ``matmul(..., algo=...)``.
 MATMUL_ALGORITHMS = ("direct", "log", "log-approx")
@@ -39,9 +33,7 @@ MATMUL_ALGORITHMS = ("direct", "log", "log-approx")
 
 def build_workload_from_shapes(op, shapes, dtype="float32", params=None):
     """The :class:`~tvmprims.Workload` of operator ``op`` on input ``shapes`` (checked)."""
-    if op not in OPERATORS:
-        raise ValueError(f"unknown operator {op!r}: expected one of {OPERATORS}")
-    module = importlib.import_module(f"tvmprims.ops.{op}")
+    module = operator_module(op)  # ValueError naming the registered operators
     return module.workload(*check_shapes(op, shapes), dtype=dtype, **(params or {}))
 
 
@@ -81,8 +73,7 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
     if algo == "direct":
         wl = _matmul_op.workload(a.shape, b.shape, dtype)
     else:
-        from .ops import matmul_log
-        wl = matmul_log.workload(a.shape, b.shape, dtype,
+        wl = _matmul_log_op.workload(a.shape, b.shape, dtype,
                                  bits=log_bits if algo == "log-approx" else None)
     out = build_workload(wl, target, schedule).run_checked([a, b])
     if algo == "log-approx":
@@ -115,28 +106,6 @@ def convolve(a, v, mode="full", *, target=None, schedule="auto"):
     return build_workload(wl, target, schedule).run_checked([a, v])
 
 
-def conv2d_workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0,
-                    dilation=1, groups=1, algo="direct"):
-    """The workload computing a conv2d with algorithm ``algo`` (not ``"auto"``).
-
-    Raises :class:`~tvmprims.ops.NotApplicable` when the algorithm does not support the
-    parameters, ``ValueError`` for bad shapes or parameters.
-    """
-    algo = "winograd4" if algo == "winograd" else algo
-    if algo not in CONV2D_OPERATORS:
-        raise ValueError(f"unknown conv2d algo {algo!r}: expected one of "
-                         f"{(*CONV2D_OPERATORS, 'winograd')}")
-    is_depthwise = (is_int(groups) and groups > 1 and len(x_shape) == 4
-                    and groups == x_shape[1])
-    if algo == "direct" and is_depthwise:
-        return _depthwise_op.workload(x_shape, w_shape, bias_shape, dtype, stride, padding,
-                                      dilation)
-    op, params = CONV2D_OPERATORS[algo]
-    module = importlib.import_module(f"tvmprims.ops.{op}")
-    return module.workload(x_shape, w_shape, bias_shape, dtype, stride, padding, dilation,
-                           groups, **params)
-
-
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto", *,
            target=None, schedule="auto"):
     """2-D convolution, as ``torch.nn.functional.conv2d``.
@@ -157,8 +126,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     arrays = [x, weight, *rest]
     if algo != "auto":
         return build_workload(wl, target, schedule).run_checked(arrays)
-    from .algorithms import PROPAGATES_NON_FINITE, algorithm_of, choose_algorithm
-    chosen = choose_algorithm(wl, target, schedule)
+    chosen = _algorithms.choose_algorithm(wl, target, schedule)  # looked up per call
     out = build_workload(chosen, target, schedule).run_checked(arrays)
     # A transform algorithm spreads a NaN or inf over a tile or the whole output; whether
     # auto picked one depends on the machine, the result must not: redo such a call directly.

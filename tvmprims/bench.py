@@ -13,6 +13,7 @@ import numpy as np
 
 from .api import build
 from .target import host_cpu_model, resolve_target, target_key
+from .timing import best_time
 
 __all__ = ["BenchCase", "WORKLOADS", "QUICK", "run", "format_table", "markdown_report",
            "call_overhead", "group_geomeans", "geomean", "best_time"]
@@ -52,24 +53,6 @@ WORKLOADS = (
 
 #: The subset ``--quick`` runs (CI): one workload per group.
 QUICK = ("256^3", "64x56x56 3x3", "144x56x56 3x3 s2", "10000*1024 full")
-
-
-def best_time(fn, min_seconds=0.2, repeat=5):
-    """Seconds per call of ``fn()`` (numpy, torch, a whole forward pass): the best of
-    ``repeat`` means, each over enough calls to fill ``min_seconds / repeat``, after one
-    warm-up call."""
-    fn()
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-7)
-    calls = max(1, int(min_seconds / repeat / once))
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best
 
 
 def reference(case, arrays):

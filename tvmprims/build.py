@@ -1,8 +1,9 @@
 """Compile workloads into :class:`Kernel` objects, with an in-process cache.
 
-The hand schedule of operator ``op`` for a target of kind ``cpu``/``cuda`` is the function
-``schedule(sch, workload, target)`` in ``tvmprims.schedules.<kind>.<op>``; tuned schedules come
-from MetaSchedule logs (:mod:`tvmprims.tuning`).
+The hand schedule of operator ``op`` for a target whose :func:`~tvmprims.target.schedule_kind`
+is ``cpu``/``cuda`` is the function ``schedule(sch, workload, target)`` in
+``tvmprims.schedules.<kind>.<op>``; tuned schedules come from MetaSchedule logs
+(:mod:`tvmprims.tuning_records`; :mod:`tvmprims.tuning` writes them).
 """
 
 import importlib
@@ -11,7 +12,8 @@ import warnings
 
 from ._tvm import Schedule, compile_module, create_prim_func, dlight, tvm
 from .kernel import Kernel
-from .target import resolve_target
+from .target import resolve_target, schedule_kind
+from .tuning_records import tuned_schedule
 from .workload import Workload
 
 __all__ = ["build_workload", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
@@ -37,9 +39,9 @@ _stats = {"hits": 0, "misses": 0}
 
 
 def schedule_module(target, name):
-    """The module of hand schedules ``tvmprims.schedules.<cpu|cuda>.<name>`` for ``target``."""
-    kind = "cuda" if target.kind.name == "cuda" else "cpu"
-    return importlib.import_module(f"tvmprims.schedules.{kind}.{name}")
+    """The module of hand schedules ``tvmprims.schedules.<cpu|cuda>.<name>`` for ``target``
+    (``ValueError`` for a target kind tvmprims has no schedules for)."""
+    return importlib.import_module(f"tvmprims.schedules.{schedule_kind(target)}.{name}")
 
 
 def hand_schedule(workload, target):
@@ -59,12 +61,11 @@ def schedule_workload(workload, target, schedule="hand"):
     workload.check_index_range()
     if schedule == "none":
         mod = tvm.IRModule({"main": create_prim_func(workload.compute())})
-        if target.kind.name == "cuda":
+        if schedule_kind(target) == "cuda":
             with target:
                 mod = dlight.ApplyDefaultSchedule(dlight.gpu.Fallback())(mod)
         return mod, "none"
     if schedule in ("tuned", "auto"):
-        from .tuning import tuned_schedule
         sch = tuned_schedule(workload, target)
         if sch is not None:
             return sch.mod, "tuned"

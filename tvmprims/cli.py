@@ -5,6 +5,8 @@ import ast
 import csv
 import sys
 
+from .ops.registry import CONV2D_ALGORITHM_TABLE, OPERATORS
+
 __all__ = ["main"]
 
 
@@ -165,7 +167,7 @@ def main(argv=None):
     b.set_defaults(func=_bench)
 
     t = sub.add_parser("tune", help="tune an operator with MetaSchedule; records go to tuning_logs/")
-    t.add_argument("op", nargs="?", help="matmul, convolve, conv2d or depthwise_conv2d")
+    t.add_argument("op", nargs="?", help=f"the operator: {', '.join(OPERATORS)}")
     t.add_argument("--shape", action="append", type=_shape, default=[],
                    help="an input shape, e.g. 1x64x56x56 (repeat per input, in order)")
     t.add_argument("--param", action="append", type=_param, default=[],
@@ -197,7 +199,9 @@ def main(argv=None):
     st.add_argument("--out", default="results", help="output directory (default: results)")
     st.set_defaults(func=_study)
 
-    a = sub.add_parser("algos", help="time every conv2d algorithm on one layer (cudnnFind)")
+    algos = ", ".join(CONV2D_ALGORITHM_TABLE)
+    a = sub.add_parser("algos", help=f"time every conv2d algorithm ({algos}) on one layer "
+                                     "(cudnnFind)")
     a.add_argument("--shape", action="append", type=_shape, default=[],
                    help="x, weight and optional bias shapes, e.g. 1x64x56x56 then 64x64x3x3")
     a.add_argument("--param", action="append", type=_param, default=[],

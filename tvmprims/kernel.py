@@ -9,19 +9,11 @@ import numpy as np
 
 from ._tvm import cuda_source, tensor_on, tvm
 from .arrays import ALIGNMENT, aligned_empty, as_input
-from .target import device_for, resolve_target
+from .target import device_for, resolve_target, schedule_kind
+from .timing import evaluate_seconds
 from .workload import Workload
 
-__all__ = ["Kernel", "Timing", "load_kernel", "evaluate_seconds", "LibraryMismatchError"]
-
-
-def evaluate_seconds(module, device, args, number=0, repeat=5, min_repeat_ms=200):
-    """Seconds per call of ``module["main"](*args)`` (device tensors) by TVM's
-    ``time_evaluator``: ``repeat`` means, each over ``number`` calls (``0``: as many as fill
-    ``min_repeat_ms``)."""
-    evaluator = module.time_evaluator("main", device, number=max(int(number), 1),
-                                      repeat=repeat, min_repeat_ms=0 if number else min_repeat_ms)
-    return tuple(evaluator(*args).results)
+__all__ = ["Kernel", "Timing", "load_kernel", "LibraryMismatchError"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +44,7 @@ class Kernel:
         self.ir_module = ir_module
         self._func = runtime_module["main"]
         self._device = device_for(self.target)
-        self._on_cpu = self.target.kind.name == "llvm"
+        self._on_cpu = schedule_kind(self.target) == "cpu"
         self._output_shape = workload.output_shape
         self._dtype = np.dtype(workload.dtype)
 
@@ -136,26 +128,6 @@ class Kernel:
         best = min(results)
         return Timing(best, self.flops / best / 1e9, results)
 
-    def roofline(self, timing=None, peaks=None):
-        """Where this kernel sits on the roofline: a
-        :class:`~tvmprims.roofline.analysis.RooflinePoint` with its achieved GFLOP/s and
-        percentage of the measured roof at its arithmetic intensity.
-
-        ``timing``: a :class:`Timing` (default: :meth:`time` on random inputs); ``peaks``:
-        measured :class:`~tvmprims.roofline.peaks.Peaks` (default: this target's, measured
-        once and cached by :func:`~tvmprims.roofline.peaks.machine_peaks`, and measured again
-        if this kernel beats them).
-        """
-        from .roofline.analysis import roofline_point
-        from .roofline.peaks import machine_peaks, raise_compute_roof
-        timing = timing if timing is not None else self.time()
-        if peaks is not None:
-            return roofline_point(self.workload, timing.seconds, peaks)
-        cached = machine_peaks(self.target)
-        point = roofline_point(self.workload, timing.seconds, cached)
-        raised = raise_compute_roof(cached, point.executed_gflops, self.target)
-        return point if raised is cached else roofline_point(self.workload, timing.seconds, raised)
-
     def script(self):
         """The scheduled TensorIR of this kernel as TVMScript."""
         if self.ir_module is None:
@@ -166,14 +138,14 @@ class Kernel:
         """Generated code: CUDA C for cuda kernels, LLVM IR for CPU kernels."""
         if self.ir_module is None:
             raise RuntimeError("this kernel was loaded from a compiled library; its source is not kept")
-        if self.target.kind.name == "cuda":
+        if schedule_kind(self.target) == "cuda":
             return cuda_source(self.module)
         return self.module.inspect_source("ll")
 
     def show(self):
         """Print the scheduled TensorIR (and the CUDA source for cuda kernels)."""
         print(self.script())
-        if self.target.kind.name == "cuda":
+        if schedule_kind(self.target) == "cuda":
             print(self.source())
 
     def export(self, path):

@@ -10,12 +10,36 @@ import platform
 
 from ._tvm import Target, host_cpu_name, tvm
 
-__all__ = ["resolve_target", "target_key", "device_for", "host_cpu_model", "DEFAULT_CUDA_ARCH"]
+__all__ = ["resolve_target", "schedule_kind", "SCHEDULE_KINDS", "target_key", "device_for",
+           "host_cpu_model", "DEFAULT_CUDA_ARCH"]
 
 #: CUDA architecture used when no GPU is present to ask (H100/H200).
 DEFAULT_CUDA_ARCH = "sm_90"
 
 _CPU_NAMES = ("llvm", "cpu")
+
+#: The families of hand schedules (``tvmprims.schedules.<kind>``), by the TVM target kind
+#: each serves.
+SCHEDULE_KINDS = {"llvm": "cpu", "cuda": "cuda"}
+
+
+def schedule_kind(target):
+    """Which hand schedules serve ``target``: ``"cpu"`` (an ``llvm`` target) or ``"cuda"``.
+
+    The one dispatch on the target's kind: builds pick ``tvmprims.schedules.<kind>``, kernels
+    their device and source, the roofline its micro-kernels from it.
+
+    Raises
+    ------
+    ValueError
+        For a target kind tvmprims has no schedules for (``c``, ``rocm``, ``vulkan``, ...).
+    """
+    kind = target.kind.name
+    try:
+        return SCHEDULE_KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unsupported target kind {kind!r} (keys {list(target.keys)}): "
+                         "tvmprims schedules 'llvm' (CPU) and 'cuda'") from None
 
 
 def host_cpu_model():
@@ -72,9 +96,7 @@ def resolve_target(target=None):
     if target is None:
         target = "llvm"
     if isinstance(target, Target):
-        if target.kind.name not in ("llvm", "cuda"):
-            raise ValueError(f"unsupported target kind {target.kind.name!r}: "
-                             "tvmprims schedules 'llvm' (CPU) and 'cuda'")
+        schedule_kind(target)  # ValueError for a kind tvmprims has no schedules for
         return target
     if not isinstance(target, str):
         raise TypeError(f"target must be a string or tvm.target.Target, not {type(target).__name__}")
@@ -97,7 +119,7 @@ def target_key(target):
     architecture are never applied to another.
     """
     target = resolve_target(target)
-    if target.kind.name == "cuda":
+    if schedule_kind(target) == "cuda":
         return f"cuda-{target.attrs.get('arch', DEFAULT_CUDA_ARCH)}"
     return f"llvm-{target.attrs.get('mcpu', 'generic')}-{target.attrs.get('num-cores', 1)}c"
 
@@ -105,6 +127,6 @@ def target_key(target):
 def device_for(target):
     """The TVM device a target's kernels run on."""
     target = resolve_target(target)
-    if target.kind.name == "cuda":
+    if schedule_kind(target) == "cuda":
         return tvm.cuda(0)
     return tvm.cpu(0)

@@ -1,4 +1,4 @@
-"""Auto-tuning with MetaSchedule, and tuned-record lookup for deployment.
+"""Auto-tuning with MetaSchedule: the search driver (:func:`tune`) that writes tuning logs.
 
 Tuning logs are MetaSchedule JSON databases, one directory per target key
 (``tuning_logs/llvm-znver3-2c/``, ``tuning_logs/cuda-sm_90/``), holding
@@ -8,138 +8,31 @@ target, in MetaSchedule itself, so the directory is what keeps records tuned for
 model or GPU architecture from being applied to another.
 
 Two places are searched, the user's first: ``$TVMPRIMS_TUNING_DIR`` (default
-``~/.cache/tvmprims/tuning_logs``) and the repository's ``tuning_logs/``.
+``~/.cache/tvmprims/tuning_logs``) and the repository's ``tuning_logs/``. Reading them (what
+building a kernel does) is :mod:`tvmprims.tuning_records`, below :mod:`tvmprims.build`; this
+module measures candidates with built kernels, so it sits above it. The record-lookup names
+are re-exported here.
 """
 
-import contextlib
 import json
-import logging
 import os
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._tvm import create_prim_func, structural_hash, tvm
+from ._tvm import compile_module, create_prim_func, meta_schedule, structural_hash, tvm
+from .build import clear_cache, hand_schedule
+from .kernel import Kernel
 from .target import resolve_target, target_key
+from .tuning_records import (RECORD_FILES, REPO_LOGS, TARGET_FILE, USER_ENV,  # noqa: F401
+                             TuningLogError, forget_database, log_dir, open_database,
+                             quiet_meta_schedule, search_dirs, tuned_schedule, user_logs_dir,
+                             validate_log)
 
 __all__ = ["TuningLogError", "TuneResult", "REPO_LOGS", "user_logs_dir", "search_dirs",
            "log_dir", "open_database", "tuned_schedule", "tune", "drop_records", "RECORD_FILES"]
-
-#: The logs shipped with the repository.
-REPO_LOGS = Path(__file__).resolve().parent.parent / "tuning_logs"
-#: Environment variable naming the user's log directory.
-USER_ENV = "TVMPRIMS_TUNING_DIR"
-RECORD_FILES = ("database_workload.json", "database_tuning_record.json")
-TARGET_FILE = "target.json"
-
-_lock = threading.Lock()
-_databases = {}
-
-
-class TuningLogError(ValueError):
-    """A tuning log that cannot be used: corrupt, truncated, or tuned for another target."""
-
-
-def _ms():
-    import tvm.s_tir.meta_schedule as ms  # imported lazily: it pulls in xgboost
-    return ms
-
-
-def user_logs_dir():
-    """The user's tuning-log root: ``$TVMPRIMS_TUNING_DIR`` or ``~/.cache/tvmprims/tuning_logs``."""
-    return Path(os.environ.get(USER_ENV) or "~/.cache/tvmprims/tuning_logs").expanduser()
-
-
-def search_dirs(target):
-    """Directories holding records for ``target``, in lookup order (user's first)."""
-    key = target_key(target)
-    return [root / key for root in (user_logs_dir(), REPO_LOGS)]
-
-
-def log_dir(root, target):
-    """The directory for ``target`` under ``root``, created with its ``target.json``."""
-    target = resolve_target(target)
-    directory = Path(root) / target_key(target)
-    directory.mkdir(parents=True, exist_ok=True)
-    meta = directory / TARGET_FILE
-    if not meta.exists():
-        meta.write_text(json.dumps({"target_key": target_key(target), "target": str(target),
-                                    "tvm": tvm.__version__}, indent=1) + "\n")
-    return directory
-
-
-def _validate(directory, target):
-    """Raise :class:`TuningLogError` naming the file for anything that would make MetaSchedule
-    fail or misapply records."""
-    meta = directory / TARGET_FILE
-    if meta.exists():
-        try:
-            key = json.loads(meta.read_text())["target_key"]
-        except (ValueError, KeyError, TypeError) as e:
-            raise TuningLogError(f"{meta}: not a valid target description ({e})") from None
-        if key != target_key(target):
-            raise TuningLogError(f"{meta}: records in {directory} were tuned for {key}, not "
-                                 f"{target_key(target)}; they cannot be applied to this target")
-    workloads = 0
-    for name in RECORD_FILES:
-        path = directory / name
-        if not path.exists():
-            continue
-        with open(path) as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    entry = json.loads(line)
-                except ValueError as e:
-                    raise TuningLogError(f"{path}, line {number}: corrupt or truncated tuning "
-                                         f"log ({e})") from None
-                if name == RECORD_FILES[1] and (not isinstance(entry, list) or len(entry) != 2
-                                                or not isinstance(entry[0], int)
-                                                or not 0 <= entry[0] < workloads):
-                    raise TuningLogError(f"{path}, line {number}: not a tuning record of a "
-                                         f"workload in {RECORD_FILES[0]}")
-                workloads += name == RECORD_FILES[0]
-
-
-def open_database(directory, target):
-    """The MetaSchedule ``JSONDatabase`` in ``directory`` (checked; cached until it changes)."""
-    ms = _ms()
-    directory = Path(directory)
-    paths = [directory / name for name in RECORD_FILES]
-    stamp = tuple(p.stat().st_mtime_ns if p.exists() else None for p in paths)
-    with _lock:
-        cached = _databases.get(directory)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-    _validate(directory, target)
-    try:
-        database = ms.database.JSONDatabase(str(paths[0]), str(paths[1]), allow_missing=True)
-    except Exception as e:  # TVM raises its own error types for unreadable records
-        raise TuningLogError(f"{directory}: MetaSchedule cannot load this tuning log: "
-                             f"{str(e).splitlines()[-1] if str(e) else type(e).__name__}") from None
-    with _lock:
-        _databases[directory] = (stamp, database)
-    return database
-
-
-def tuned_schedule(workload, target):
-    """The best tuned ``Schedule`` for ``workload`` on ``target``, or None when no log has one."""
-    target = resolve_target(target)
-    func = create_prim_func(workload.compute())
-    ms = _ms()
-    for directory in search_dirs(target):
-        if not any((directory / name).exists() for name in RECORD_FILES):
-            continue
-        database = open_database(directory, target)
-        with _quiet_meta_schedule():
-            sch = ms.tir_integration.compile_tir(database, func, target)
-        if sch is not None:
-            return sch
-    return None
 
 
 @dataclass
@@ -170,25 +63,8 @@ class TuneResult:
                 + f"; log: {self.log_dir}")
 
 
-@contextlib.contextmanager
-def _quiet_meta_schedule(level=logging.WARNING):
-    """MetaSchedule logs every XGBoost iteration at DEBUG to the console: keep it to files."""
-    logger = logging.getLogger("tvm.s_tir.meta_schedule")
-    old = logger.level
-    logger.setLevel(level)
-    # A second tune_tir in one process fails in MetaSchedule's create_loggers on the
-    # handlers the first one left (their names are gone): start each run without them.
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-        handler.close()
-    try:
-        yield
-    finally:
-        logger.setLevel(old)
-
-
 def _progress_callback(total, hand_seconds, flops, report):
-    ms = _ms()
+    ms = meta_schedule()
 
     @tvm.ir.utils.derived_object
     class Progress(ms.measure_callback.PyMeasureCallback):
@@ -214,7 +90,7 @@ def _progress_callback(total, hand_seconds, flops, report):
 def _search_strategy(trials):
     """Evolutionary search sized to the budget: the default population (512, 50 random
     candidates to start) costs minutes per round on 2 cores, which a short run cannot repay."""
-    ms = _ms()
+    ms = meta_schedule()
     population = min(512, max(64, 8 * trials))
     return ms.search_strategy.EvolutionarySearch(
         population_size=population, init_min_unmeasured=min(50, max(8, population // 8)),
@@ -222,7 +98,7 @@ def _search_strategy(trials):
 
 
 def _runner(rpc_tracker, rpc_key, timeout):
-    ms = _ms()
+    ms = meta_schedule()
     evaluator = ms.runner.EvaluatorConfig(number=3, repeat=1, min_repeat_ms=50)
     if rpc_tracker is None:
         return ms.runner.LocalRunner(timeout_sec=timeout, evaluator_config=evaluator)
@@ -251,7 +127,7 @@ def drop_records(workload, target="llvm", log_root=None):
     workloads, records = (directory / name for name in RECORD_FILES)
     if not records.exists() or not workloads.exists():
         return 0
-    _validate(directory, target)
+    validate_log(directory, target)
     key = str(structural_hash(tvm.IRModule({"main": create_prim_func(workload.compute())})))
     entries = [json.loads(line) for line in workloads.read_text().splitlines() if line.strip()]
     mine = {index for index, entry in enumerate(entries) if entry[0] == key}
@@ -261,9 +137,7 @@ def drop_records(workload, target="llvm", log_root=None):
         scratch = records.with_name(records.name + ".tmp")
         scratch.write_text("".join(line + "\n" for line in kept))
         scratch.replace(records)
-        with _lock:
-            _databases.pop(directory, None)
-        from .build import clear_cache
+        forget_database(directory)
         clear_cache()
     return len(lines) - len(kept)
 
@@ -295,10 +169,7 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
     fresh : bool
         Drop the workload's earlier records first (:func:`drop_records`).
     """
-    from ._tvm import compile_module
-    from .build import clear_cache, hand_schedule
-    from .kernel import Kernel
-    ms = _ms()
+    ms = meta_schedule()
     if int(trials) < 1:
         raise ValueError(f"trials must be positive, got {trials!r}")
     runner = _runner(rpc_tracker, rpc_key, timeout)
@@ -328,7 +199,7 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
     scratch = tempfile.mkdtemp(prefix="tvmprims-tune-")
     interrupted, failed = False, None
     try:
-        with _quiet_meta_schedule():
+        with quiet_meta_schedule():
             ms.tune_tir(mod, target, work_dir=scratch, max_trials_global=int(trials),
                         num_trials_per_iter=min(int(trials), 16), database=database,
                         builder=ms.builder.LocalBuilder(timeout_sec=timeout),
@@ -347,8 +218,7 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
                f"keeps the hand schedule's record")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    with _lock:
-        _databases.pop(directory, None)
+    forget_database(directory)
     clear_cache()  # kernels built before this tuning may now have a better record
     return TuneResult(workload, target_key(target), directory, progress.done, hand_seconds,
                       min(progress.best, hand_seconds), interrupted, failed)

@@ -6,13 +6,14 @@ the kernel cache (together with target and schedule) and, later, of tuning recor
 """
 
 import functools
-import importlib
 import math
 import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+
+from .ops.registry import OPERATORS, operator_module
 
 __all__ = ["Workload", "SUPPORTED_DTYPES", "DTYPE_NAMES", "dtype_name", "check_shapes",
            "MAX_ELEMENTS"]
@@ -109,7 +110,7 @@ class Workload:
     @property
     def operator(self):
         """The operator module (``compute``, ``output_shape``, ``flops``)."""
-        return importlib.import_module(f"tvmprims.ops.{self.op}")
+        return operator_module(self.op)
 
     @property
     def output_shape(self):
@@ -175,7 +176,6 @@ class Workload:
     @staticmethod
     def from_json(data):
         """Inverse of :meth:`to_json`; raises ``ValueError`` for an unknown operator."""
-        from .api import OPERATORS
         if data["op"] not in OPERATORS:
             raise ValueError(f"unknown operator {data['op']!r}")
         params = {k: _tupled(v) for k, v in data["params"].items()}

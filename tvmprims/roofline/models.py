@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..api import conv2d_workload
-from ..bench import best_time
+from ..algorithms import algorithm_of, algorithm_workload, choose_algorithm
 from ..build import build_workload
 from ..ops import dense as _dense_op
+from ..ops.registry import conv2d_workload
+from ..timing import best_time
 from .analysis import roofline_point
 
 __all__ = ["MODELS", "QUICK_MODELS", "Layer", "ModelSummary", "build_model", "model_layers",
@@ -202,7 +203,6 @@ def run_layers(layers, peaks, target="llvm", algo="auto", repeat=3, min_repeat_m
     runs each convolution with its fastest accurate algorithm
     (:func:`tvmprims.algorithms.choose_algorithm`); the point counts the FLOPs and bytes of
     the algorithm that ran."""
-    from ..algorithms import algorithm_of, algorithm_workload, choose_algorithm
     timed = {}
     results = []
     for i, layer in enumerate(layers):

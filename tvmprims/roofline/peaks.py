@@ -21,10 +21,10 @@ import numpy as np
 
 from .._tvm import Schedule, compile_module, create_prim_func, tensor_on, tvm
 from ..json_store import JsonStore, user_cache_path
-from ..kernel import evaluate_seconds
 from ..build import schedule_module
 from ..schedules.common import vector_lanes
-from ..target import device_for, host_cpu_model, resolve_target, target_key
+from ..target import device_for, host_cpu_model, resolve_target, schedule_kind, target_key
+from ..timing import evaluate_seconds
 from ..workload import dtype_name
 from . import kernels
 
@@ -138,7 +138,7 @@ def _fma_gflops(target, dtype, threads, chains, lanes, repeats, taps=1024):
     sched = schedule_module(target, "roofline")
     elements = threads * chains * lanes
     tensors = kernels.peak_fma(elements, repeats, taps, dtype)
-    if target.kind.name == "cuda":
+    if schedule_kind(target) == "cuda":
         module = _compile(tensors, lambda s: sched.schedule_peak_fma(s, chains), target)
     else:
         module = _compile(tensors, lambda s: sched.schedule_peak_fma(s, threads, chains, lanes),
@@ -154,7 +154,7 @@ def _fma_gflops(target, dtype, threads, chains, lanes, repeats, taps=1024):
 def _triad_gbps(target, dtype, footprint, parallel):
     itemsize = np.dtype(dtype).itemsize
     sched = schedule_module(target, "roofline")
-    if target.kind.name == "cuda":
+    if schedule_kind(target) == "cuda":
         quantum = sched.THREADS * 4
         schedule = sched.schedule_stream_triad
     else:
@@ -171,7 +171,7 @@ def _triad_gbps(target, dtype, footprint, parallel):
 def _compute_peaks(target, dtype, quick, report):
     """``(cores, device name, GFLOP/s of the device, GFLOP/s of one core or None)``."""
     device = device_for(target)
-    if target.kind.name == "cuda":
+    if schedule_kind(target) == "cuda":
         if not (tvm.runtime.enabled("cuda") and device.exist):
             raise RuntimeError("measuring CUDA peaks needs a CUDA GPU and none is present")
         cores, name = device.multi_processor_count, device.device_name
@@ -222,7 +222,7 @@ def measure_peaks(target=None, dtype="float32", quick=False, report=None):
     dtype = dtype_name(dtype)
     report = report or (lambda message: None)
     cores, name, gflops, gflops_core = _compute_peaks(target, dtype, quick, report)
-    cuda = target.kind.name == "cuda"
+    cuda = schedule_kind(target) == "cuda"
     if cuda:
         sweep = GPU_QUICK_SWEEP_BYTES if quick else GPU_SWEEP_BYTES
     else:

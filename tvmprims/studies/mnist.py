@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from ..arrays import aligned_empty
-from ..bench import best_time
 from ..datasets import default_root, load_mnist
 from ..nn import Sequential
+from ..timing import best_time
 from .output import new_figure, save_figure, write_csv
 
 __all__ = ["build_model", "prepare", "train", "accuracy", "torch_lowrank", "finetune",

@@ -17,17 +17,18 @@ import numpy as np
 
 from .. import testing
 from .._tvm import tvm
-from ..api import conv2d_workload
 from ..build import build_workload
 from ..ops import matmul as matmul_op
 from ..ops import matmul_log
+from ..ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
 from .output import new_figure, save_figure, write_csv
 
 __all__ = ["PRECISIONS", "CONV_ALGORITHMS", "MATMUL_ALGORITHMS", "run", "plot"]
 
 #: Kernel dtypes, from least to most precise (mantissa bits 8, 11, 24, 53).
 PRECISIONS = ("bfloat16", "float16", "float32", "float64")
-CONV_ALGORITHMS = ("direct", "im2col", "winograd2", "winograd4", "fft")
+#: Every conv2d algorithm of the registry's table.
+CONV_ALGORITHMS = tuple(CONV2D_ALGORITHM_TABLE)
 #: matmul algorithms: label -> (algo, log_bits).
 MATMUL_ALGORITHMS = {"matmul": ("direct", None), "log": ("log", None),
                      "log-approx-2": ("log-approx", 2), "log-approx-4": ("log-approx", 4),

@@ -23,22 +23,26 @@ with the direct algorithm only, and latency for three small models at batches 1 
 
 from pathlib import Path
 
-from ..algorithms import algorithm_workload
-from ..api import build_workload_from_shapes, conv2d_workload
+from ..api import build_workload_from_shapes
 from ..bench import QUICK, WORKLOADS
 from ..build import build_workload
+from ..ops.registry import CONV2D_ALGORITHM_TABLE, algorithm_workload, conv2d_workload
 from ..roofline import models as _models
 from ..roofline.analysis import roofline_point
 from ..roofline.peaks import machine_peaks, raise_compute_roof
 from ..roofline.plot import draw_bandwidth, draw_latency, draw_roofline
 from ..roofline.published import PUBLISHED_PEAKS
-from ..target import resolve_target
+from ..target import resolve_target, schedule_kind
 from .output import new_figure, save_figure, write_csv
 
 __all__ = ["run", "operator_workloads", "BATCHES", "QUICK_BATCHES"]
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64)
 QUICK_BATCHES = (1, 4)
+#: The conv2d algorithms placed on the roofline besides direct (every one of the registry's
+#: table) and the one the quick study keeps.
+ALGORITHMS = tuple(name for name in CONV2D_ALGORITHM_TABLE if name != "direct")
+QUICK_ALGORITHMS = ("winograd4",)
 #: Models whose layers run through tvmprims in the full study.
 TVM_MODELS = ("resnet18", "mobilenet_v2")
 
@@ -52,7 +56,7 @@ def operator_workloads(quick=False):
     found = [(c.group, build_workload_from_shapes(c.op, c.shapes, params=c.kwargs()))
              for c in cases]
     direct = conv2d_workload(*_ALGORITHM_LAYER, padding=1)
-    for algo in (("winograd4",) if quick else ("im2col", "winograd2", "winograd4", "fft")):
+    for algo in QUICK_ALGORITHMS if quick else ALGORITHMS:
         found.append((f"64x56x56 3x3 {algo}", algorithm_workload(direct, algo)))
     return found
 
@@ -143,7 +147,7 @@ def _layer_points(built, names, peaks, target, quick, out, report):
 def _latency(built, names, batches, target, out, report):
     import torch
     target = resolve_target(target)
-    device = "cuda" if target.kind.name == "cuda" and torch.cuda.is_available() else "cpu"
+    device = "cuda" if schedule_kind(target) == "cuda" and torch.cuda.is_available() else "cpu"
     if device == "cpu":
         torch.set_num_threads(int(target.attrs.get("num-cores", 1)))
     rows = []
