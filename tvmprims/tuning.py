@@ -1,15 +1,7 @@
 """Auto-tuning with MetaSchedule: the search driver (:func:`tune`) that writes tuning logs.
 
-Tuning logs are MetaSchedule JSON databases, one directory per target key
-(``tuning_logs/llvm-znver3-2c/``, ``tuning_logs/cuda-sm_90/``), holding
-``database_workload.json``, ``database_tuning_record.json`` and ``target.json`` (the full
-target and the TVM version they were tuned with). Records are keyed by workload, not by
-target, in MetaSchedule itself, so the directory is what keeps records tuned for one CPU
-model or GPU architecture from being applied to another.
-
-Two places are searched, the user's first: ``$TVMPRIMS_TUNING_DIR`` (default
-``~/.cache/tvmprims/tuning_logs``) and the repository's ``tuning_logs/``. Reading them (what
-building a kernel does) is :mod:`tvmprims.tuning_records`, below :mod:`tvmprims.build`; this
+The logs' layout and where they are searched are described in :mod:`tvmprims.tuning_records`,
+which reads them when a kernel is built (below :mod:`tvmprims.build`); this
 module measures candidates with built kernels, so it sits above it. The record-lookup names
 are re-exported here.
 """
