@@ -26,7 +26,7 @@ from tvm.target import Target
 
 __all__ = [
     "tvm", "te", "tirx", "Schedule", "Target", "dlight", "estimate_tir_flops",
-    "create_prim_func", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
+    "create_prim_func", "element_aligned_arguments", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
     "structural_hash", "llvm_cpu_features", "llvm_host_triple", "meta_schedule",
     "ROOT_BLOCK", "padded_name", "is_padded_name", "partitioned_block_name", "cache_block_name",
 ]
@@ -42,6 +42,34 @@ def meta_schedule():
 def create_prim_func(tensors):
     """A PrimFunc taking ``tensors`` (inputs then output) as arguments, named ``main``."""
     return te.create_prim_func(list(tensors))
+
+
+def element_aligned_arguments(mod):
+    """``mod`` with every PrimFunc's argument buffers declared aligned to their element size
+    instead of ``te.create_prim_func``'s 64 bytes.
+
+    TVM 0.27 no longer checks argument alignment at the call, but LLVM codegen turns the
+    declared alignment into alignment assumptions: a 64-byte declaration makes a numpy array
+    16 bytes off a 64-byte boundary (the usual case for large arrays) undefined behaviour, so
+    every call would need a copy. With element alignment the kernel takes any C-contiguous
+    array as it is; unaligned vector loads cost the same as aligned ones on current cores
+    when the data happens to be aligned. Schedules and tuning records apply to the 64-byte
+    function (its structural hash is the tuning key); this is applied after them.
+    """
+    from tvm.tirx.transform.common import BufferReplacer  # Python-side buffer substitution
+
+    funcs = {}
+    for gvar, func in mod.functions.items():
+        if not isinstance(func, tirx.PrimFunc):
+            funcs[gvar] = func
+            continue
+        mapping = {p: tirx.decl_buffer(p.shape, p.dtype, p.name,
+                                       data_alignment=p.dtype.bits // 8)
+                   for p in func.params if hasattr(p, "data_alignment")}
+        params = [mapping.get(p, p) for p in func.params]
+        funcs[gvar] = tirx.PrimFunc(params, BufferReplacer(mapping)(func.body),
+                                    ret_type=func.ret_type, attrs=func.attrs)
+    return tvm.IRModule(funcs, attrs=mod.attrs)
 
 
 def structural_hash(node):

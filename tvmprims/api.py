@@ -8,7 +8,7 @@ import numpy as np
 
 from . import algorithms as _algorithms
 from .arrays import as_input, common_dtype
-from .build import build_workload
+from .build import build_workload, kernel_for_call
 from .ops import convolve as _convolve_op
 from .ops import depthwise_conv2d as _depthwise_op
 from .ops import matmul as _matmul_op
@@ -70,12 +70,18 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
     if algo not in MATMUL_ALGORITHMS:
         raise ValueError(f"unknown matmul algo {algo!r}: expected one of {MATMUL_ALGORITHMS}")
     (a, b), dtype = _inputs(a=a, b=b)
-    if algo == "direct":
-        wl = _matmul_op.workload(a.shape, b.shape, dtype)
-    else:
-        wl = _matmul_log_op.workload(a.shape, b.shape, dtype,
-                                 bits=log_bits if algo == "log-approx" else None)
-    out = build_workload(wl, target, schedule).run_checked([a, b])
+    bits = log_bits if algo == "log-approx" else None
+
+    def make():
+        if algo == "direct":
+            wl = _matmul_op.workload(a.shape, b.shape, dtype)
+        else:
+            wl = _matmul_log_op.workload(a.shape, b.shape, dtype, bits=bits)
+        return build_workload(wl, target, schedule)
+
+    kernel = kernel_for_call(("matmul", algo, _key(bits), a.shape, b.shape, dtype, target,
+                              schedule), make)
+    out = kernel.run_checked([a, b])
     if algo == "log-approx":
         _nan_where_not_finite(a, b, out)
     return out
@@ -102,8 +108,11 @@ def convolve(a, v, mode="full", *, target=None, schedule="auto"):
             f"convolve expects 1-D arrays, got shapes {a.shape} and {v.shape}")
     if v.shape[0] > a.shape[0]:
         a, v = v, a
-    wl = _convolve_op.workload(a.shape, v.shape, dtype, mode=mode)
-    return build_workload(wl, target, schedule).run_checked([a, v])
+    kernel = kernel_for_call(
+        ("convolve", a.shape, v.shape, dtype, _key(mode), target, schedule),
+        lambda: build_workload(_convolve_op.workload(a.shape, v.shape, dtype, mode=mode),
+                               target, schedule))
+    return kernel.run_checked([a, v])
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto", *,
@@ -150,9 +159,22 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *, t
     x (N, C, H, W), weight (C * m, 1, KH, KW), bias (C * m,) or None -> (N, C * m, OH, OW).
     """
     (x, weight, *rest), dtype = _inputs(optional=("bias",), x=x, weight=weight, bias=bias)
-    wl = _depthwise_op.workload(x.shape, weight.shape, rest[0].shape if rest else None, dtype,
-                                stride, padding, dilation)
-    return build_workload(wl, target, schedule).run_checked([x, weight, *rest])
+    bias_shape = rest[0].shape if rest else None
+    kernel = kernel_for_call(
+        ("depthwise_conv2d", x.shape, weight.shape, bias_shape, dtype, _key(stride),
+         _key(padding), _key(dilation), target, schedule),
+        lambda: build_workload(_depthwise_op.workload(x.shape, weight.shape, bias_shape, dtype,
+                                                      stride, padding, dilation),
+                               target, schedule))
+    return kernel.run_checked([x, weight, *rest])
+
+
+def _key(value):
+    """A parameter as part of a call signature: hashable, and typed (``1``, ``1.0`` and
+    ``True`` are equal keys to Python, but only ``1`` is a valid stride)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_key(v) for v in value)
+    return type(value), value
 
 
 def _one_d(value, name):

@@ -8,22 +8,28 @@ from .workload import DTYPE_NAMES, SUPPORTED_DTYPES
 
 __all__ = ["as_input", "common_dtype", "aligned_empty", "ALIGNMENT"]
 
-#: TVM declares its argument buffers 64-byte aligned and emits aligned vector loads, so an
-#: array that is not (glibc returns large blocks at 16 mod 64) is copied into one that is.
+#: Alignment of the buffers tvmprims allocates itself (outputs, staging). Kernels compiled
+#: by tvmprims need only element alignment (see ``tvmprims._tvm.element_aligned_arguments``),
+#: which every numpy array made the usual ways has; a library whose sidecar records no
+#: ``alignment`` (exported before that) assumes 64 bytes, and :class:`~tvmprims.Kernel`
+#: copies its inputs to such an alignment.
 ALIGNMENT = 64
 
 
-
-def as_input(x, name):
-    """``x`` as a C-contiguous, 64-byte aligned float ndarray (copied only when needed).
+def as_input(x, name, alignment=None):
+    """``x`` as a C-contiguous float ndarray whose address is a multiple of ``alignment``
+    bytes (default: the element size), copied only when it is not (a non-contiguous view, or
+    an address off its element size); C-contiguous arrays are used in place.
 
     Lists and tuples of Python numbers (integers, floats, bools) become float32, the
     default dtype; pass a numpy array to compute in float64. Array objects (numpy, torch CPU
     tensors) keep their dtype, and any dtype other than float32/float64 raises ``TypeError``.
     """
-    if (type(x) is np.ndarray and x.dtype in DTYPE_NAMES and x.size and x.flags.c_contiguous
-            and not x.ctypes.data % ALIGNMENT):
-        return x  # the common case, checked cheaply
+    if type(x) is np.ndarray and x.dtype in DTYPE_NAMES and x.size:
+        flags = x.flags  # "aligned": the address is a multiple of the element size
+        if flags.c_contiguous and flags.aligned and (
+                alignment is None or not x.ctypes.data % alignment):
+            return x  # the common case, checked cheaply
     if isinstance(x, (list, tuple)):  # Python numbers: float32, whatever their type
         x = np.asarray(x)
         if x.dtype.kind in "iubf":
@@ -37,7 +43,8 @@ def as_input(x, name):
         raise TypeError(f"{name} has dtype {x.dtype}; tvmprims supports {', '.join(SUPPORTED_DTYPES)}")
     if x.size == 0:
         raise ValueError(f"{name} is empty (shape {x.shape}); zero-size dimensions are not supported")
-    if not x.flags.c_contiguous or x.ctypes.data % ALIGNMENT:
+    if not (x.flags.c_contiguous and x.flags.aligned) or (
+            alignment is not None and x.ctypes.data % alignment):
         copy = aligned_empty(x.shape, x.dtype)
         copy[...] = x
         x = copy

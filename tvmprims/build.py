@@ -10,13 +10,13 @@ import importlib
 import threading
 import warnings
 
-from ._tvm import Schedule, compile_module, create_prim_func, dlight, tvm
+from ._tvm import Schedule, compile_module, create_prim_func, dlight, element_aligned_arguments, tvm
 from .kernel import Kernel
 from .target import resolve_target, schedule_kind
 from .tuning_records import tuned_schedule
 from .workload import Workload
 
-__all__ = ["build_workload", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
+__all__ = ["build_workload", "kernel_for_call", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
            "TunedRecordMissing", "clear_cache", "cache_info", "target_cache_key"]
 
 #: Schedule names accepted by ``schedule=``:
@@ -35,6 +35,7 @@ _lock = threading.Lock()
 _kernels = {}
 _compiling = {}        # key -> Lock held while that kernel compiles
 _target_strings = {}   # Target object -> str(Target)
+_calls = {}            # numpy-API call signature -> Kernel (see kernel_for_call)
 _stats = {"hits": 0, "misses": 0}
 
 
@@ -54,8 +55,19 @@ def hand_schedule(workload, target):
 
 def schedule_workload(workload, target, schedule="hand"):
     """``(IRModule, used)``: the scheduled TensorIR of ``workload`` for ``target``, and the
-    schedule actually used (``"tuned"``, ``"hand"`` or ``"none"``)."""
+    schedule actually used (``"tuned"``, ``"hand"`` or ``"none"``).
+
+    On CPUs the arguments are declared aligned to their element size
+    (:func:`~tvmprims._tvm.element_aligned_arguments`), so a kernel takes any C-contiguous
+    numpy array without a copy."""
     target = resolve_target(target)
+    mod, used = _scheduled(workload, target, schedule)
+    if schedule_kind(target) == "cpu":
+        mod = element_aligned_arguments(mod)
+    return mod, used
+
+
+def _scheduled(workload, target, schedule):
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}: expected one of {SCHEDULES}")
     workload.check_index_range()
@@ -72,7 +84,7 @@ def schedule_workload(workload, target, schedule="hand"):
         if schedule == "tuned":
             warnings.warn(f"no tuning record for {workload.describe()} ({workload.dtype}) on "
                           f"{target.kind.name}: using the hand schedule", TunedRecordMissing,
-                          stacklevel=4)
+                          stacklevel=5)
     return hand_schedule(workload, target).mod, "hand"
 
 
@@ -114,6 +126,33 @@ def build_workload(workload, target="llvm", schedule="auto"):
     return kernel
 
 
+def kernel_for_call(signature, make):
+    """The kernel for a numpy-API call with this ``signature``, else ``make()`` remembered.
+
+    ``signature`` is a hashable tuple of everything that selects the kernel (operator,
+    shapes, dtype, parameters, ``target`` and ``schedule`` as passed); ``make`` builds the
+    workload (its checks raise on bad input) and calls :func:`build_workload`. A repeated
+    call then skips building and checking the workload, resolving the target and hashing
+    the workload: tens of microseconds that a small kernel would feel. Emptied with the
+    kernel cache (:func:`clear_cache`). An unhashable signature (an odd ``target`` object)
+    just takes the slow path.
+    """
+    try:
+        kernel = _calls.get(signature)
+    except TypeError:
+        return make()
+    if kernel is not None:
+        with _lock:
+            _stats["hits"] += 1
+    else:
+        kernel = make()
+        with _lock:
+            if len(_calls) >= 4096:  # signatures made afresh for every call (new Targets)
+                _calls.clear()
+            _calls[signature] = kernel
+    return kernel
+
+
 def target_cache_key(target):
     """The string that identifies resolved ``target`` in cache keys: ``str(target)``, kept per
     ``Target`` object (``str(Target)`` serialises to JSON, too slow for every call; names
@@ -132,6 +171,7 @@ def clear_cache():
     """Forget every compiled kernel."""
     with _lock:
         _kernels.clear()
+        _calls.clear()
         _stats.update(hits=0, misses=0)
 
 

@@ -34,9 +34,13 @@ class Kernel:
     Call it on numpy arrays (inputs in the workload's order) to get a new array, or pass
     ``out=`` to write into an existing C-contiguous array of the output shape and dtype
     (it may overlap an input: the result is then computed into a temporary and copied).
+    C-contiguous arrays are passed as they are; ``alignment`` is the byte alignment the
+    compiled code assumes of its arguments (the element size for tvmprims' CPU kernels),
+    and only arrays off it, or not C-contiguous, are copied.
     """
 
-    def __init__(self, workload, target, schedule, runtime_module, ir_module=None):
+    def __init__(self, workload, target, schedule, runtime_module, ir_module=None,
+                 alignment=None):
         self.workload = workload
         self.target = resolve_target(target)
         self.schedule = schedule
@@ -47,6 +51,9 @@ class Kernel:
         self._on_cpu = schedule_kind(self.target) == "cpu"
         self._output_shape = workload.output_shape
         self._dtype = np.dtype(workload.dtype)
+        self.alignment = alignment or self._dtype.itemsize
+        # as_input's alignment argument: None checks the element size, numpy's cheap flag
+        self._input_alignment = None if self.alignment <= self._dtype.itemsize else self.alignment
 
     def __repr__(self):
         return f"Kernel({self.workload.describe()}, {self.workload.dtype}, target={self.target.kind.name}, schedule={self.schedule!r})"
@@ -61,7 +68,7 @@ class Kernel:
             raise TypeError(f"{self.workload.op} kernel takes {len(shapes)} arrays, got {len(arrays)}")
         checked = []
         for i, (a, shape) in enumerate(zip(arrays, shapes)):
-            a = as_input(a, f"argument {i}")
+            a = as_input(a, f"argument {i}", self._input_alignment)
             if a.shape != shape or a.dtype != self._dtype:
                 raise ValueError(f"argument {i} has shape {a.shape} and dtype {a.dtype}; this kernel "
                                  f"was built for {shape} {self._dtype}")
@@ -70,6 +77,8 @@ class Kernel:
 
     def _output(self, out):
         if out is None:
+            if self._input_alignment is None:
+                return np.empty(self._output_shape, self._dtype)
             return aligned_empty(self._output_shape, self._dtype)
         if (not isinstance(out, np.ndarray) or out.shape != self._output_shape
                 or out.dtype != self._dtype or not out.flags.c_contiguous):
@@ -82,14 +91,15 @@ class Kernel:
         return self.run_checked(self._check(arrays), out)
 
     def run_checked(self, arrays, out=None):
-        """Run on arrays already validated by :func:`tvmprims.arrays.as_input` and shape
-        checks (the numpy API's fast path)."""
+        """Run on arrays already validated by :func:`tvmprims.arrays.as_input` (with this
+        kernel's :attr:`alignment`) and shape checks (the numpy API's fast path)."""
         result = self._output(out)
         if self._on_cpu:
             # An output that overlaps an input would be overwritten while still being read
             # (numpy's ``matmul(a, b, out=a)`` computes into a temporary first; so do we).
-            if result.ctypes.data % ALIGNMENT or (
-                    out is not None and any(np.may_share_memory(out, a) for a in arrays)):
+            if out is not None and (
+                    not out.flags.aligned or out.ctypes.data % self.alignment
+                    or any(np.may_share_memory(out, a) for a in arrays)):
                 staging = aligned_empty(self._output_shape, self._dtype)
                 self._func(*arrays, staging)
                 result[...] = staging
@@ -152,16 +162,17 @@ class Kernel:
         """Write a shared library loadable by :func:`load_kernel` or ``tvm.runtime.load_module``.
 
         The library's entry point is ``"main"``, taking the inputs then the output. Called
-        through plain TVM, every array must be C-contiguous and 64-byte aligned, as TVM's
-        buffers are (``tvm.runtime.tensor`` allocates so; numpy arrays often are not, and a
-        misaligned output can crash the process). :func:`load_kernel` checks and copies for
-        you. A ``<path>.json`` sidecar records the workload, target and schedule, and the
-        library's size and SHA-256, which :func:`load_kernel` checks before loading it.
+        through plain TVM, every array must be C-contiguous and aligned to :attr:`alignment`
+        bytes (the element size for CPU kernels: any C-contiguous numpy array; TVM's own
+        tensors are 64-byte aligned). :func:`load_kernel` checks and copies for you. A
+        ``<path>.json`` sidecar records the workload, target, schedule and alignment, and
+        the library's size and SHA-256, which :func:`load_kernel` checks before loading it.
         """
         path = str(path)
         self.module.export_library(path)
         meta = {"workload": self.workload.to_json(), "target": str(self.target),
-                "schedule": self.schedule, "size": os.path.getsize(path),
+                "schedule": self.schedule, "alignment": self.alignment,
+                "size": os.path.getsize(path),
                 "sha256": _sha256(path)}
         with open(path + ".json", "w") as f:
             json.dump(meta, f, indent=1)
@@ -221,5 +232,10 @@ def load_kernel(path):
                                 "Kernel.export (the .so alone loads with tvm.runtime.load_module)") from None
     except (KeyError, ValueError, TypeError) as e:
         raise ValueError(f"{path}.json is not a valid tvmprims kernel description: {e}") from None
+    alignment = meta.get("alignment", ALIGNMENT)  # older sidecars: TVM's 64-byte default
+    if not (isinstance(alignment, int) and not isinstance(alignment, bool) and alignment > 0
+            and not alignment & (alignment - 1)):
+        raise ValueError(f"{path}.json records alignment {alignment!r}; expected a power of 2")
     _check_library(path, meta)
-    return Kernel(workload, target, meta.get("schedule", "unknown"), tvm.runtime.load_module(path))
+    return Kernel(workload, target, meta.get("schedule", "unknown"), tvm.runtime.load_module(path),
+                  alignment=alignment)

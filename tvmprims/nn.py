@@ -37,7 +37,7 @@ class Dense:
     def __init__(self, weight, bias=None, relu=False, *, target=None, schedule="auto"):
         weight = _array(weight)
         require(weight.ndim == 2, f"Dense weight must be 2-D (out, in), got {weight.shape}")
-        # (in, out): the kernel's layout; as_input aligns it (the kernels assume 64 bytes)
+        # (in, out): the kernel's layout, made C-contiguous once here
         self.weight_t = as_input(np.ascontiguousarray(weight.T), "weight")
         self.bias = None if bias is None else as_input(_array(bias, weight.dtype), "bias")
         require(self.bias is None or self.bias.shape == (weight.shape[0],),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._tvm import compile_module, create_prim_func, meta_schedule, structural_hash, tvm
+from .arrays import ALIGNMENT
 from .build import clear_cache, hand_schedule
 from .kernel import Kernel
 from .target import resolve_target, target_key
@@ -177,7 +178,8 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
     sch = hand_schedule(workload, target)
     func = create_prim_func(workload.compute())
     mod = tvm.IRModule({"main": func})
-    hand = Kernel(workload, target, "hand", compile_module(sch.mod, target).mod, sch.mod)
+    hand = Kernel(workload, target, "hand", compile_module(sch.mod, target).mod, sch.mod,
+                  alignment=ALIGNMENT)  # the 64-byte function MetaSchedule tunes
     hand_seconds = hand.time(repeat=3).seconds
     database.commit_tuning_record(ms.database.TuningRecord(
         sch.trace, database.commit_workload(mod), run_secs=[hand_seconds], target=target,
