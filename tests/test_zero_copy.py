@@ -55,6 +55,8 @@ CASES = {
                tp.matmul, matmul_ref, 13),
     "matmul-log": (lambda rng, dt: (_r(rng, dt, 5, 7), _r(rng, dt, 7, 3)), {"algo": "log"},
                    tp.matmul, matmul_ref, 7 * 64),
+    "lowrank": (lambda rng, dt: (_r(rng, dt, 12, 9), _r(rng, dt, 9, 10)), {},
+                tp.lowrank_matmul, matmul_ref, 9 * 4),
     "convolve": (lambda rng, dt: (_r(rng, dt, 37), _r(rng, dt, 5)), {"mode": "same"},
                  tp.convolve, convolve_ref, 5),
     "conv2d-direct": (lambda rng, dt: (_r(rng, dt, 2, 3, 9, 7), _r(rng, dt, 5, 3, 3, 3),
