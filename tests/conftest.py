@@ -67,12 +67,14 @@ def pytest_collection_modifyitems(config, items):
 def isolated_user_caches(tmp_path_factory):
     """Keep the user's own tuning logs, algorithm choices and peaks (~/.cache/tvmprims) out of the
     tests; the repository's shipped logs in tuning_logs/ still apply (on a host of their
-    target; test_tuning.py checks them with that explicit target on any host)."""
+    target; test_tuning.py checks them with that explicit target on any host). The on-disk
+    kernel cache is off (every test compiles; tests/test_kernel_cache.py turns it on)."""
     import os
     cache = tmp_path_factory.mktemp("user_cache")
     values = {"TVMPRIMS_TUNING_DIR": str(cache / "tuning_logs"),
               "TVMPRIMS_ALGO_CACHE": str(cache / "algorithms.json"),
-              "TVMPRIMS_PEAKS_CACHE": str(cache / "peaks.json")}
+              "TVMPRIMS_PEAKS_CACHE": str(cache / "peaks.json"),
+              "TVMPRIMS_KERNEL_CACHE": "off"}
     old = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     yield

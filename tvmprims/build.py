@@ -11,6 +11,7 @@ import threading
 import warnings
 
 from ._tvm import Schedule, compile_module, create_prim_func, dlight, element_aligned_arguments, tvm
+from . import kernel_cache
 from .kernel import Kernel
 from .target import resolve_target, schedule_kind
 from .tuning_records import tuned_schedule
@@ -116,13 +117,31 @@ def build_workload(workload, target="llvm", schedule="auto"):
             _stats["misses"] += 1
         try:
             mod, used = schedule_workload(workload, resolved, schedule)
-            kernel = Kernel(workload, resolved, used, compile_module(mod, resolved).mod, mod)
+            kernel = _compiled(workload, resolved, used, mod)
             with _lock:
                 _kernels[key] = kernel
         finally:
             with _lock:
                 if _compiling.get(key) is key_lock:
                     del _compiling[key]
+    return kernel
+
+
+def _compiled(workload, target, used, mod):
+    """The :class:`Kernel` of scheduled ``mod``: from the on-disk kernel cache
+    (:mod:`tvmprims.kernel_cache`, CPU targets) when it holds a valid entry, else compiled
+    (and written there in the background)."""
+    directory = kernel_cache.cache_dir() if schedule_kind(target) == "cpu" else None
+    if directory is None:
+        return Kernel(workload, target, used, compile_module(mod, target).mod, mod)
+    text = target_cache_key(target)
+    key = kernel_cache.entry_key(workload, text, mod)
+    hit = kernel_cache.load(directory, key, workload, text)
+    if hit is not None:
+        module, path = hit
+        return Kernel(workload, target, used, module, mod, library_path=str(path))
+    kernel = Kernel(workload, target, used, compile_module(mod, target).mod, mod)
+    kernel_cache.store(directory, key, kernel, text)
     return kernel
 
 

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,7 @@ from .target import device_for, resolve_target, schedule_kind
 from .timing import evaluate_seconds
 from .workload import Workload
 
-__all__ = ["Kernel", "Timing", "load_kernel", "LibraryMismatchError"]
+__all__ = ["Kernel", "Timing", "load_kernel", "LibraryMismatchError", "check_library"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Kernel:
     """
 
     def __init__(self, workload, target, schedule, runtime_module, ir_module=None,
-                 alignment=None):
+                 alignment=None, library_path=None):
         self.workload = workload
         self.target = resolve_target(target)
         self.schedule = schedule
@@ -52,6 +53,7 @@ class Kernel:
         self._output_shape = workload.output_shape
         self._dtype = np.dtype(workload.dtype)
         self.alignment = alignment or self._dtype.itemsize
+        self.library_path = library_path  # the shared library the module was loaded from
         # as_input's alignment argument: None checks the element size, numpy's cheap flag
         self._input_alignment = None if self.alignment <= self._dtype.itemsize else self.alignment
 
@@ -150,6 +152,9 @@ class Kernel:
             raise RuntimeError("this kernel was loaded from a compiled library; its source is not kept")
         if schedule_kind(self.target) == "cuda":
             return cuda_source(self.module)
+        if self.library_path is not None:  # loaded from the kernel cache: compile the IR again
+            from ._tvm import compile_module
+            return compile_module(self.ir_module, self.target).mod.inspect_source("ll")
         return self.module.inspect_source("ll")
 
     def show(self):
@@ -169,7 +174,10 @@ class Kernel:
         the library's size and SHA-256, which :func:`load_kernel` checks before loading it.
         """
         path = str(path)
-        self.module.export_library(path)
+        if self.library_path is not None:  # a loaded library cannot be exported again: copy it
+            shutil.copyfile(self.library_path, path)
+        else:
+            self.module.export_library(path)
         meta = {"workload": self.workload.to_json(), "target": str(self.target),
                 "schedule": self.schedule, "alignment": self.alignment,
                 "size": os.path.getsize(path),
@@ -193,7 +201,7 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _check_library(path, meta):
+def check_library(path, meta):
     """Raise :class:`LibraryMismatchError` unless ``path`` has the size and SHA-256 that its
     sidecar ``meta`` records (read before ``tvm.runtime.load_module`` maps the file: a
     truncated library would kill the process with SIGBUS there)."""
@@ -236,6 +244,6 @@ def load_kernel(path):
     if not (isinstance(alignment, int) and not isinstance(alignment, bool) and alignment > 0
             and not alignment & (alignment - 1)):
         raise ValueError(f"{path}.json records alignment {alignment!r}; expected a power of 2")
-    _check_library(path, meta)
+    check_library(path, meta)
     return Kernel(workload, target, meta.get("schedule", "unknown"), tvm.runtime.load_module(path),
-                  alignment=alignment)
+                  alignment=alignment, library_path=path)

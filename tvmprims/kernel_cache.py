@@ -1,0 +1,149 @@
+"""Compiled kernels kept on disk, so a new process skips the compile (as Triton's
+``~/.triton/cache`` and torch.compile's caches do).
+
+An entry is a shared library and its sidecar (:meth:`tvmprims.Kernel.export`'s format) named
+by :func:`entry_key`: a SHA-256 over the workload, the target, the structural hash of the
+scheduled TensorIR that would be compiled (so a changed hand schedule, a new tuned record or
+a different schedule choice is a different entry), and the tvmprims and TVM versions. Entries
+are written atomically (temporary files moved into place) by a background thread, and checked
+before use (the sidecar's workload and target, the library's size and SHA-256): an entry that
+is corrupt, truncated or does not match is rebuilt, never trusted.
+
+``$TVMPRIMS_KERNEL_CACHE`` moves the cache (default ``~/.cache/tvmprims/kernels``); ``off``
+(or ``0``, ``false``, ``no``) turns it off. Nothing in it is ever needed: delete it at will
+(:func:`clear`).
+"""
+
+import atexit
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ._tvm import structural_hash, tvm
+from ._version import __version__
+
+__all__ = ["ENV", "cache_dir", "entry_key", "load", "store", "clear", "flush"]
+
+ENV = "TVMPRIMS_KERNEL_CACHE"
+_OFF = ("off", "0", "false", "no")
+
+# One writer thread: exporting runs the system linker (0.1-0.7 s), which the call that
+# compiled the kernel should not wait for. Its pending writes finish before the interpreter
+# exits (ThreadPoolExecutor joins its workers at exit), so a short script still leaves its
+# kernels for the next process.
+_writer = None
+_writer_lock = threading.Lock()
+_pending = set()
+_warned = set()
+
+
+def cache_dir():
+    """The cache directory, or None when ``$TVMPRIMS_KERNEL_CACHE`` turns the cache off."""
+    value = os.environ.get(ENV, "")
+    if value.strip().lower() in _OFF:
+        return None
+    return Path(value or Path.home() / ".cache" / "tvmprims" / "kernels").expanduser()
+
+
+def entry_key(workload, target_text, mod):
+    """The name of the entry for scheduled module ``mod`` of ``workload`` on the target whose
+    ``str()`` is ``target_text``."""
+    fields = {"workload": workload.to_json(), "target": target_text,
+              "module": str(structural_hash(mod)), "tvmprims": __version__,
+              "tvm": tvm.__version__}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:40]
+
+
+def load(directory, key, workload, target_text):
+    """``(runtime_module, library_path)`` of a valid entry, or None (absent or unusable: a
+    damaged entry is reported once and left for :func:`store` to replace)."""
+    from .kernel import LibraryMismatchError, check_library  # kernel imports nothing of ours
+    path = Path(directory) / f"{key}.so"
+    try:
+        with open(f"{path}.json") as f:
+            meta = json.load(f)
+        if meta.get("workload") != workload.to_json() or meta.get("target") != target_text:
+            raise LibraryMismatchError("its sidecar describes another kernel")
+        check_library(str(path), meta)
+        return tvm.runtime.load_module(str(path)), path
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, RuntimeError) as e:
+        _warn_once(path, f"ignoring the damaged kernel cache entry {path} ({e}); rebuilding it")
+        return None
+
+
+def store(directory, key, kernel, target_text):
+    """Write ``kernel`` as entry ``key`` in the background (once per entry and process)."""
+    global _writer
+    path = Path(directory) / f"{key}.so"
+    with _writer_lock:
+        if path in _pending:
+            return
+        _pending.add(path)
+        if _writer is None:
+            _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tvmprims-kernel-cache")
+        _writer.submit(_write, path, kernel, target_text)
+
+
+def flush():
+    """Wait until every entry submitted so far is written."""
+    global _writer
+    with _writer_lock:
+        writer, _writer = _writer, None
+    if writer is not None:
+        writer.shutdown(wait=True)
+
+
+def clear():
+    """Delete every entry of the cache directory (waiting for pending writes first)."""
+    flush()
+    directory = cache_dir()
+    if directory is not None and directory.is_dir():
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _write(path, kernel, target_text):
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".so")
+        os.close(fd)
+        kernel.module.export_library(tmp)
+        meta = {"workload": kernel.workload.to_json(), "target": target_text,
+                "schedule": kernel.schedule, "alignment": kernel.alignment,
+                "size": os.path.getsize(tmp), "sha256": _sha256(tmp)}
+        with open(f"{tmp}.json", "w") as f:
+            json.dump(meta, f, indent=1)
+        # Library first, sidecar last: a reader that finds the new sidecar finds the library
+        # it describes (or, racing another writer, a library whose checksum it rejects).
+        os.replace(tmp, path)
+        os.replace(f"{tmp}.json", f"{path}.json")
+    except Exception as e:  # noqa: BLE001  (a cache that cannot be written must not fail a call)
+        _warn_once(path.parent, f"could not write the kernel cache in {path.parent}: {e}")
+    finally:
+        for leftover in (tmp, f"{tmp}.json") if tmp else ():
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+        with _writer_lock:
+            _pending.discard(path)
+
+
+def _sha256(path):
+    from .kernel import _sha256 as sha256
+    return sha256(path)
+
+
+def _warn_once(what, message):
+    if what not in _warned:
+        _warned.add(what)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+atexit.register(flush)
