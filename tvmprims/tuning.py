@@ -19,8 +19,8 @@ from .arrays import ALIGNMENT
 from .build import clear_cache, hand_schedule
 from .kernel import Kernel
 from .target import resolve_target, target_key
-from .tuning_records import (RECORD_FILES, REPO_LOGS, TARGET_FILE, USER_ENV,  # noqa: F401
-                             TuningLogError, forget_database, log_dir, open_database,
+from .tuning_records import (RECORD_FILES, REPO_LOGS, REPO_LOGS_IN_CHECKOUT,  # noqa: F401
+                             TARGET_FILE, USER_ENV, TuningLogError, forget_database, log_dir, open_database,
                              quiet_meta_schedule, search_dirs, tuned_schedule, user_logs_dir,
                              validate_log)
 
@@ -105,7 +105,11 @@ def _runner(rpc_tracker, rpc_key, timeout):
 
 
 def _default_root():
-    return REPO_LOGS if os.access(REPO_LOGS, os.W_OK) else user_logs_dir()
+    """New records go to the checkout's ``tuning_logs/`` (to be committed) when tvmprims runs
+    from one, else to the user's log directory (never into an installed package)."""
+    if REPO_LOGS_IN_CHECKOUT and os.access(REPO_LOGS, os.W_OK):
+        return REPO_LOGS
+    return user_logs_dir()
 
 
 def drop_records(workload, target="llvm", log_root=None):

@@ -11,7 +11,9 @@ target, in MetaSchedule itself, so the directory is what keeps records tuned for
 model or GPU architecture from being applied to another.
 
 Two places are searched, the user's first: ``$TVMPRIMS_TUNING_DIR`` (default
-``~/.cache/tvmprims/tuning_logs``) and the repository's ``tuning_logs/``.
+``~/.cache/tvmprims/tuning_logs``) and the shipped logs: the repository's ``tuning_logs/``,
+installed as the package ``tvmprims.tuning_logs`` (so a wheel or sdist carries them, and an
+editable install reads the checkout's).
 """
 
 import contextlib
@@ -24,12 +26,23 @@ from pathlib import Path
 from ._tvm import create_prim_func, meta_schedule, tvm
 from .target import resolve_target, target_key
 
-__all__ = ["TuningLogError", "REPO_LOGS", "USER_ENV", "RECORD_FILES", "TARGET_FILE",
+__all__ = ["TuningLogError", "REPO_LOGS", "REPO_LOGS_IN_CHECKOUT", "USER_ENV", "RECORD_FILES", "TARGET_FILE",
            "user_logs_dir", "search_dirs", "log_dir", "validate_log", "open_database",
            "forget_database", "tuned_schedule", "quiet_meta_schedule"]
 
-#: The logs shipped with the repository.
-REPO_LOGS = Path(__file__).resolve().parent.parent / "tuning_logs"
+def _shipped_logs():
+    try:
+        from . import tuning_logs
+        return Path(tuning_logs.__file__).resolve().parent
+    except ImportError:  # an editable install made before the logs became a package
+        return Path(__file__).resolve().parent.parent / "tuning_logs"
+
+
+#: The logs shipped with tvmprims (the repository's ``tuning_logs/``, wherever installed).
+REPO_LOGS = _shipped_logs()
+#: Whether :data:`REPO_LOGS` is a source checkout's directory (new records may go there)
+#: rather than an installed package's.
+REPO_LOGS_IN_CHECKOUT = (REPO_LOGS.parent / "pyproject.toml").is_file()
 #: Environment variable naming the user's log directory.
 USER_ENV = "TVMPRIMS_TUNING_DIR"
 RECORD_FILES = ("database_workload.json", "database_tuning_record.json")
