@@ -74,6 +74,7 @@ def isolated_user_caches(tmp_path_factory):
     values = {"TVMPRIMS_TUNING_DIR": str(cache / "tuning_logs"),
               "TVMPRIMS_ALGO_CACHE": str(cache / "algorithms.json"),
               "TVMPRIMS_PEAKS_CACHE": str(cache / "peaks.json"),
+              "TVMPRIMS_SCHEDULE_CACHE": str(cache / "schedule_choices.json"),
               "TVMPRIMS_KERNEL_CACHE": "off"}
     old = {name: os.environ.get(name) for name in values}
     os.environ.update(values)

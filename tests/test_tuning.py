@@ -18,6 +18,7 @@ from tvmprims import bench
 from tvmprims._tvm import tvm
 from tvmprims.testing import assert_close, matmul_ref
 from tvmprims.tuning import REPO_LOGS, RECORD_FILES, TuningLogError, search_dirs, tuned_schedule
+from tvmprims.tuning_records import lookup_report, tuned_record
 from cpu_targets import ZNVER3_2C, cpu_target, require_runs_here
 
 SHAPE = ((24, 40), (40, 56))  # small and not tile multiples: a real tuning run in CI
@@ -125,7 +126,7 @@ def test_log_of_another_target_is_refused(tuned_logs, tmp_path, monkeypatch):
     meta["target_key"] = "llvm-skylake-avx512-8c"
     (directory / "target.json").write_text(json.dumps(meta))
     _use_logs(monkeypatch, root)
-    with pytest.raises(TuningLogError, match="tuned for llvm-skylake-avx512-8c"):
+    with pytest.raises(TuningLogError, match="tuned for llvm-skylake-avx512-8c, which is neither"):
         tvmprims.build("matmul", *SHAPE, schedule="tuned")
 
 
@@ -159,11 +160,21 @@ def test_shipped_logs_cover_the_bench_workloads_of_their_target(directory):
     assert not missing
 
 
-def test_shipped_records_are_not_applied_to_another_cpu():
+def test_shipped_records_apply_to_compatible_cpus_only():
+    """Records measured on znver3 (x86_64 AVX2) serve any x86_64 AVX2 target, whatever its
+    model or core count, from the directory they were measured in; never AVX-512 or Arm."""
     wl = tvmprims.build_workload_from_shapes("matmul", ((256, 256), (256, 256)))
-    assert tuned_schedule(wl, ZNVER3_2C) is not None
-    for other in (cpu_target("znver4"), cpu_target("znver3", cores=4), cpu_target("haswell")):
-        assert tuned_schedule(wl, other) is None, tvmprims.target_key(other)
+    shipped = REPO_LOGS / "llvm-znver3-2c"
+    assert tuned_record(wl, ZNVER3_2C)[1] == shipped
+    for other in (cpu_target("znver3", cores=4), cpu_target("haswell")):
+        found = tuned_record(wl, other)
+        assert found is not None and found[1] == shipped, tvmprims.target_key(other)
+        assert "compatible: llvm-znver3-2c" in lookup_report(other)
+    for other in (cpu_target("znver4"), cpu_target("skylake-avx512"),
+                  cpu_target("neoverse-v1", "aarch64-linux-gnu")):
+        assert tuned_record(wl, other) is None, tvmprims.target_key(other)
+        report = lookup_report(other)
+        assert report.startswith("no tuning log applies") and "llvm-znver3-2c" in report
 
 
 def test_shipped_tuned_kernel_is_correct(rng):

@@ -3,18 +3,20 @@
 The hand schedule of operator ``op`` for a target whose :func:`~tvmprims.target.schedule_kind`
 is ``cpu``/``cuda`` is the function ``schedule(sch, workload, target)`` in
 ``tvmprims.schedules.<kind>.<op>``; tuned schedules come from MetaSchedule logs
-(:mod:`tvmprims.tuning_records`; :mod:`tvmprims.tuning` writes them).
+(:mod:`tvmprims.tuning_records`; :mod:`tvmprims.tuning` writes them). A record measured on
+another, compatible CPU is used by ``schedule="auto"`` only where it beats the hand schedule
+on this one (:mod:`tvmprims.schedule_choice`).
 """
 
 import importlib
 import threading
 import warnings
 
+from . import kernel_cache, schedule_choice
 from ._tvm import Schedule, compile_module, create_prim_func, dlight, element_aligned_arguments, tvm
-from . import kernel_cache
 from .kernel import Kernel
-from .target import resolve_target, schedule_kind
-from .tuning_records import tuned_schedule
+from .target import resolve_target, schedule_kind, target_key
+from .tuning_records import tuned_record
 from .workload import Workload
 
 __all__ = ["build_workload", "kernel_for_call", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
@@ -79,9 +81,18 @@ def _scheduled(workload, target, schedule):
                 mod = dlight.ApplyDefaultSchedule(dlight.gpu.Fallback())(mod)
         return mod, "none"
     if schedule in ("tuned", "auto"):
-        sch = tuned_schedule(workload, target)
-        if sch is not None:
-            return sch.mod, "tuned"
+        found = tuned_record(workload, target)
+        if found is not None:
+            sch, directory = found
+            if schedule == "tuned" or directory.name == target_key(target):
+                return sch.mod, "tuned"
+            # Measured on a compatible CPU: use it only where it beats the hand schedule here.
+            hand = hand_schedule(workload, target).mod
+            if schedule_choice.prefer_tuned(workload, target, target_cache_key(target),
+                                            element_aligned_arguments(sch.mod),
+                                            element_aligned_arguments(hand), directory):
+                return sch.mod, "tuned"
+            return hand, "hand"
         if schedule == "tuned":
             warnings.warn(f"no tuning record for {workload.describe()} ({workload.dtype}) on "
                           f"{target.kind.name}: using the hand schedule", TunedRecordMissing,

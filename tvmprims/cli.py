@@ -48,6 +48,8 @@ def _bench(args):
     rows = bench.run(cases, args.target, schedules, progress=lambda m: print(m, file=sys.stderr, flush=True))
     overhead = bench.call_overhead(args.target)
     print(bench.format_table(rows, schedules))
+    from .tuning_records import lookup_report
+    print(lookup_report(args.target))
     print(f"call overhead above the raw TVM call (1x1 matmul): tvmprims.matmul "
           f"{overhead[0] * 1e6:.1f} us, Kernel call {overhead[1] * 1e6:.1f} us")
     if args.csv:
@@ -91,6 +93,8 @@ def _tune(args):
         if not args.op or not args.shape:
             sys.exit("tvmprims tune: give OP and --shape for each input, or --bench-workloads")
         workloads = [build_workload_from_shapes(args.op, args.shape, args.dtype, dict(args.param))]
+    from .tuning_records import lookup_report
+    print(lookup_report(args.target), flush=True)
     for i, wl in enumerate(workloads, 1):
         print(f"== [{i}/{len(workloads)}] {wl.describe()}", flush=True)
         result = tune(wl, args.target, args.trials, args.log_dir, args.rpc_tracker, args.rpc_key,

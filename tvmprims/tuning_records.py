@@ -7,8 +7,15 @@ Tuning logs are MetaSchedule JSON databases, one directory per target key
 (``tuning_logs/llvm-znver3-2c/``, ``tuning_logs/cuda-sm_90/``), holding
 ``database_workload.json``, ``database_tuning_record.json`` and ``target.json`` (the full
 target and the TVM version they were tuned with). Records are keyed by workload, not by
-target, in MetaSchedule itself, so the directory is what keeps records tuned for one CPU
-model or GPU architecture from being applied to another.
+target, in MetaSchedule itself, so the directory is what tells which target a record was
+measured on.
+
+A target uses the records of its own key first, then those of *compatible* targets
+(:func:`compatibility_key`: CPUs of one architecture and vector ISA family, e.g. every x86_64
+AVX2 CPU whatever its model or core count; a CUDA architecture only its own), re-compiled
+for it. Such a record may be slower here than where it was measured, so
+``schedule="auto"`` times it against the hand schedule on first use and keeps the faster
+(:mod:`tvmprims.schedule_choice`).
 
 Two places are searched, the user's first: ``$TVMPRIMS_TUNING_DIR`` (default
 ``~/.cache/tvmprims/tuning_logs``) and the shipped logs: the repository's ``tuning_logs/``,
@@ -23,11 +30,12 @@ import os
 import threading
 from pathlib import Path
 
-from ._tvm import create_prim_func, meta_schedule, tvm
-from .target import resolve_target, target_key
+from ._tvm import create_prim_func, llvm_host_triple, meta_schedule, tvm
+from .target import resolve_target, schedule_kind, target_key
 
 __all__ = ["TuningLogError", "REPO_LOGS", "REPO_LOGS_IN_CHECKOUT", "USER_ENV", "RECORD_FILES", "TARGET_FILE",
-           "user_logs_dir", "search_dirs", "log_dir", "validate_log", "open_database",
+           "user_logs_dir", "search_dirs", "compatibility_key", "stored_target", "tuned_record",
+           "lookup_report", "log_dir", "validate_log", "open_database",
            "forget_database", "tuned_schedule", "quiet_meta_schedule"]
 
 def _shipped_logs():
@@ -61,10 +69,46 @@ def user_logs_dir():
     return Path(os.environ.get(USER_ENV) or "~/.cache/tvmprims/tuning_logs").expanduser()
 
 
+def compatibility_key(target):
+    """Targets with one compatibility key can use each other's records: ``llvm-<arch>-<isa>``
+    for CPUs (``llvm-x86_64-avx2``: the architecture of the triple and the vector ISA of
+    :func:`tvmprims.schedules.hardware.cpu_model`), the :func:`target_key` for CUDA."""
+    target = resolve_target(target)
+    if schedule_kind(target) == "cuda":
+        return target_key(target)
+    from .schedules.hardware import cpu_model
+    triple = str(target.attrs.get("mtriple") or llvm_host_triple())
+    return f"llvm-{triple.split('-')[0]}-{cpu_model(target).isa}"
+
+
+def stored_target(directory):
+    """The ``Target`` a log directory's ``target.json`` records (None when it has none or
+    cannot be read: :func:`validate_log` reports why)."""
+    try:
+        meta = json.loads((Path(directory) / TARGET_FILE).read_text())
+        return tvm.target.Target(json.loads(meta["target"]))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+        return None
+
+
 def search_dirs(target):
-    """Directories holding records for ``target``, in lookup order (user's first)."""
+    """Directories that may hold records for ``target``, in lookup order: those of its own
+    key (the user's, then the shipped), then those of compatible targets (user's first)."""
     key = target_key(target)
-    return [root / key for root in (user_logs_dir(), REPO_LOGS)]
+    exact = [root / key for root in (user_logs_dir(), REPO_LOGS)]
+    compat = compatibility_key(target)
+    others = []
+    for root in (user_logs_dir(), REPO_LOGS):
+        if not root.is_dir():
+            continue
+        for directory in sorted(root.iterdir()):
+            if directory.name == key or not (directory / TARGET_FILE).is_file():
+                continue
+            stored = stored_target(directory)
+            if stored is not None and stored.kind.name == resolve_target(target).kind.name \
+                    and compatibility_key(stored) == compat:
+                others.append(directory)
+    return exact + others
 
 
 def log_dir(root, target):
@@ -88,9 +132,14 @@ def validate_log(directory, target):
             key = json.loads(meta.read_text())["target_key"]
         except (ValueError, KeyError, TypeError) as e:
             raise TuningLogError(f"{meta}: not a valid target description ({e})") from None
-        if key != target_key(target):
-            raise TuningLogError(f"{meta}: records in {directory} were tuned for {key}, not "
-                                 f"{target_key(target)}; they cannot be applied to this target")
+        stored = stored_target(directory)
+        if key != target_key(target) and (
+                stored is None or target_key(stored) != key
+                or stored.kind.name != target.kind.name
+                or compatibility_key(stored) != compatibility_key(target)):
+            raise TuningLogError(f"{meta}: records in {directory} were tuned for {key}, which "
+                                 f"is neither {target_key(target)} nor compatible with it "
+                                 f"({compatibility_key(target)}); they cannot be applied")
     workloads = 0
     for name in RECORD_FILES:
         path = directory / name
@@ -140,20 +189,50 @@ def forget_database(directory):
         _databases.pop(Path(directory), None)
 
 
-def tuned_schedule(workload, target):
-    """The best tuned ``Schedule`` for ``workload`` on ``target``, or None when no log has one."""
+def tuned_record(workload, target):
+    """``(Schedule, directory)``: the best tuned schedule for ``workload`` on ``target`` and
+    the log directory it came from (its own key's first, then compatible targets'), or None
+    when no log has one."""
     target = resolve_target(target)
     func = create_prim_func(workload.compute())
-    ms = meta_schedule()
     for directory in search_dirs(target):
         if not any((directory / name).exists() for name in RECORD_FILES):
             continue
         database = open_database(directory, target)
         with quiet_meta_schedule():
-            sch = ms.tir_integration.compile_tir(database, func, target)
+            sch = meta_schedule().tir_integration.compile_tir(database, func, target)
         if sch is not None:
-            return sch
+            return sch, directory
     return None
+
+
+def tuned_schedule(workload, target):
+    """The best tuned ``Schedule`` for ``workload`` on ``target`` (:func:`tuned_record`), or
+    None when no log has one."""
+    found = tuned_record(workload, target)
+    return None if found is None else found[0]
+
+
+def lookup_report(target):
+    """One line saying which log directories apply to ``target`` or, when none does, which
+    target keys the logs were tuned for (``bench`` and ``tune`` print it)."""
+    target = resolve_target(target)
+    key, compat = target_key(target), compatibility_key(target)
+    usable = [d for d in search_dirs(target)
+              if any((d / name).exists() for name in RECORD_FILES)]
+    if usable:
+        parts = [f"{d} ({'this target' if d.name == key else 'compatible: ' + d.name})"
+                 for d in usable]
+        return f"tuning logs for {key} ({compat}): " + "; ".join(parts)
+    seen = []
+    for root in (user_logs_dir(), REPO_LOGS):
+        if root.is_dir():
+            for d in sorted(root.iterdir()):
+                stored = stored_target(d)
+                if stored is not None:
+                    seen.append(f"{d.name} ({compatibility_key(stored)})")
+    return (f"no tuning log applies to {key} ({compat}): logs exist for "
+            f"{', '.join(seen) or 'no target'}; tune with `tvmprims tune` to make one")
 
 
 @contextlib.contextmanager
