@@ -31,8 +31,54 @@ def _bench_algorithms(args):
     return 0
 
 
+def _bench_layers(args):
+    """``tvmprims bench --suite layers``: every distinct model layer, a GEMM sweep, conv1d and
+    convolve cases (:mod:`tvmprims.layer_suite`)."""
+    import os
+    import time
+    from . import layer_cases, layer_report, layer_suite
+    from .bench import machine_description
+    from .roofline.peaks import machine_peaks, raise_compute_roof
+    progress = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    categories = args.categories
+    if categories and set(categories) - set(layer_cases.CATEGORIES):
+        sys.exit(f"--categories: unknown {sorted(set(categories) - set(layer_cases.CATEGORIES))}"
+                 f"; expected some of {', '.join(layer_cases.CATEGORIES)}")
+    if args.quick:
+        cases = layer_cases.quick_cases(categories)
+    else:
+        progress("listing the layers of the models ...")
+        batches = tuple(int(b) for b in args.batch)
+        cases = layer_cases.suite_cases(args.models, batches, categories)
+    cases = layer_cases.select(cases, limit=args.limit)
+    progress(f"{len(cases)} cases: " + ", ".join(
+        f"{c} {n}" for c, n in _counts(cases).items()))
+    started = time.perf_counter()
+    rows = layer_suite.run(cases, args.target, args.conv_algo, args.rounds, progress=progress)
+    progress(f"measured {len(cases)} cases in {time.perf_counter() - started:.0f} s")
+    if args.peaks != "none":
+        peaks = machine_peaks(args.target, quick=args.peaks == "quick", report=progress)
+        fastest = max((r["executed_gflops"] for r in rows if r["executed_gflops"]), default=0)
+        peaks = raise_compute_roof(peaks, fastest, args.target, report=progress)
+        layer_suite.apply_peaks(rows, peaks)
+    print(layer_report.summary_text(rows))
+    command = "tvmprims " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
+    paths = layer_report.write_all(rows, args.out, machine_description(args.target), command)
+    print("wrote " + ", ".join(paths))
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def _counts(cases):
+    counts = {}
+    for case in cases:
+        counts[case.category] = counts.get(case.category, 0) + 1
+    return counts
+
+
 def _bench(args):
     from . import bench
+    if args.suite == "layers":
+        return _bench_layers(args)
     if args.algorithms:
         return _bench_algorithms(args)
     cases = bench.WORKLOADS
@@ -156,7 +202,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("bench", help="time every operator against numpy/torch")
     b.add_argument("--target", default="llvm", help="llvm (this CPU, default) or cuda")
-    b.add_argument("--quick", action="store_true", help="one workload per group (for CI)")
+    b.add_argument("--quick", action="store_true",
+                   help="one workload per group (for CI); with --suite layers: one case per "
+                        "category")
     b.add_argument("--only", help="comma-separated groups or operators (gemm, resnet18, ...)")
     b.add_argument("--no-none", action="store_true", help="skip the unscheduled baseline")
     b.add_argument("--algorithms", action="store_true",
@@ -164,6 +212,25 @@ def main(argv=None):
                         "sizes; --only resnet18,vgg16,kernels)")
     b.add_argument("--csv", help="also write the rows to this CSV file")
     b.add_argument("--markdown", help="also write a Markdown report to this file")
+    b.add_argument("--suite", choices=("workloads", "layers"), default="workloads",
+                   help="workloads (default): the operator table above; layers: every "
+                        "distinct Conv2d/Linear layer of 13 torchvision models, a GEMM "
+                        "sweep, conv1d and convolve cases (long; see docs/BENCHMARKS.md)")
+    ls = b.add_argument_group("layer suite (--suite layers)")
+    ls.add_argument("--models", type=_names, help="torchvision models (default: all 13)")
+    ls.add_argument("--batch", type=_names, default=("1",),
+                    help="batch sizes of the model layers, e.g. 1,8 (default 1)")
+    ls.add_argument("--categories", type=_names,
+                    help="comma-separated: conv, conv1x1, strided, depthwise, grouped, linear, "
+                         "gemm, conv1d, convolve (default: all)")
+    ls.add_argument("--limit", type=int, help="at most N cases per category")
+    ls.add_argument("--conv-algo", default="auto",
+                    help="conv2d/conv1d algo (default auto, what users get)")
+    ls.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per case")
+    ls.add_argument("--peaks", choices=("quick", "full", "none"), default="quick",
+                    help="roof measurement for the %% of roof column (cached; default quick)")
+    ls.add_argument("--out", default="results/layer_suite",
+                    help="directory for layer_suite.csv/.png/.md (default results/layer_suite)")
     b.set_defaults(func=_bench)
 
     t = sub.add_parser("tune", help="tune an operator with MetaSchedule; records go to tuning_logs/")
@@ -231,6 +298,7 @@ def main(argv=None):
     r.add_argument("--out", default="results", help="output directory (default: results)")
     r.set_defaults(func=_roofline)
     args = parser.parse_args(argv)
+    args.argv = argv
     return args.func(args)
 
 
