@@ -100,22 +100,25 @@ def prepare(case, rng, target=None, conv_algo="auto"):
 
 
 def interleaved_best(fns, rounds=5, round_seconds=0.03):
-    """Best seconds per call of each of ``fns``, timed in ``rounds`` alternating rounds
-    (fn 0, fn 1, ..., fn 0, ...), each a loop of enough calls to fill ``round_seconds``
-    (one call at least): load that comes and goes hits every function alike."""
+    """Best seconds of one call of each of ``fns``, over ``rounds`` alternating rounds
+    (fn 0, fn 1, ..., fn 0, ...). A round of a function is a block of calls filling
+    ``round_seconds`` (two at least), each call timed on its own: the best call is the one
+    least disturbed by other processes, and never the first after a switch, which may meet
+    the other library's worker threads still spinning."""
     counts = []
-    for fn in fns:  # a warm-up call each, which also sizes the loops
+    for fn in fns:  # a warm-up call each, which also sizes the blocks
         start = time.perf_counter()
         fn()
         once = max(time.perf_counter() - start, 1e-7)
-        counts.append(max(1, int(round_seconds / once)))
+        counts.append(max(2, int(round_seconds / once)))
     best = [math.inf] * len(fns)
+    clock = time.perf_counter
     for _ in range(rounds):
         for i, (fn, calls) in enumerate(zip(fns, counts)):
-            start = time.perf_counter()
             for _ in range(calls):
+                start = clock()
                 fn()
-            best[i] = min(best[i], (time.perf_counter() - start) / calls)
+                best[i] = min(best[i], clock() - start)
     return tuple(best)
 
 
