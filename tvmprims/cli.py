@@ -44,12 +44,12 @@ def _bench_layers(args):
     if categories and set(categories) - set(layer_cases.CATEGORIES):
         sys.exit(f"--categories: unknown {sorted(set(categories) - set(layer_cases.CATEGORIES))}"
                  f"; expected some of {', '.join(layer_cases.CATEGORIES)}")
-    if args.quick:
-        cases = layer_cases.quick_cases(categories)
-    else:
-        progress("listing the layers of the models ...")
-        batches = tuple(int(b) for b in args.batch)
-        cases = layer_cases.suite_cases(args.models, batches, categories)
+    progress("listing the layers of the models ...")
+    try:
+        cases = (layer_cases.quick_cases(categories) if args.quick else
+                 layer_cases.suite_cases(args.models, args.batch, categories))
+    except ValueError as e:  # an unknown model
+        sys.exit(f"tvmprims bench --suite layers: {e}")
     cases = layer_cases.select(cases, limit=args.limit)
     progress(f"{len(cases)} cases: " + ", ".join(
         f"{c} {n}" for c, n in _counts(cases).items()))
@@ -73,6 +73,16 @@ def _counts(cases):
     for case in cases:
         counts[case.category] = counts.get(case.category, 0) + 1
     return counts
+
+
+def _batches(text):
+    try:
+        batches = tuple(int(b) for b in _names(text))
+    except ValueError:
+        batches = ()
+    if not batches or min(batches) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes {text!r}: expected e.g. 1 or 1,8")
+    return batches
 
 
 def _bench(args):
@@ -213,18 +223,20 @@ def main(argv=None):
     b.add_argument("--csv", help="also write the rows to this CSV file")
     b.add_argument("--markdown", help="also write a Markdown report to this file")
     b.add_argument("--suite", choices=("workloads", "layers"), default="workloads",
-                   help="workloads (default): the operator table above; layers: every "
+                   help="workloads (default): the operator workloads; layers: every "
                         "distinct Conv2d/Linear layer of 13 torchvision models, a GEMM "
                         "sweep, conv1d and convolve cases (long; see docs/BENCHMARKS.md)")
     ls = b.add_argument_group("layer suite (--suite layers)")
-    ls.add_argument("--models", type=_names, help="torchvision models (default: all 13)")
-    ls.add_argument("--batch", type=_names, default=("1",),
+    ls.add_argument("--models", type=_names,
+                    help="torchvision models (default: the 13 of tvmprims roofline; --quick: "
+                         "resnet18, mobilenet_v2, regnet_x_400mf)")
+    ls.add_argument("--batch", type=_batches, default=(1,),
                     help="batch sizes of the model layers, e.g. 1,8 (default 1)")
     ls.add_argument("--categories", type=_names,
                     help="comma-separated: conv, conv1x1, strided, depthwise, grouped, linear, "
                          "gemm, conv1d, convolve (default: all)")
     ls.add_argument("--limit", type=int, help="at most N cases per category")
-    ls.add_argument("--conv-algo", default="auto",
+    ls.add_argument("--conv-algo", default="auto", choices=("auto", *CONV2D_ALGORITHM_TABLE),
                     help="conv2d/conv1d algo (default auto, what users get)")
     ls.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per case")
     ls.add_argument("--peaks", choices=("quick", "full", "none"), default="quick",

@@ -35,25 +35,29 @@ def write_plot(rows, path, title="tvmprims layer suite"):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
     timed = sorted((r for r in rows if r["ratio"] is not None), key=lambda r: r["ratio"])
     fig, ax = plt.subplots(figsize=(max(6, 0.12 * len(timed) + 3), 4.5))
     categories = list(dict.fromkeys(r["category"] for r in rows))
     colors = {c: plt.cm.tab10(i % 10) for i, c in enumerate(categories)}
-    xs = range(len(timed))
-    ax.bar(xs, [r["ratio"] for r in timed], color=[colors[r["category"]] for r in timed],
-           width=0.85)
+    ratios = [r["ratio"] for r in timed]
+    # bars grow from 1 (parity): up where tvmprims is faster, down where it is slower
+    ax.bar(range(len(timed)), [v - 1 for v in ratios], bottom=1, width=0.85,
+           color=[colors[r["category"]] for r in timed])
+    handles = [Patch(color=colors[c], label=c) for c in categories]
     wrong = [(i, r["ratio"]) for i, r in enumerate(timed) if r["status"] != "ok"]
     if wrong:
-        ax.scatter(*zip(*wrong), marker="x", color="red", s=40, zorder=3, label="WRONG result")
-    for c in categories:
-        ax.bar([], [], color=colors[c], label=c)
+        handles.append(ax.scatter(*zip(*wrong), marker="x", color="red", s=40, zorder=3,
+                                  label="WRONG result"))
     ax.axhline(1.0, color="black", lw=1)
     ax.set_yscale("log")
     ax.set_xticks([])
     ax.set_xlabel(f"{len(timed)} cases, sorted by ratio")
     ax.set_ylabel("reference time / tvmprims time (>1: tvmprims faster)")
     ax.set_title(title)
-    ax.legend(fontsize=7, ncol=2)
+    if ratios:
+        ax.set_ylim(min(0.8, min(ratios) / 1.3), max(1.25, max(ratios) * 1.3))
+    ax.legend(handles=handles, fontsize=7, ncol=2)
     ax.grid(True, axis="y", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
