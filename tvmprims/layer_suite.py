@@ -215,8 +215,9 @@ def run(cases, target=None, conv_algo="auto", rounds=5, round_seconds=0.03, seed
     ``progress`` gets a line per case.
     """
     import torch
-    from .target import resolve_target
-    torch.set_num_threads(int(resolve_target(target).attrs.get("num-cores", 1)))
+    from ._tvm import tvm
+    # torch gets TVM's thread count ($TVM_NUM_THREADS; by default this process's cores)
+    torch.set_num_threads(int(tvm.get_global_func("runtime.NumThreads")()))
     rng = np.random.default_rng(seed)
     rows = []
     started = time.perf_counter()
