@@ -202,3 +202,12 @@ def test_bench_suite_layers_command(tmp_path, capsys):
     assert "--suite layers" in (out / "layer_suite.md").read_text()
     with pytest.raises(SystemExit, match="unknown"):
         cli.main(["bench", "--suite", "layers", "--categories", "convs"])
+
+
+def test_one_thread_runs_are_held_to_one_core():
+    two = replace(FAKE_PEAKS, cores=2, gflops=190.0, gflops_core=100.0,
+                  bandwidth=((1 << 10, 10.0, 18.0), (1 << 30, None, 9.0)))
+    assert layer_suite.roofs_for_threads(two, 2) is two
+    one = layer_suite.roofs_for_threads(two, 1)
+    assert (one.gflops, one.cores) == (100.0, 1)
+    assert one.bandwidth == ((1 << 10, 10.0, 10.0), (1 << 30, None, 9.0))

@@ -15,12 +15,12 @@ import math
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 __all__ = ["CaseCalls", "prepare", "interleaved_best", "relative_error", "tolerance",
-           "fresh_choice_cache", "run_case", "run", "apply_peaks", "geomean", "summarize"]
+           "fresh_choice_cache", "run_case", "run", "tvm_threads", "roofs_for_threads", "apply_peaks", "geomean", "summarize"]
 
 
 @dataclass
@@ -195,6 +195,21 @@ def run_case(case, calls, rounds=5, round_seconds=0.03):
     return row
 
 
+def tvm_threads():
+    """Threads of TVM's pool in this process (``$TVM_NUM_THREADS``, by default its cores)."""
+    from ._tvm import tvm
+    return int(tvm.get_global_func("runtime.NumThreads")())
+
+
+def roofs_for_threads(peaks, threads):
+    """``peaks`` as roofs for a run on ``threads`` threads: one thread is held to one core's
+    FMA peak and bandwidth (``TVM_NUM_THREADS=1``), more to the whole machine's."""
+    if threads != 1 or peaks.cores == 1 or not peaks.gflops_core:
+        return peaks
+    one_core = tuple((size, one, one if one else every) for size, one, every in peaks.bandwidth)
+    return replace(peaks, gflops=peaks.gflops_core, cores=1, bandwidth=one_core)
+
+
 def apply_peaks(rows, peaks):
     """Fill the rows' ``percent_of_roof``: the executed GFLOP/s of the workload tvmprims ran
     (a Winograd layer's own FLOPs) against the roof at its intensity, with the bandwidth
@@ -215,9 +230,7 @@ def run(cases, target=None, conv_algo="auto", rounds=5, round_seconds=0.03, seed
     ``progress`` gets a line per case.
     """
     import torch
-    from ._tvm import tvm
-    # torch gets TVM's thread count ($TVM_NUM_THREADS; by default this process's cores)
-    torch.set_num_threads(int(tvm.get_global_func("runtime.NumThreads")()))
+    torch.set_num_threads(tvm_threads())  # torch gets TVM's thread count
     rng = np.random.default_rng(seed)
     rows = []
     started = time.perf_counter()
