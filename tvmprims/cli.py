@@ -66,7 +66,9 @@ def _bench_layers(args):
         layer_suite.apply_peaks(rows, layer_suite.roofs_for_threads(peaks, threads))
     print(layer_report.summary_text(rows))
     command = "tvmprims " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
-    paths = layer_report.write_all(rows, args.out, machine_description(args.target), command)
+    machine = (f"{machine_description(args.target)}; {layer_suite.tvm_threads()} thread(s) for "
+               "TVM and torch")
+    paths = layer_report.write_all(rows, args.out, machine, command)
     print("wrote " + ", ".join(paths))
     return 0 if all(r["status"] == "ok" for r in rows) else 1
 
