@@ -211,3 +211,15 @@ def test_one_thread_runs_are_held_to_one_core():
     one = layer_suite.roofs_for_threads(two, 1)
     assert (one.gflops, one.cores) == (100.0, 1)
     assert one.bandwidth == ((1 << 10, 10.0, 10.0), (1 << 30, None, 9.0))
+
+
+def test_fresh_caches_are_set_for_the_run_and_restored(monkeypatch, tmp_path):
+    import os
+    monkeypatch.setenv("TVMPRIMS_ALGO_CACHE", str(tmp_path / "mine.json"))
+    monkeypatch.delenv("TVMPRIMS_KERNEL_CACHE", raising=False)
+    with layer_suite.fresh_caches():
+        inside = os.environ["TVMPRIMS_ALGO_CACHE"]
+        assert inside != str(tmp_path / "mine.json") and not os.path.exists(inside)
+        assert os.environ["TVMPRIMS_KERNEL_CACHE"] == "off"
+    assert os.environ["TVMPRIMS_ALGO_CACHE"] == str(tmp_path / "mine.json")
+    assert "TVMPRIMS_KERNEL_CACHE" not in os.environ

@@ -34,7 +34,6 @@ def _bench_algorithms(args):
 def _bench_layers(args):
     """``tvmprims bench --suite layers``: every distinct model layer, a GEMM sweep, conv1d and
     convolve cases (:mod:`tvmprims.layer_suite`)."""
-    import os
     import time
     from . import layer_cases, layer_report, layer_suite
     from .bench import machine_description

@@ -10,8 +10,8 @@ __all__ = ["CSV_COLUMNS", "write_csv", "write_plot", "markdown", "summary_text",
 
 #: The CSV's columns (times in milliseconds, first call in seconds).
 CSV_COLUMNS = ("category", "case", "op", "shapes", "params", "reference", "tvmprims_ms",
-               "ref_ms", "ratio", "gflops", "ref_gflops", "executed_gflops", "percent_of_roof", "first_call_s",
-               "algorithm", "rel_error", "status", "users", "models", "layers")
+               "ref_ms", "ratio", "gflops", "ref_gflops", "executed_gflops", "percent_of_roof",
+               "first_call_s", "algorithm", "rel_error", "status", "users", "models", "layers")
 
 
 def _csv_row(row):
@@ -65,7 +65,8 @@ def write_plot(rows, path, title="tvmprims layer suite"):
 
 
 def _num(value, fmt):
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return "-" if missing else fmt.format(value)
 
 
 def _users(row, shown=2):

@@ -1,12 +1,12 @@
 """The layer suite runner: each case of :mod:`tvmprims.layer_cases` through the public numpy
 API against torch or numpy, in the same run.
 
-Per case: the first call on empty caches (compile, and for ``conv2d(algo="auto")`` the
-algorithm choice, with ``$TVMPRIMS_ALGO_CACHE`` pointed at a fresh file for the run), a
-check of its result against the reference, then the best time of each side over ``rounds``
-interleaved rounds (tvmprims, reference, tvmprims, ...). ``ratio`` is reference time /
-tvmprims time: above 1, tvmprims is faster. Inputs are made as users make them,
-``np.random.rand(...).astype(np.float32)`` (not pre-aligned: the API copies what it must).
+Per case: the first call on empty caches (:func:`fresh_caches`: compile, and for
+``conv2d(algo="auto")`` the algorithm choice), a check of its result against the reference,
+then the best time of each side over ``rounds`` interleaved rounds (tvmprims, reference,
+tvmprims, ...). ``ratio`` is reference time / tvmprims time: above 1, tvmprims is faster.
+Inputs are made as users make them, ``np.random.rand(...).astype(np.float32)`` (not
+pre-aligned: the API copies what it must).
 Reports (CSV, plot, Markdown) are in :mod:`tvmprims.layer_report`.
 """
 
@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 __all__ = ["CaseCalls", "prepare", "interleaved_best", "relative_error", "tolerance",
-           "fresh_choice_cache", "run_case", "run", "tvm_threads", "roofs_for_threads", "apply_peaks", "geomean", "summarize"]
+           "FRESH_ENV", "fresh_caches", "run_case", "run", "tvm_threads", "roofs_for_threads",
+           "apply_peaks", "geomean", "summarize"]
 
 
 @dataclass
@@ -139,22 +140,30 @@ def tolerance(algorithm):
     return max(1e-4, TOLERANCE.get(algorithm, 0) * float(np.finfo(np.float32).eps))
 
 
+#: Caches a first call must find empty: the algorithm choices go to a fresh file, the
+#: on-disk kernel cache (``tvmprims.kernel_cache``, where present) is off.
+FRESH_ENV = {"TVMPRIMS_ALGO_CACHE": "algorithms.json", "TVMPRIMS_KERNEL_CACHE": "off"}
+
+
 @contextlib.contextmanager
-def fresh_choice_cache():
-    """``$TVMPRIMS_ALGO_CACHE`` pointed at a new file (and the in-memory choices forgotten)
-    for the duration: every first call searches as on a new machine."""
+def fresh_caches():
+    """For the duration: ``$TVMPRIMS_ALGO_CACHE`` points at a new file (and the in-memory
+    choices are forgotten), ``$TVMPRIMS_KERNEL_CACHE`` is off. Every first call compiles and
+    searches as on a new machine."""
     from .algorithms import forget_choices
-    saved = os.environ.get("TVMPRIMS_ALGO_CACHE")
+    saved = {name: os.environ.get(name) for name in FRESH_ENV}
     with tempfile.TemporaryDirectory(prefix="tvmprims-suite-") as tmp:
-        os.environ["TVMPRIMS_ALGO_CACHE"] = os.path.join(tmp, "algorithms.json")
+        os.environ["TVMPRIMS_ALGO_CACHE"] = os.path.join(tmp, FRESH_ENV["TVMPRIMS_ALGO_CACHE"])
+        os.environ["TVMPRIMS_KERNEL_CACHE"] = FRESH_ENV["TVMPRIMS_KERNEL_CACHE"]
         forget_choices()
         try:
             yield
         finally:
-            if saved is None:
-                del os.environ["TVMPRIMS_ALGO_CACHE"]
-            else:
-                os.environ["TVMPRIMS_ALGO_CACHE"] = saved
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
             forget_choices()
 
 
@@ -168,7 +177,8 @@ def run_case(case, calls, rounds=5, round_seconds=0.03):
            "users": len(case.users), "models": " ".join(case.models),
            "layers": " ".join(case.users), "reference": calls.reference_name,
            "tvmprims_s": None, "ref_s": None, "ratio": None, "gflops": None,
-           "ref_gflops": None, "executed_gflops": None, "percent_of_roof": None, "first_call_s": None,
+           "ref_gflops": None, "executed_gflops": None, "percent_of_roof": None,
+           "first_call_s": None,
            "algorithm": None, "rel_error": None, "status": "ok"}
     from .build import clear_cache
     clear_cache()  # the first call compiles, and compiled kernels do not pile up
@@ -234,7 +244,7 @@ def run(cases, target=None, conv_algo="auto", rounds=5, round_seconds=0.03, seed
     rng = np.random.default_rng(seed)
     rows = []
     started = time.perf_counter()
-    with fresh_choice_cache():
+    with fresh_caches():
         for i, case in enumerate(cases, 1):
             try:
                 calls = prepare_calls(case, rng, target, conv_algo)
