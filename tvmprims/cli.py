@@ -31,8 +31,68 @@ def _bench_algorithms(args):
     return 0
 
 
+def _bench_layers(args):
+    """``tvmprims bench --suite layers``: every distinct model layer, a GEMM sweep, conv1d and
+    convolve cases (:mod:`tvmprims.layer_suite`)."""
+    import time
+    from . import layer_cases, layer_report, layer_suite
+    from .bench import machine_description
+    from .roofline.peaks import machine_peaks, raise_compute_roof
+    progress = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    categories = args.categories
+    if categories and set(categories) - set(layer_cases.CATEGORIES):
+        sys.exit(f"--categories: unknown {sorted(set(categories) - set(layer_cases.CATEGORIES))}"
+                 f"; expected some of {', '.join(layer_cases.CATEGORIES)}")
+    progress("listing the layers of the models ...")
+    try:
+        cases = (layer_cases.quick_cases(categories) if args.quick else
+                 layer_cases.suite_cases(args.models, args.batch, categories))
+    except ValueError as e:  # an unknown model
+        sys.exit(f"tvmprims bench --suite layers: {e}")
+    cases = layer_cases.select(cases, limit=args.limit)
+    progress(f"{len(cases)} cases: " + ", ".join(
+        f"{c} {n}" for c, n in _counts(cases).items()))
+    started = time.perf_counter()
+    rows = layer_suite.run(cases, args.target, args.conv_algo, args.rounds, progress=progress)
+    progress(f"measured {len(cases)} cases in {time.perf_counter() - started:.0f} s")
+    if args.peaks != "none":
+        peaks = machine_peaks(args.target, quick=args.peaks == "quick", report=progress)
+        threads = layer_suite.tvm_threads()
+        if threads > 1:  # the roofs are measured with every core: raise them to cover a run
+            fastest = max((r["executed_gflops"] for r in rows if r["executed_gflops"]),
+                          default=0)
+            peaks = raise_compute_roof(peaks, fastest, args.target, report=progress)
+        layer_suite.apply_peaks(rows, layer_suite.roofs_for_threads(peaks, threads))
+    print(layer_report.summary_text(rows))
+    command = "tvmprims " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
+    machine = (f"{machine_description(args.target)}; {layer_suite.tvm_threads()} thread(s) for "
+               "TVM and torch")
+    paths = layer_report.write_all(rows, args.out, machine, command)
+    print("wrote " + ", ".join(paths))
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def _counts(cases):
+    counts = {}
+    for case in cases:
+        counts[case.category] = counts.get(case.category, 0) + 1
+    return counts
+
+
+def _batches(text):
+    try:
+        batches = tuple(int(b) for b in _names(text))
+    except ValueError:
+        batches = ()
+    if not batches or min(batches) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes {text!r}: expected e.g. 1 or 1,8")
+    return batches
+
+
 def _bench(args):
     from . import bench
+    if args.suite == "layers":
+        return _bench_layers(args)
     if args.algorithms:
         return _bench_algorithms(args)
     cases = bench.WORKLOADS
@@ -160,7 +220,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("bench", help="time every operator against numpy/torch")
     b.add_argument("--target", default="llvm", help="llvm (this CPU, default) or cuda")
-    b.add_argument("--quick", action="store_true", help="one workload per group (for CI)")
+    b.add_argument("--quick", action="store_true",
+                   help="one workload per group (for CI); with --suite layers: one case per "
+                        "category")
     b.add_argument("--only", help="comma-separated groups or operators (gemm, resnet18, ...)")
     b.add_argument("--no-none", action="store_true", help="skip the unscheduled baseline")
     b.add_argument("--algorithms", action="store_true",
@@ -168,6 +230,27 @@ def main(argv=None):
                         "sizes; --only resnet18,vgg16,kernels)")
     b.add_argument("--csv", help="also write the rows to this CSV file")
     b.add_argument("--markdown", help="also write a Markdown report to this file")
+    b.add_argument("--suite", choices=("workloads", "layers"), default="workloads",
+                   help="workloads (default): the operator workloads; layers: every "
+                        "distinct Conv2d/Linear layer of 13 torchvision models, a GEMM "
+                        "sweep, conv1d and convolve cases (long; see docs/BENCHMARKS.md)")
+    ls = b.add_argument_group("layer suite (--suite layers)")
+    ls.add_argument("--models", type=_names,
+                    help="torchvision models (default: the 13 of tvmprims roofline; --quick: "
+                         "resnet18, mobilenet_v2, regnet_x_400mf)")
+    ls.add_argument("--batch", type=_batches, default=(1,),
+                    help="batch sizes of the model layers, e.g. 1,8 (default 1)")
+    ls.add_argument("--categories", type=_names,
+                    help="comma-separated: conv, conv1x1, strided, depthwise, grouped, linear, "
+                         "gemm, conv1d, convolve (default: all)")
+    ls.add_argument("--limit", type=int, help="at most N cases per category")
+    ls.add_argument("--conv-algo", default="auto", choices=("auto", *CONV2D_ALGORITHM_TABLE),
+                    help="conv2d/conv1d algo (default auto, what users get)")
+    ls.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per case")
+    ls.add_argument("--peaks", choices=("quick", "full", "none"), default="quick",
+                    help="roof measurement for the %% of roof column (cached; default quick)")
+    ls.add_argument("--out", default="results/layer_suite",
+                    help="directory for layer_suite.csv/.png/.md (default results/layer_suite)")
     b.set_defaults(func=_bench)
 
     t = sub.add_parser("tune", help="tune an operator with MetaSchedule; records go to tuning_logs/")
@@ -235,6 +318,7 @@ def main(argv=None):
     r.add_argument("--out", default="results", help="output directory (default: results)")
     r.set_defaults(func=_roofline)
     args = parser.parse_args(argv)
+    args.argv = argv
     return args.func(args)
 
 
