@@ -21,7 +21,7 @@ traffic, loads and FMA latency rather than FMA throughput:
 from tvmprims.ops.depthwise_conv2d import CONV, PAD
 
 from ..common import (accumulate_locally, divisor_at_most, find_block, fuse_parallel,
-                      vector_lanes, vectorize_innermost)
+                      phase_planes, vector_lanes, vectorize_innermost)
 from ..hardware import CpuParams, cpu_params
 
 __all__ = ["schedule", "row_block", "tile_shape"]
@@ -66,9 +66,7 @@ def schedule(sch, wl, target):
     if plane_input is None and stride > 1:
         plane_input = sch.cache_read(acc, 0, "global")
     if plane_input is not None and stride > 1:
-        sch.transform_layout(plane_input, ("write", 0),
-                             lambda n, c, y, x: (n, c, x % stride, y, x // stride),
-                             pad_value=0.0)
+        phase_planes(sch, plane_input, stride)
     n, f, y, x, ry, rx = sch.get_loops(acc)
     yo, yi = sch.split(y, [None, rows])
     xo, xi = sch.split(x, [None, cols])
