@@ -124,8 +124,8 @@ def image_outer(wl, tiles):
     once per block; rows outermost keep a few input rows in cache and stream the whole
     weight (sequentially, panel after panel) once per row block, so each weight vector
     fetched feeds ``rows x OW`` FMAs. Rows outermost whenever that is at least
-    :data:`MIN_WEIGHT_REUSE`: ResNet-50's 1x1 64 -> 256 on 56 x 56 ran 1.4x faster,
-    ResNet-18's 3x3 256 on 14 x 14 1.2x; its 3x3 512 on 7 x 7 (9 MiB of weight, 7 FMAs
+    :data:`MIN_WEIGHT_REUSE`: ResNet-50's 1x1 256 -> 64 on 56 x 56 ran 1.4 to 1.6x faster,
+    ResNet-18's 3x3 64 on 56 x 56 1.2 to 1.3x; its 3x3 512 on 7 x 7 (9 MiB of weight, 7 FMAs
     per weight vector) 1.4x slower.
     """
     return tiles.rows * wl.output_shape[3] >= MIN_WEIGHT_REUSE
@@ -142,8 +142,9 @@ def column_tile(wl, lanes, params=None):
 
     Channel-vector tiles end each tile with a transposing write-back (every accumulator
     vector holds one pixel of several output channels), which a short reduction cannot
-    amortise: MobileNet's stem (3 -> 32, 3x3 stride 2, 27 taps) ran 2.4x faster with
-    column tiles, ResNet's 7x7 stem 1.2x; layers of 16 or more channels ran slower.
+    amortise: MobileNet's stem (3 -> 32, 3x3 stride 2, 27 taps) ran 1.3 to 1.8x faster with
+    column tiles, ResNet's 7x7 stem 1.05 to 1.15x (1.3x at batch 4); layers of 16 or more
+    channels ran slower (3x3 stride 2, 16 -> 32 on 112 x 112: 2x slower).
     ``columns`` is a divisor of the output width that is one or ``params.gemm_vectors``
     vectors (None when there is none), ``channels`` a divisor of the output channels, so
     that the tile holds at most ``params.fma_chains`` accumulators.
