@@ -14,7 +14,7 @@ from .hardware import cpu_model
 __all__ = ["CPU_REGISTER_SCOPE", "CPU_STACK_BYTES", "divisor_at_most", "split_factor",
            "accumulate_locally", "tile_loops", "fuse_parallel", "vector_lanes",
            "vectorize_innermost", "find_block", "loop_extent", "partition_whole_tiles",
-           "parallel_vectorized_stage"]
+           "parallel_vectorized_stage", "phase_planes"]
 
 
 #: Storage scope of a CPU register tile (an accumulator tile under 1 KiB). TVM's
@@ -160,3 +160,12 @@ def parallel_vectorized_stage(sch, block, lanes, parallel_loops=1):
     if len(loops) > parallel_loops:
         fuse_parallel(sch, loops[:parallel_loops])
     vectorize_innermost(sch, block, lanes)
+
+
+def phase_planes(sch, block, stride):
+    """Store the NCHW image ``block`` writes as ``stride`` planes of every ``stride``-th
+    column, ``[n, c, x % stride, y, x // stride]`` (zeros past the end when the width is
+    not a multiple), so that a convolution with column stride ``stride`` reads the inputs
+    of consecutive outputs of one tap as one contiguous vector instead of a gather."""
+    sch.transform_layout(block, ("write", 0),
+                         lambda n, c, y, x: (n, c, x % stride, y, x // stride), pad_value=0.0)

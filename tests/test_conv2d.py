@@ -163,3 +163,31 @@ def test_tile_sizes_fit_registers_and_stack(lanes, itemsize):
             # a whole row of one vector hides the FMA latency as well as the chosen tiles
             smallest = t.channels // lanes * t.rows * (t.cols - (t.short > 0))
             assert smallest >= min(w, params.fma_chains), case
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,groups,image_outer", [
+    ((2, 17, 30, 29), (48, 17, 1, 1), 1, 0, 1, True),     # 1x1: rows outside channel blocks
+    ((3, 24, 9, 7), (40, 12, 3, 3), 2, 1, 2, False),      # 4 x 4 output: channel blocks outside
+])
+def test_tile_loop_orders(rng, x_shape, w_shape, stride, padding, groups, image_outer):
+    """Both orders of the tile loops (:func:`image_outer`), with batch > 1 and groups."""
+    wl = tvmprims.ops.conv2d.workload(x_shape, w_shape, stride=stride, padding=padding,
+                                      groups=groups)
+    lanes = vector_lanes(resolve_target(None), "float32")
+    _, o, oh, ow = wl.output_shape
+    tiles = cpu_conv2d.tile_sizes(o, oh, ow, lanes, o // groups if groups > 1 else None)
+    assert cpu_conv2d.image_outer(wl, tiles) is image_outer
+    _run(rng, x_shape, w_shape, stride, padding, 1, groups)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,dtype", [
+    ((2, 3, 29, 63), (10, 3, 7, 7), 2, 3, 1, 1, "float32"),       # stem-like, odd padded width
+    ((1, 6, 20, 50), (9, 2, 3, 3), (1, 3), 0, (2, 1), 3, "float32"),  # no padding, stride 3, groups
+    ((3, 3, 17, 16), (5, 3, 3, 3), 1, 1, 1, 1, "float64"),
+])
+def test_column_tiles(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype):
+    """Layers with few input channels take the column-vector tiles (:func:`column_tile`)."""
+    wl = tvmprims.ops.conv2d.workload(x_shape, w_shape, dtype=dtype, stride=stride,
+                                      padding=padding, dilation=dilation, groups=groups)
+    assert cpu_conv2d.column_tile(wl, vector_lanes(resolve_target(None), dtype)) is not None
+    _run(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype=dtype)

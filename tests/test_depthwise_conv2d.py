@@ -46,3 +46,16 @@ def test_unscheduled_baseline(rng):
     w = rng.standard_normal((8, 1, 3, 3)).astype("float32")
     assert_close(tvmprims.depthwise_conv2d(x, w, padding=1, schedule="none"),
                  depthwise_conv2d_ref(x, w, padding=1), "float32", 9)
+
+
+@pytest.mark.parametrize("shape,k,stride,padding,multiplier", [
+    ((2, 6, 29, 31), 5, 2, 2, 2),        # 5x5 stride 2, multiplier: odd padded width
+    ((1, 5, 23, 40), 7, (1, 3), 3, 1),   # column stride 3 only: three phase planes
+    ((3, 4, 16, 24), 3, 2, 0, 1),        # strided without padding: the per-channel copy
+], ids=str)
+def test_strided_phase_planes(rng, shape, k, stride, padding, multiplier):
+    """Strided layers read the input as per-stride phase planes (non-square, batch > 1)."""
+    x = rng.standard_normal(shape).astype("float32")
+    w = rng.standard_normal((shape[1] * multiplier, 1, k, k)).astype("float32")
+    assert_close(tvmprims.depthwise_conv2d(x, w, None, stride, padding),
+                 depthwise_conv2d_ref(x, w, None, stride, padding), "float32", k * k)
