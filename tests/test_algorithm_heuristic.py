@@ -12,6 +12,7 @@ import pytest
 import tvmprims as tp
 from tvmprims import algorithm_heuristic as heuristic
 from tvmprims import algorithm_table, algorithms
+from tvmprims.ops import NotApplicable
 from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
 from tvmprims.testing import assert_close, conv2d_ref
 
@@ -66,7 +67,9 @@ def test_cpu_rules_agree_with_the_measured_searches(measured_rows):
 REPRESENTATIVE = [
     ("resnet18/conv1@1", "direct"),                      # stem 7x7 stride 2
     ("mobilenet_v2/features.2.conv.0.0@1", "im2col"),    # 1x1, 16 -> 96 channels
-    ("resnet18/layer2.0.conv2@1", "winograd2"),          # 3x3 stride 1, 128 channels
+    ("vgg16/features.10@1", "winograd4"),                # 3x3 stride 1, 128 channels, 56x56
+    ("resnet18/layer3.0.conv2@1", "direct"),             # 3x3 stride 1, 256 channels, 14x14
+    ("resnet18/layer2.0.downsample.0@1", "im2col"),      # 1x1 stride 2
     ("mobilenet_v2/features.3.conv.1.0@1", "direct"),    # depthwise
 ]
 
@@ -196,16 +199,28 @@ def test_table_round_trip_and_measure(tmp_path):
     assert status["t/1", "winograd2"] == "ok" and status["t/2", "fft"] == "not applicable"
     path = tmp_path / "t.csv"
     algorithm_table.write_csv(rows, path)
-    assert algorithm_table.read_csv(path) == rows
+    back = {(r.source, r.algo): r for r in algorithm_table.read_csv(path)}
+    assert sorted(back) == sorted((r.source, r.algo) for r in rows)
+    for r in rows:
+        assert back[r.source, r.algo].workload == r.workload
+        assert back[r.source, r.algo].status == r.status
+        assert back[r.source, r.algo].seconds == (None if r.seconds is None
+                                                  else pytest.approx(r.seconds, rel=1e-5))
     assert [wl for _, wl in algorithm_table.by_layer(rows)] == [wl for _, wl in layers]
 
 
 def _rows(layers, ratios):
-    """Rows of a made-up table: direct 1 ms, the others ``ratios[algo](layer)`` times that."""
+    """Rows of a made-up table: direct 1 ms, the others (where they apply)
+    ``ratios[algo](layer)`` times that."""
     out = []
     for i, wl in enumerate(layers):
         layer = json.dumps(wl.to_json(), sort_keys=True)
         for algo, ratio in {"direct": lambda wl: 1.0, **ratios}.items():
+            try:
+                algorithms.algorithm_workload(wl, algo)
+            except NotApplicable:
+                out.append(algorithm_table.MeasuredRow(f"l{i}", layer, algo, "not applicable"))
+                continue
             out.append(algorithm_table.MeasuredRow(f"l{i}", layer, algo, "ok", 1e-3 * ratio(wl)))
     return out
 

@@ -98,17 +98,18 @@ def _shape(direct_wl):
                   w_shape[2] * w_shape[3], max(stride) > 1, n * oh * ow)
 
 
+def _fits(direct_wl, algo, budget):
+    """Whether ``algo`` applies to the layer within ``budget`` bytes of scratch memory."""
+    try:
+        wl = algorithm_workload(direct_wl, algo)
+    except NotApplicable:
+        return False
+    return algo == "direct" or budget is None or wl.scratch_bytes <= budget
+
+
 def _usable(direct_wl, budget):
     """Booleans in :data:`_ALGOS` order: applies to the layer within ``budget`` bytes."""
-    out = []
-    for algo in _ALGOS:
-        try:
-            wl = algorithm_workload(direct_wl, algo)
-        except NotApplicable:
-            out.append(False)
-            continue
-        out.append(algo == "direct" or budget is None or wl.scratch_bytes <= budget)
-    return np.array(out)
+    return np.array([_fits(direct_wl, algo, budget) for algo in _ALGOS])
 
 
 def _choice(s, usable, r):
@@ -129,9 +130,13 @@ def _choice(s, usable, r):
 def choose(direct_wl, rules=CPU_RULES, budget=None):
     """The algorithm :class:`Rules` pick for the layer of ``direct_wl`` among those that apply
     within ``budget`` bytes of scratch memory (None: no bound)."""
-    s = _shape(direct_wl)
-    arrays = _Shape(*(np.array([v]) for v in astuple(s)))
-    return _ALGOS[int(_choice(arrays, _usable(direct_wl, budget)[None, :], rules)[0])]
+    shape = _Shape(*(np.array([v]) for v in astuple(_shape(direct_wl))))
+    usable = np.ones((1, len(_ALGOS)), dtype=bool)
+    while True:  # check only what the rules pick (building a workload costs milliseconds)
+        algo = _ALGOS[int(_choice(shape, usable, rules)[0])]
+        if algo == "direct" or _fits(direct_wl, algo, budget):
+            return algo
+        usable[0, _ALGOS.index(algo)] = False
 
 
 # --- fitting and evaluation ---------------------------------------------------------------------
