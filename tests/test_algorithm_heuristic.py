@@ -51,13 +51,13 @@ def measured_rows():
 # --- the shipped model and table --------------------------------------------------------------
 
 def test_cpu_rules_are_the_fit_of_the_shipped_table(measured_rows):
-    assert heuristic.fit(measured_rows) == heuristic.CPU_RULES
+    assert algorithm_table.fit(measured_rows) == heuristic.CPU_RULES
     assert heuristic.MODELS["cpu"] is heuristic.CPU_RULES
 
 
 def test_cpu_rules_agree_with_the_measured_searches(measured_rows):
-    ev = heuristic.evaluate(measured_rows)
-    always_direct = heuristic.evaluate(measured_rows, heuristic.Rules())
+    ev = algorithm_table.evaluate(measured_rows)
+    always_direct = algorithm_table.evaluate(measured_rows, heuristic.Rules())
     assert ev.layers == always_direct.layers > 70
     assert ev.geomean < always_direct.geomean and ev.agree > always_direct.agree
     assert ev.geomean < 1.2, ev.summary()
@@ -234,12 +234,12 @@ def test_fit_finds_the_thresholds_of_a_table():
             "winograd4": lambda wl: 3.0, "fft": lambda wl: 1.5,
             "im2col": lambda wl: 0.8 if wl.shapes[1][2] == 1 else 1.2}
     rows = _rows(layers, wins)
-    rules = heuristic.fit(rows)
+    rules = algorithm_table.fit(rows)
     assert rules.winograd_min_channels == 64 and rules.winograd4_min_pixels == math.inf
     assert rules.fft_min_taps == math.inf and rules.im2col_pointwise
-    ev = heuristic.evaluate(rows, rules)
+    ev = algorithm_table.evaluate(rows, rules)
     assert ev.agree == 1 and ev.geomean == 1 and ev.layers == len(layers)
-    always_direct = heuristic.evaluate(rows, heuristic.Rules())
+    always_direct = algorithm_table.evaluate(rows, heuristic.Rules())
     assert always_direct.worst == pytest.approx(2.0) and always_direct.agree < 1
 
 
