@@ -1,4 +1,5 @@
-"""Algorithm search (tvmprims.algorithms): find_algorithms' table and conv2d(algo="auto")."""
+"""Algorithm search (tvmprims.algorithms): find_algorithms' table, conv2d(algo="search") and
+how conv2d(algo="auto") uses a searched choice (its rules: test_algorithm_heuristic.py)."""
 
 import json
 
@@ -54,61 +55,80 @@ def test_progress_report():
     assert len(lines) == 2 and lines[0].startswith("direct") and lines[1].startswith("fft")
 
 
-def test_auto_chooses_the_fastest_and_remembers_it(rng, choice_file, monkeypatch):
+def test_search_chooses_the_fastest_and_remembers_it(rng, choice_file, monkeypatch):
     x = rng.standard_normal((1, 4, 10, 10)).astype(np.float32)
     w = rng.standard_normal((5, 4, 3, 3)).astype(np.float32)
     searched = []
     real = algorithms.find_algorithms
     monkeypatch.setattr(algorithms, "find_algorithms",
-                        lambda *a, **k: searched.append(a) or real(*a, **k))
-    out = tp.conv2d(x, w, padding=1)  # algo="auto" is the default
+                        lambda *a, **k: searched.append(k.get("algorithms")) or real(*a, **k))
+    out = tp.conv2d(x, w, padding=1, algo="search")
     assert_close(out, conv2d_ref(x, w, padding=1), "float32", 36 * 100)
-    assert len(searched) == 1
+    assert searched == [None]  # every algorithm
     entries = json.loads(choice_file.read_text())
     (entry,) = entries.values()
     assert entry["algo"] in ALL and entry["ms"] > 0
 
-    tp.conv2d(x, w, padding=1)
+    tp.conv2d(x, w, padding=1, algo="search")
     assert len(searched) == 1  # remembered in memory
     algorithms.forget_choices()
     monkeypatch.setattr(algorithms, "find_algorithms",
                         lambda *a, **k: pytest.fail("searched again despite the cache file"))
-    assert_close(tp.conv2d(x, w, padding=1), conv2d_ref(x, w, padding=1), "float32", 36 * 100)
+    assert_close(tp.conv2d(x, w, padding=1, algo="search"), conv2d_ref(x, w, padding=1),
+                 "float32", 36 * 100)
+    # auto uses the searched choice, in this process and (from the file) in a later one
+    wl = tp.api.conv2d_workload(x.shape, w.shape, None, "float32", 1, 1)
+    assert algorithms.algorithm_of(algorithms.choose_algorithm(wl)) == entry["algo"]
+    algorithms.forget_choices()
+    assert algorithms.algorithm_of(algorithms.choose_algorithm(wl)) == entry["algo"]
 
 
-def test_auto_uses_the_recorded_choice(rng, choice_file, monkeypatch):
-    """Whatever the file says is what runs (here: forced to FFT)."""
+@pytest.mark.parametrize("algo", ["search", "auto"])
+def test_search_and_auto_use_the_recorded_choice(rng, choice_file, algo):
+    """Whatever the file says is what runs (here: forced to FFT), for auto too."""
     x = rng.standard_normal((1, 2, 7, 7))
     w = rng.standard_normal((3, 2, 3, 3))
-    tp.conv2d(x, w)
+    tp.conv2d(x, w, algo="search")
     entries = json.loads(choice_file.read_text())
     key = next(iter(entries))
     choice_file.write_text(json.dumps({key: {"algo": "fft"}}))
     algorithms.forget_choices()
     chosen = algorithms.choose_algorithm(
-        tp.api.conv2d_workload(x.shape, w.shape, None, "float64"), None, "auto")
+        tp.api.conv2d_workload(x.shape, w.shape, None, "float64"), None, "auto", algo)
     assert chosen.op == "conv2d_fft"
-    assert_close(tp.conv2d(x, w), conv2d_ref(x, w), "float64", 18)
+    assert_close(tp.conv2d(x, w, algo=algo), conv2d_ref(x, w), "float64", 18)
 
 
-def test_corrupt_cache_file_is_ignored_with_a_warning(rng, choice_file):
+def test_choose_algorithm_rejects_other_methods():
+    wl = tp.api.conv2d_workload((1, 1, 4, 4), (1, 1, 3, 3), None, "float32")
+    with pytest.raises(ValueError, match="'auto' or 'search', got 'direct'"):
+        algorithms.choose_algorithm(wl, None, "auto", "direct")
+
+
+@pytest.mark.parametrize("algo", ["search", "auto"])
+def test_corrupt_cache_file_is_ignored_with_a_warning(rng, choice_file, algo):
     choice_file.write_text("{not json")
     x = rng.standard_normal((1, 1, 4, 4)).astype(np.float32)
     w = rng.standard_normal((1, 1, 3, 3)).astype(np.float32)
     with pytest.warns(UserWarning, match="ignoring unreadable algorithm cache .*algorithms.json"):
-        out = tp.conv2d(x, w)
+        out = tp.conv2d(x, w, algo=algo)
     assert_close(out, conv2d_ref(x, w), "float32", 9)
-    assert isinstance(json.loads(choice_file.read_text()), dict)  # rewritten
+    if algo == "search":
+        assert isinstance(json.loads(choice_file.read_text()), dict)  # rewritten
+    else:
+        assert choice_file.read_text() == "{not json"  # auto records nothing
 
 
-def test_auto_for_depthwise_and_conv1d(rng, choice_file):
+@pytest.mark.parametrize("algo", ["search", "auto"])
+def test_depthwise_and_conv1d(rng, choice_file, algo):
     x = rng.standard_normal((2, 6, 9, 9)).astype(np.float32)
     w = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
-    assert_close(tp.conv2d(x, w, padding=1, groups=6),
+    assert_close(tp.conv2d(x, w, padding=1, groups=6, algo=algo),
                  conv2d_ref(x, w, padding=1, groups=6), "float32", 9)
     x1 = rng.standard_normal((2, 3, 17)).astype(np.float32)
     w1 = rng.standard_normal((4, 3, 5)).astype(np.float32)
-    assert_close(tp.conv1d(x1, w1, padding=2), conv1d_ref(x1, w1, padding=2), "float32", 15)
+    assert_close(tp.conv1d(x1, w1, padding=2, algo=algo), conv1d_ref(x1, w1, padding=2),
+                 "float32", 15)
 
 
 def test_bad_layer_fails_before_searching(choice_file):
@@ -143,21 +163,22 @@ def test_scratch_budget_keeps_the_fast_algorithms():
             assert wl.scratch_bytes <= algorithms.scratch_budget(direct), (algo, x_shape)
 
 
-def test_first_auto_call_memory_is_bounded(tmp_path):
-    """Peak memory of the first ``conv1d(algo="auto")`` on a 1 MiB signal: the search used to
-    allocate about 1 GiB more for its FFT candidate (and TVM keeps a kernel's scratch memory
-    for the life of the thread)."""
+@pytest.mark.parametrize("algo", ["search", "auto"])
+def test_first_call_memory_is_bounded(tmp_path, algo):
+    """Peak memory of the first ``conv1d(algo="search")`` (or auto) on a 1 MiB signal: the
+    search used to allocate about 1 GiB more for its FFT candidate (and TVM keeps a kernel's
+    scratch memory for the life of the thread)."""
     import subprocess
     import sys
     script = """
 import resource, numpy as np, tvmprims
 rng = np.random.default_rng(0)
 w = rng.random((16, 16, 3), dtype=np.float32)
-tvmprims.conv1d(rng.random((1, 16, 64), dtype=np.float32), w)   # compiler and runtime loaded
+tvmprims.conv1d(rng.random((1, 16, 64), dtype=np.float32), w, algo=ALGO)  # compiler loaded
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-tvmprims.conv1d(rng.random((1, 16, 16384), dtype=np.float32), w)
+tvmprims.conv1d(rng.random((1, 16, 16384), dtype=np.float32), w, algo=ALGO)
 print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
-"""
+""".replace("ALGO", repr(algo))
     env = {**__import__("os").environ, "TVMPRIMS_ALGO_CACHE": str(tmp_path / "algos.json")}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                          check=True, timeout=600)

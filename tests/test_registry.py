@@ -40,7 +40,7 @@ def test_public_names_read_the_registry():
     assert api.CONV2D_OPERATORS is registry.CONV2D_OPERATORS
     assert algorithms.TOLERANCE is registry.TOLERANCE
     assert algorithms.PROPAGATES_NON_FINITE == registry.PROPAGATES_NON_FINITE
-    assert api.CONV2D_ALGORITHMS == ("auto", *registry.CONV2D_ALGORITHM_TABLE,
+    assert api.CONV2D_ALGORITHMS == ("auto", "search", *registry.CONV2D_ALGORITHM_TABLE,
                                      *registry.CONV2D_ALIASES)
     assert api.conv2d_workload is registry.conv2d_workload
 

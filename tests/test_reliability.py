@@ -73,11 +73,11 @@ def test_a_target_name_and_its_target_share_a_kernel():
     assert tp.cache_info()["misses"] == before["misses"]
 
 
-def test_auto_compiles_each_algorithm_once(rng, choice_file, searches):
+def test_search_compiles_each_algorithm_once(rng, choice_file, searches):
     x = rng.standard_normal((1, 3, 11, 9)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     before = tp.cache_info()
-    out = tp.conv2d(x, w, padding=1)
+    out = tp.conv2d(x, w, padding=1, algo="search")
     assert_close(out, conv2d_ref(x, w, padding=1), "float32", 27 * 100)
     assert len(searches) == 1
     # direct and im2col, each compiled once: the chosen one is not compiled again for the call
@@ -132,13 +132,13 @@ def test_unwritable_algorithm_cache_warns_once_and_remembers_in_memory(rng, tmp_
         x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
         w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
         with pytest.warns(UserWarning, match="cannot write algorithm cache .*not_a_directory"):
-            out = tp.conv2d(x, w)
+            out = tp.conv2d(x, w, algo="search")
         assert_close(out, conv2d_ref(x, w), "float32", 18 * 100)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            assert_close(tp.conv2d(x, w), out, "float32", 1)
+            assert_close(tp.conv2d(x, w, algo="search"), out, "float32", 1)
             x2 = rng.standard_normal((1, 2, 7, 6)).astype(np.float32)
-            tp.conv2d(x2, w)  # another layer: searched, and not warned about again
+            tp.conv2d(x2, w, algo="search")  # another layer: searched, not warned about again
         assert len(searches) == 2
     finally:
         algorithms.forget_choices()
@@ -157,10 +157,10 @@ def test_unwritable_peaks_cache_is_a_warning(tmp_path, monkeypatch):
 # --- damaged entries in valid JSON --------------------------------------------------------------
 
 def _layer_key(choice_file, rng, x_shape, w_shape, padding=0):
-    """Run conv2d auto once on the layer; return its cache key and the arrays."""
+    """Run conv2d search once on the layer; return its cache key and the arrays."""
     x = rng.standard_normal(x_shape).astype(np.float32)
     w = rng.standard_normal(w_shape).astype(np.float32)
-    tp.conv2d(x, w, padding=padding)
+    tp.conv2d(x, w, padding=padding, algo="search")
     (key,) = json.loads(choice_file.read_text())
     algorithms.forget_choices()
     return key, x, w
@@ -179,14 +179,14 @@ def test_invalid_algorithm_entry_is_searched_again_and_replaced(rng, choice_file
     key, x, w = _layer_key(choice_file, rng, (1, 2, 6, 5), (2, 2, 3, 3))
     choice_file.write_text(json.dumps({key: entry}))
     with pytest.warns(UserWarning, match=f"ignoring invalid entry of algorithm cache .*{reason}"):
-        out = tp.conv2d(x, w)
+        out = tp.conv2d(x, w, algo="search")
     assert_close(out, conv2d_ref(x, w), "float32", 18 * 100)
     assert len(searches) == 2
     assert json.loads(choice_file.read_text())[key]["algo"] in ("direct", "im2col")
     algorithms.forget_choices()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        tp.conv2d(x, w)  # the replaced entry is used as is
+        tp.conv2d(x, w, algo="search")  # the replaced entry is used as is
     assert len(searches) == 2
 
 
@@ -194,7 +194,7 @@ def test_inapplicable_algorithm_entry_is_searched_again_and_replaced(rng, choice
     key, x, w = _layer_key(choice_file, rng, (1, 2, 9, 9), (2, 2, 5, 5), padding=2)
     choice_file.write_text(json.dumps({key: {"algo": "winograd2"}}))  # needs a 3x3 kernel
     with pytest.warns(UserWarning, match="choice 'winograd2' .*3x3"):
-        out = tp.conv2d(x, w, padding=2)
+        out = tp.conv2d(x, w, padding=2, algo="search")
     assert_close(out, conv2d_ref(x, w, padding=2), "float32", 50 * 100)
     assert len(searches) == 2
     assert json.loads(choice_file.read_text())[key]["algo"] in ("direct", "im2col")

@@ -2,11 +2,16 @@
 
 :func:`find_algorithms` compiles every conv2d algorithm that applies to a layer, runs each on
 the same random inputs, checks its result against the direct algorithm within a per-algorithm
-tolerance, times it, and returns the ranked table. ``conv2d(..., algo="auto")`` (the default)
-uses :func:`choose_algorithm`: the fastest accurate algorithm, searched for once per layer
-shape, dtype, target and schedule and remembered in a per-machine JSON file
-(``$TVMPRIMS_ALGO_CACHE``, default ``~/.cache/tvmprims/algorithms.json``), so later processes
-skip the search.
+tolerance, times it, and returns the ranked table.
+
+``conv2d(..., algo="search")`` uses :func:`searched_algorithm`: the fastest accurate
+algorithm, searched for once per layer shape, dtype, target and schedule and remembered in a
+per-machine JSON file (``$TVMPRIMS_ALGO_CACHE``, default ``~/.cache/tvmprims/algorithms.json``),
+so later processes skip the search. ``conv2d(..., algo="auto")`` (the default) uses
+:func:`heuristic_algorithm`: a searched choice if one is recorded, else the rules of
+:mod:`tvmprims.algorithm_heuristic` (fitted to measured searches), which look at the layer's
+shape only, so that only the kernel they pick is compiled (as cuDNN: heuristics by default,
+find-all on request).
 """
 
 import json
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import algorithm_heuristic as _heuristic
 from ._version import __version__
 from .build import build_workload, target_cache_key
 from .json_store import JsonStore, user_cache_path
@@ -23,9 +29,10 @@ from .ops._checks import NotApplicable
 from .ops.registry import (CONV2D_ALGORITHM_TABLE, PROPAGATES_NON_FINITE,
                            TOLERANCE, algorithm_of, algorithm_workload, conv2d_workload)
 from .ops.registry import layer_args as _layer_args
-from .target import resolve_target, target_key
+from .target import resolve_target, schedule_kind, target_key
 
-__all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "algorithm_of",
+__all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "heuristic_algorithm",
+           "searched_algorithm", "algorithm_of",
            "algorithm_workload", "conv2d_workload", "format_results", "TOLERANCE",
            "PROPAGATES_NON_FINITE",
            "SCRATCH_FACTOR", "SCRATCH_FLOOR", "scratch_budget", "cache_path", "forget_choices"]
@@ -135,7 +142,7 @@ def format_results(rows, header=True):
 # --- The per-machine choice cache ---------------------------------------------------------------
 
 _lock = threading.Lock()
-_memory = {}   # (workload, target name, schedule) -> chosen workload
+_memory = {}   # ("auto" or "search", workload, target name, schedule) -> chosen workload
 _store = {"store": None}
 
 
@@ -167,8 +174,29 @@ def forget_choices():
         _store["store"] = None
 
 
-def choose_algorithm(direct_wl, target=None, schedule="auto"):
-    """The workload of the fastest accurate algorithm for the layer ``direct_wl`` describes.
+def _file_key(direct_wl, resolved, schedule):
+    # A new release may rank algorithms differently: its version is in the key (search again).
+    return (f"tvmprims-{__version__} {target_key(resolved)} {schedule} "
+            f"{json.dumps(direct_wl.to_json(), sort_keys=True)}")
+
+
+def _recorded(direct_wl, key, store):
+    """The workload of the algorithm the cache file records for ``key``, or None (absent,
+    invalid or not applicable: warned)."""
+    entry = store.get(key)  # None when absent or invalid (warned)
+    if entry is None:
+        return None
+    try:
+        return algorithm_workload(direct_wl, entry["algo"])
+    except NotApplicable as e:
+        warnings.warn(f"ignoring the algorithm cache's choice {entry['algo']!r} for "
+                      f"{direct_wl.describe()} ({store.path}): {e}", stacklevel=5)
+        return None
+
+
+def searched_algorithm(direct_wl, target=None, schedule="auto"):
+    """The workload of the fastest accurate algorithm for the layer ``direct_wl`` describes,
+    as measured (``conv2d(algo="search")``).
 
     Looked up in memory, then in the cache file; otherwise searched with
     :func:`find_algorithms` and recorded in both. An invalid entry in the file (unknown
@@ -177,23 +205,14 @@ def choose_algorithm(direct_wl, target=None, schedule="auto"):
     still remembered in memory for this process.
     """
     resolved = resolve_target(target)
-    mem_key = (direct_wl, target_cache_key(resolved), schedule)
+    mem_key = ("search", direct_wl, target_cache_key(resolved), schedule)
     chosen = _memory.get(mem_key)
     if chosen is not None:
         return chosen
-    # A new release may rank algorithms differently: its version is in the key (search again).
-    key = (f"tvmprims-{__version__} {target_key(resolved)} {schedule} "
-           f"{json.dumps(direct_wl.to_json(), sort_keys=True)}")
+    key = _file_key(direct_wl, resolved, schedule)
     with _lock:
         store = _choices()
-    entry = store.get(key)  # None when absent or invalid (warned)
-    chosen = None
-    if entry is not None:
-        try:
-            chosen = algorithm_workload(direct_wl, entry["algo"])
-        except NotApplicable as e:
-            warnings.warn(f"ignoring the algorithm cache's choice {entry['algo']!r} for "
-                          f"{direct_wl.describe()} ({store.path}): {e}", stacklevel=3)
+    chosen = _recorded(direct_wl, key, store)
     if chosen is None:
         rows = find_algorithms(*_layer_args(direct_wl), dtype=direct_wl.dtype, target=resolved,
                                schedule=schedule)
@@ -204,3 +223,40 @@ def choose_algorithm(direct_wl, target=None, schedule="auto"):
     with _lock:
         _memory[mem_key] = chosen
     return chosen
+
+
+def heuristic_algorithm(direct_wl, target=None, schedule="auto"):
+    """The workload of the algorithm ``conv2d(algo="auto")`` runs on the layer of
+    ``direct_wl``: a searched choice when one is recorded (in memory or the cache file: a
+    measurement beats a prediction), else the rules'
+    (:func:`tvmprims.algorithm_heuristic.choose`, within :func:`scratch_budget`; direct on
+    targets no rules were fitted for). Compiles and times nothing; records nothing."""
+    resolved = resolve_target(target)
+    cache_key = target_cache_key(resolved)
+    chosen = _memory.get(("search", direct_wl, cache_key, schedule))
+    if chosen is None:
+        chosen = _memory.get(("auto", direct_wl, cache_key, schedule))
+    if chosen is not None:
+        return chosen
+    with _lock:
+        store = _choices()
+    chosen = _recorded(direct_wl, _file_key(direct_wl, resolved, schedule), store)
+    if chosen is None:
+        model = _heuristic.MODELS.get(schedule_kind(resolved))
+        algo = ("direct" if model is None
+                else _heuristic.choose(direct_wl, model, scratch_budget(direct_wl)))
+        chosen = algorithm_workload(direct_wl, algo)
+    with _lock:
+        _memory[("auto", direct_wl, cache_key, schedule)] = chosen
+    return chosen
+
+
+def choose_algorithm(direct_wl, target=None, schedule="auto", algo="auto"):
+    """The workload ``conv2d(algo=algo)`` runs for the layer of ``direct_wl``: ``"auto"``
+    :func:`heuristic_algorithm` (one compile), ``"search"`` :func:`searched_algorithm`
+    (every candidate compiled and timed once per machine)."""
+    if algo == "auto":
+        return heuristic_algorithm(direct_wl, target, schedule)
+    if algo == "search":
+        return searched_algorithm(direct_wl, target, schedule)
+    raise ValueError(f"choose_algorithm: algo must be 'auto' or 'search', got {algo!r}")

@@ -1,7 +1,7 @@
 """The numpy-facing API: arrays in, arrays out, kernels compiled once and cached.
 
 Operators and conv2d algorithms are those of the registry (:mod:`tvmprims.ops.registry`);
-``conv2d(algo="auto")`` asks the algorithm search (:mod:`tvmprims.algorithms`).
+``conv2d(algo="auto")`` and ``"search"`` ask :mod:`tvmprims.algorithms` for the algorithm.
 """
 
 import numpy as np
@@ -22,10 +22,12 @@ __all__ = ["matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "build"
            "build_workload_from_shapes", "conv2d_workload", "OPERATORS", "CONV2D_ALGORITHMS",
            "CONV2D_OPERATORS", "MATMUL_ALGORITHMS"]
 
-#: Values of ``conv2d(..., algo=...)``: ``"auto"`` picks the fastest accurate algorithm per
-#: layer (:mod:`tvmprims.algorithms`); the others are :data:`CONV2D_OPERATORS` (the
+#: Values of ``conv2d(..., algo=...)``: ``"auto"`` picks an algorithm per layer by rules on
+#: its shape (compiles only that one), ``"search"`` times every applicable one once
+#: per machine (:mod:`tvmprims.algorithms`); the others are :data:`CONV2D_OPERATORS` (the
 #: registry's algorithm table) and its aliases (``"winograd"`` is ``"winograd4"``).
-CONV2D_ALGORITHMS = ("auto", *CONV2D_OPERATORS, *CONV2D_ALIASES)
+CONV2D_ALGORITHMS = ("auto", "search", *CONV2D_OPERATORS, *CONV2D_ALIASES)
+_CHOSEN = ("auto", "search")
 
 #: Values of ``matmul(..., algo=...)``.
 MATMUL_ALGORITHMS = ("direct", "log", "log-approx")
@@ -121,9 +123,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
 
     x (N, C, H, W), weight (O, C // groups, KH, KW), bias (O,) or None -> (N, O, OH, OW).
     ``stride``, ``dilation``: int or pair; ``padding``: int, pair, (top, bottom, left, right),
-    ``"valid"`` or ``"same"``. ``algo``: one of :data:`CONV2D_ALGORITHMS`; ``"auto"`` times the
-    applicable algorithms on first use of a layer shape and remembers the fastest accurate one
-    (:func:`tvmprims.find_algorithms`); NaN and inf propagate as in torch whatever it picks.
+    ``"valid"`` or ``"same"``. ``algo``: one of :data:`CONV2D_ALGORITHMS`; ``"auto"`` picks
+    an algorithm by rules on the layer's shape, fitted to measured searches, and compiles only
+    that one (or uses a searched choice recorded for the layer); ``"search"`` times every applicable algorithm on first use
+    of a layer shape and remembers the fastest accurate one per machine
+    (:func:`tvmprims.find_algorithms`). NaN and inf propagate as in torch whatever they pick.
     With ``groups == C`` (a depthwise layer) the direct algorithm runs
     :func:`depthwise_conv2d`.
     """
@@ -131,14 +135,15 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
         raise ValueError(f"unknown conv2d algo {algo!r}: expected one of {CONV2D_ALGORITHMS}")
     (x, weight, *rest), dtype = _inputs(optional=("bias",), x=x, weight=weight, bias=bias)
     wl = conv2d_workload(x.shape, weight.shape, rest[0].shape if rest else None, dtype, stride,
-                         padding, dilation, groups, "direct" if algo == "auto" else algo)
+                         padding, dilation, groups, "direct" if algo in _CHOSEN else algo)
     arrays = [x, weight, *rest]
-    if algo != "auto":
+    if algo not in _CHOSEN:
         return build_workload(wl, target, schedule).run_checked(arrays)
-    chosen = _algorithms.choose_algorithm(wl, target, schedule)  # looked up per call
+    chosen = _algorithms.choose_algorithm(wl, target, schedule, algo)  # looked up per call
     out = build_workload(chosen, target, schedule).run_checked(arrays)
     # A transform algorithm spreads a NaN or inf over a tile or the whole output; whether
-    # auto picked one depends on the machine, the result must not: redo such a call directly.
+    # auto or search picked one depends on the layer and machine, the result must not: redo
+    # such a call directly.
     if algorithm_of(chosen) not in PROPAGATES_NON_FINITE and not _all_finite(out):
         out = build_workload(wl, target, schedule).run_checked(arrays, out)
     return out

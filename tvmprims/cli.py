@@ -182,13 +182,17 @@ def _study(args):
 
 
 def _algos(args):
-    from .algorithms import find_algorithms, format_results
+    from .algorithms import algorithm_of, find_algorithms, format_results, heuristic_algorithm
+    from .ops.registry import conv2d_workload
     if len(args.shape) not in (2, 3):
         sys.exit("tvmprims algos: give --shape for x, weight and optionally bias")
     rows = find_algorithms(*args.shape, dtype=args.dtype, target=args.target,
                            report=lambda m: print(m, file=sys.stderr, flush=True),
                            **dict(args.param))
     print(format_results(rows))
+    wl = conv2d_workload(*args.shape, *[None] * (3 - len(args.shape)), args.dtype,
+                         **dict(args.param))
+    print(f'algo="auto" runs: {algorithm_of(heuristic_algorithm(wl, args.target))}')
     return 0
 
 
@@ -288,7 +292,7 @@ def main(argv=None):
 
     algos = ", ".join(CONV2D_ALGORITHM_TABLE)
     a = sub.add_parser("algos", help=f"time every conv2d algorithm ({algos}) on one layer "
-                                     "(cudnnFind)")
+                                     "(cudnnFind), and say which one algo=\"auto\" runs")
     a.add_argument("--shape", action="append", type=_shape, default=[],
                    help="x, weight and optional bias shapes, e.g. 1x64x56x56 then 64x64x3x3")
     a.add_argument("--param", action="append", type=_param, default=[],

@@ -1,0 +1,254 @@
+"""conv2d(algo="auto"): rules on the layer's shape (tvmprims.algorithm_heuristic) pick one
+algorithm and only it is compiled; the rules' thresholds are a fit of the shipped measured
+table (tvmprims.algorithm_table)."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tvmprims as tp
+from tvmprims import algorithm_heuristic as heuristic
+from tvmprims import algorithm_table, algorithms
+from tvmprims.ops import NotApplicable
+from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
+from tvmprims.testing import assert_close, conv2d_ref
+
+MEASURED = Path(__file__).parent.parent / "docs" / "algorithm_choice" / "measured.csv"
+
+
+def _layer(x_shape, w_shape, stride=1, padding=0, groups=1, dtype="float32"):
+    return conv2d_workload(x_shape, w_shape, None, dtype, stride, padding, 1, groups)
+
+
+#: Rules that pick each algorithm wherever it applies (direct: rules that pick nothing else).
+PREFERRING = {
+    "direct": heuristic.Rules(),
+    "im2col": heuristic.Rules(im2col_min_channels=0, im2col_pointwise=True, im2col_strided=True),
+    "winograd2": heuristic.Rules(winograd_min_channels=0, winograd_min_pixels=0),
+    "winograd4": heuristic.Rules(winograd_min_channels=0, winograd_min_pixels=0,
+                                 winograd4_min_pixels=0),
+    "fft": heuristic.Rules(fft_min_taps=0),
+}
+
+
+def _assert_accurate(out, ref, algo, taps):
+    """Direct and im2col: a sum of ``taps`` products; transforms: the search's tolerance."""
+    if algo in ("direct", "im2col"):
+        assert_close(out, ref, "float32", taps)
+        return
+    error = float(np.abs(out - ref).max()) / max(1.0, float(np.abs(ref).max()))
+    assert error <= algorithms.TOLERANCE[algo] * np.finfo(np.float32).eps, (algo, error)
+
+
+@pytest.fixture(scope="module")
+def measured_rows():
+    return algorithm_table.read_csv(MEASURED)
+
+
+# --- the shipped model and table --------------------------------------------------------------
+
+def test_cpu_rules_are_the_fit_of_the_shipped_table(measured_rows):
+    assert algorithm_table.fit(measured_rows) == heuristic.CPU_RULES
+    assert heuristic.MODELS["cpu"] is heuristic.CPU_RULES
+
+
+def test_cpu_rules_agree_with_the_measured_searches(measured_rows):
+    ev = algorithm_table.evaluate(measured_rows)
+    always_direct = algorithm_table.evaluate(measured_rows, heuristic.Rules())
+    assert ev.layers == always_direct.layers > 70
+    assert ev.geomean < always_direct.geomean and ev.agree > always_direct.agree
+    assert ev.geomean < 1.2, ev.summary()
+
+
+#: Representative layers of the shipped table and the algorithm measured fastest on them.
+REPRESENTATIVE = [
+    ("resnet18/conv1@1", "direct"),                      # stem 7x7 stride 2
+    ("mobilenet_v2/features.2.conv.0.0@1", "im2col"),    # 1x1, 16 -> 96 channels
+    ("vgg16/features.10@1", "winograd4"),                # 3x3 stride 1, 128 channels, 56x56
+    ("resnet18/layer3.0.conv2@1", "direct"),             # 3x3 stride 1, 256 channels, 14x14
+    ("resnet18/layer2.0.downsample.0@1", "im2col"),      # 1x1 stride 2
+    ("mobilenet_v2/features.3.conv.1.0@1", "direct"),    # depthwise
+]
+
+
+@pytest.mark.parametrize("source, best", REPRESENTATIVE, ids=[s for s, _ in REPRESENTATIVE])
+def test_choice_on_representative_layers(measured_rows, source, best):
+    ((wl, times),) = [(wl, t) for (s, wl), t in algorithm_table.by_layer(measured_rows).items()
+                      if s == source]
+    assert min((a for a in times if times[a] is not None), key=times.get) == best
+    assert heuristic.choose(wl, budget=algorithms.scratch_budget(wl)) == best
+
+
+# --- rules that hold for any fitted model -----------------------------------------------------
+
+@pytest.mark.parametrize("algo", [a for a in CONV2D_ALGORITHM_TABLE if a != "direct"])
+def test_depthwise_layers_run_direct(algo):
+    wl = _layer((1, 32, 20, 20), (32, 1, 3, 3), padding=1, groups=32)
+    assert heuristic.choose(wl, PREFERRING[algo]) == "direct"
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, allowed", [
+    ((1, 3, 30, 30), (8, 3, 7, 7), 2, {"direct", "im2col"}),       # a strided stem
+    ((1, 4, 12, 12), (4, 4, 5, 5), 1, {"direct", "im2col", "fft"}),  # no Winograd off 3x3
+    ((1, 1, 1, 1), (1, 1, 1, 1), 1, {"direct", "im2col", "fft"}),    # tiny
+])
+@pytest.mark.parametrize("algo", [a for a in CONV2D_ALGORITHM_TABLE if a != "direct"])
+def test_only_applicable_algorithms_are_chosen(x_shape, w_shape, stride, allowed, algo):
+    choice = heuristic.choose(_layer(x_shape, w_shape, stride), PREFERRING[algo])
+    assert choice in allowed and (algo in allowed or choice == "direct")
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, groups, expected", [
+    ((1, 64, 56, 56), (64, 64, 3, 3), 1, 1, "winograd4"),   # wide 3x3: Winograd...
+    ((1, 64, 10, 10), (64, 64, 3, 3), 1, 1, "direct"),      # ... not on few pixels,
+    ((1, 4, 56, 56), (64, 4, 3, 3), 1, 1, "direct"),        # ... nor on few channels
+    ((1, 3, 224, 224), (64, 3, 7, 7), 2, 1, "direct"),      # stem: nothing to gain
+    ((1, 2, 5, 5), (3, 2, 3, 3), 1, 1, "direct"),           # tiny
+    ((1, 32, 56, 56), (64, 32, 1, 1), 1, 1, "im2col"),      # 1x1: a GEMM
+    ((1, 32, 56, 56), (32, 1, 3, 3), 1, 32, "direct"),      # depthwise
+])
+def test_rules_on_representative_shapes(x_shape, w_shape, stride, groups, expected):
+    rules = heuristic.Rules(winograd_min_channels=32, winograd_min_pixels=28 * 28,
+                            winograd4_min_pixels=56 * 56, im2col_min_channels=16,
+                            im2col_pointwise=True)
+    assert heuristic.choose(_layer(x_shape, w_shape, stride, w_shape[2] // 2, groups),
+                            rules) == expected
+
+
+def test_an_algorithm_over_the_budget_falls_through():
+    wl = _layer((1, 64, 56, 56), (64, 64, 3, 3), padding=1)
+    w2, w4 = (algorithms.algorithm_workload(wl, a).scratch_bytes for a in ("winograd2",
+                                                                            "winograd4"))
+    assert w4 < w2  # F(4x4, 3x3) has fewer, larger tiles
+    between = (w2 + w4) // 2
+    assert heuristic.choose(wl, PREFERRING["winograd2"], w2) == "winograd2"
+    assert heuristic.choose(wl, PREFERRING["winograd2"], between) == "direct"
+    assert heuristic.choose(wl, PREFERRING["winograd4"], between) == "winograd4"
+    assert heuristic.choose(wl, PREFERRING["winograd4"], w4 - 1) == "direct"
+
+
+def test_scratch_budget_bounds_the_choice():
+    """An FFT on a 16384-sample signal needs about 2 GiB of scratch memory: never chosen
+    within the budget, however fast the model thinks it is."""
+    wl = _layer((1, 16, 1, 16384), (16, 16, 1, 3))
+    budget = algorithms.scratch_budget(wl)
+    assert heuristic.choose(wl, PREFERRING["fft"]) == "fft"  # no bound
+    assert heuristic.choose(wl, PREFERRING["fft"], budget) == "direct"
+    small = _layer((1, 16, 1, 256), (16, 16, 1, 3))
+    assert heuristic.choose(small, PREFERRING["fft"], algorithms.scratch_budget(small)) == "fft"
+
+
+def test_cuda_targets_get_direct(choice_file):
+    wl = _layer((1, 64, 28, 28), (64, 64, 3, 3), padding=1)
+    assert "cuda" not in heuristic.MODELS
+    assert algorithms.heuristic_algorithm(wl, "cuda") == wl
+
+
+# --- conv2d(algo="auto") ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("algo", list(CONV2D_ALGORITHM_TABLE))
+def test_auto_compiles_only_the_chosen_kernel(rng, choice_file, monkeypatch, algo):
+    """Whatever the model picks runs, compiled once, correct against float64, and nothing
+    is searched or recorded."""
+    monkeypatch.setitem(heuristic.MODELS, "cpu", PREFERRING[algo])
+    monkeypatch.setattr(algorithms, "find_algorithms", lambda *a, **k: pytest.fail("searched"))
+    shape = 23 + list(CONV2D_ALGORITHM_TABLE).index(algo)  # a layer no other test compiles
+    x = rng.standard_normal((2, 5, shape, 17)).astype(np.float32)
+    w = rng.standard_normal((7, 5, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(7).astype(np.float32)
+    stride = 2 if algo == "im2col" else 1  # where the rules use im2col
+    before = tp.cache_info()["misses"]
+    out = tp.conv2d(x, w, b, stride, padding=1)
+    assert tp.cache_info()["misses"] - before == 1
+    _assert_accurate(out, conv2d_ref(x, w, b, stride, padding=1), algo, 45)
+    chosen = algorithms.choose_algorithm(
+        conv2d_workload(x.shape, w.shape, b.shape, "float32", stride, 1))
+    assert algorithms.algorithm_of(chosen) == algo
+    tp.conv2d(x, w, b, stride, padding=1)
+    assert tp.cache_info()["misses"] - before == 1
+    assert not choice_file.exists()
+
+
+def test_auto_and_search_agree_with_float64(rng, choice_file):
+    """The shipped model's choice and the searched one on a 3x3 layer of 64 channels (where
+    Winograd may win): both within their algorithm's tolerance of float64."""
+    x = rng.standard_normal((1, 64, 15, 13)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    ref = conv2d_ref(x, w, padding=1)
+    for algo in ("auto", "search"):
+        out = tp.conv2d(x, w, padding=1, algo=algo)
+        picked = algorithms.algorithm_of(algorithms.choose_algorithm(
+            conv2d_workload(x.shape, w.shape, None, "float32", 1, 1), algo=algo))
+        _assert_accurate(out, ref, picked, 64 * 9)
+    assert len(json.loads(choice_file.read_text())) == 1  # the search's record
+
+
+# --- the measured table -----------------------------------------------------------------------
+
+def test_table_round_trip_and_measure(tmp_path):
+    layers = algorithm_table.sample_layers(sample=(), extra=[
+        ("t/1", (1, 2, 6, 5), (3, 2, 3, 3), 1, 1), ("t/2", (1, 2, 6, 5), (3, 2, 1, 1), 2, 0)])
+    assert [s for s, _ in layers] == ["t/1", "t/2"]
+    rows = list(algorithm_table.measure(layers))
+    assert [(r.source, r.algo) for r in rows if r.ok][:1] and len(rows) == 2 * len(
+        CONV2D_ALGORITHM_TABLE)
+    status = {(r.source, r.algo): r.status for r in rows}
+    assert status["t/1", "winograd2"] == "ok" and status["t/2", "fft"] == "not applicable"
+    path = tmp_path / "t.csv"
+    algorithm_table.write_csv(rows, path)
+    back = {(r.source, r.algo): r for r in algorithm_table.read_csv(path)}
+    assert sorted(back) == sorted((r.source, r.algo) for r in rows)
+    for r in rows:
+        assert back[r.source, r.algo].workload == r.workload
+        assert back[r.source, r.algo].status == r.status
+        assert back[r.source, r.algo].seconds == (None if r.seconds is None
+                                                  else pytest.approx(r.seconds, rel=1e-5))
+    assert [wl for _, wl in algorithm_table.by_layer(rows)] == [wl for _, wl in layers]
+
+
+def _rows(layers, ratios):
+    """Rows of a made-up table: direct 1 ms, the others (where they apply)
+    ``ratios[algo](layer)`` times that."""
+    out = []
+    for i, wl in enumerate(layers):
+        layer = json.dumps(wl.to_json(), sort_keys=True)
+        for algo, ratio in {"direct": lambda wl: 1.0, **ratios}.items():
+            try:
+                algorithms.algorithm_workload(wl, algo)
+            except NotApplicable:
+                out.append(algorithm_table.MeasuredRow(f"l{i}", layer, algo, "not applicable"))
+                continue
+            out.append(algorithm_table.MeasuredRow(f"l{i}", layer, algo, "ok", 1e-3 * ratio(wl)))
+    return out
+
+
+def test_fit_finds_the_thresholds_of_a_table():
+    """Winograd 2 twice as fast as direct from 64 channels on, im2col on 1x1 layers: the fit
+    finds the smallest threshold that separates them, and never the FFT."""
+    layers = [_layer((1, c, h, h), (c, c, k, k), padding=k // 2) for c in (8, 32, 64, 128)
+              for h in (8, 30) for k in (1, 3)]
+    wins = {"winograd2": lambda wl: 0.5 if wl.shapes[0][1] >= 64 else 2.0,
+            "winograd4": lambda wl: 3.0, "fft": lambda wl: 1.5,
+            "im2col": lambda wl: 0.8 if wl.shapes[1][2] == 1 else 1.2}
+    rows = _rows(layers, wins)
+    rules = algorithm_table.fit(rows)
+    assert rules.winograd_min_channels == 64 and rules.winograd4_min_pixels == math.inf
+    assert rules.fft_min_taps == math.inf and rules.im2col_pointwise
+    ev = algorithm_table.evaluate(rows, rules)
+    assert ev.agree == 1 and ev.geomean == 1 and ev.layers == len(layers)
+    always_direct = algorithm_table.evaluate(rows, heuristic.Rules())
+    assert always_direct.worst == pytest.approx(2.0) and always_direct.agree < 1
+
+
+def test_cli_algos_says_what_auto_runs(capsys, choice_file):
+    from tvmprims import cli
+    assert cli.main(["algos", "--shape", "1x4x9x9", "--shape", "4x4x3x3",
+                     "--param", "padding=1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("algo ") and len(out) == 2 + len(CONV2D_ALGORITHM_TABLE)
+    wl = conv2d_workload((1, 4, 9, 9), (4, 4, 3, 3), None, "float32", 1, 1)
+    assert out[-1] == f'algo="auto" runs: {heuristic.choose(wl)}'
+    assert not choice_file.exists()  # the search table alone records nothing

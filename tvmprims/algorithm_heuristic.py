@@ -1,0 +1,140 @@
+"""Choosing a conv2d algorithm without running any: rules fitted to measured searches.
+
+``conv2d(algo="auto")`` asks :func:`choose`, which looks at the layer's shape only (nothing is
+compiled or timed) and applies :class:`Rules`, in this order:
+
+1. a depthwise layer runs direct (its dedicated kernel);
+2. Winograd on a 3x3, stride-1 layer with at least ``winograd_min_channels`` input channels
+   per group and ``winograd_min_pixels`` output pixels (N * OH * OW): F(4x4, 3x3) from
+   ``winograd4_min_pixels`` on, else F(2x2, 3x3) (the transforms only pay off on wide,
+   large layers);
+3. the FFT on a stride-1 layer with a kernel of at least ``fft_min_taps`` taps (KH * KW);
+4. im2col on a 1x1 layer (``im2col_pointwise``) or a strided one (``im2col_strided``) with at
+   least ``im2col_min_channels`` input channels per group;
+5. direct otherwise.
+
+A rule's algorithm that does not apply, or needs more scratch memory than the budget
+(:func:`tvmprims.algorithms.scratch_budget`), falls through to the next (Winograd 4 to 2).
+
+The thresholds are a fit (:func:`tvmprims.algorithm_table.fit`: an exhaustive search over
+:data:`GRID`) to tables of :func:`tvmprims.find_algorithms` results: those that lose the
+least time against each layer's fastest algorithm (geometric mean). Rules of a
+few thresholds were chosen over a regression of time ratios on shape features: on a shared,
+noisy machine they generalise better to models left out of the fit
+(``docs/algorithm_choice/README.md``).
+``tvmprims.algorithm_table.evaluate`` says how often a choice agrees with a measured table
+and what misses cost.
+"""
+
+import math
+from dataclasses import astuple, dataclass
+
+import numpy as np
+
+from .ops._checks import NotApplicable
+from .ops.registry import CONV2D_ALGORITHM_TABLE, algorithm_workload, layer_args
+
+__all__ = ["Rules", "CPU_RULES", "MODELS", "GRID", "ORDER", "LayerShape", "layer_shape",
+           "fits", "usable", "choice_indices", "choose"]
+
+INF = math.inf
+#: Algorithm order of :func:`choice_indices` (index 0, direct, is the fallback).
+ORDER = ("direct", "im2col", "winograd2", "winograd4", "fft")
+assert set(ORDER) == set(CONV2D_ALGORITHM_TABLE)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Thresholds of :func:`choose` (each inclusive; ``inf`` disables a rule)."""
+
+    winograd_min_channels: float = INF
+    winograd_min_pixels: float = INF
+    winograd4_min_pixels: float = INF
+    fft_min_taps: float = INF
+    im2col_min_channels: float = INF
+    im2col_pointwise: bool = False
+    im2col_strided: bool = False
+
+
+#: Fitted by :func:`tvmprims.algorithm_table.fit` to ``docs/algorithm_choice/measured.csv``
+#: (AMD EPYC Zen 3, 2 cores, the hand schedules of that date). Refit after schedules change:
+#: ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured.csv``.
+CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
+                  winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
+                  im2col_pointwise=True, im2col_strided=False)
+
+#: Schedule kind (:func:`tvmprims.target.schedule_kind`) -> its rules; a kind without any
+#: (CUDA: not measured yet) runs direct under ``conv2d(algo="auto")``.
+MODELS = {"cpu": CPU_RULES}
+
+#: Values :func:`tvmprims.algorithm_table.fit` tries per threshold, the most conservative
+#: (closest to always direct) first: of equally good rules the first found is kept.
+GRID = {
+    "winograd_min_channels": (INF, 128, 64, 32, 16, 8),
+    "winograd_min_pixels": (56 * 56, 28 * 28, 14 * 14, 0),
+    "winograd4_min_pixels": (INF, 112 * 112, 56 * 56, 28 * 28),
+    "fft_min_taps": (INF, 15 * 15, 11 * 11, 9 * 9, 7 * 7, 5 * 5),
+    "im2col_min_channels": (INF, 128, 64, 32, 16, 4),
+    "im2col_pointwise": (False, True),
+    "im2col_strided": (False, True),
+}
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """What the rules look at, per layer (numpy arrays when fitting, scalars otherwise)."""
+
+    depthwise: object
+    channels: object   # input channels per group
+    taps: object       # KH * KW
+    strided: object
+    pixels: object     # N * OH * OW
+
+
+def layer_shape(direct_wl):
+    x_shape, w_shape, _, stride, _, _, groups = layer_args(direct_wl)
+    n, _, oh, ow = direct_wl.output_shape
+    return LayerShape(direct_wl.op == "depthwise_conv2d", x_shape[1] // groups,
+                  w_shape[2] * w_shape[3], max(stride) > 1, n * oh * ow)
+
+
+def fits(direct_wl, algo, budget):
+    """Whether ``algo`` applies to the layer within ``budget`` bytes of scratch memory."""
+    try:
+        wl = algorithm_workload(direct_wl, algo)
+    except NotApplicable:
+        return False
+    return algo == "direct" or budget is None or wl.scratch_bytes <= budget
+
+
+def usable(direct_wl, budget):
+    """Booleans in :data:`ORDER` order: applies to the layer within ``budget`` bytes."""
+    return np.array([fits(direct_wl, algo, budget) for algo in ORDER])
+
+
+def choice_indices(s, allowed, r):
+    """Index into :data:`ORDER` of the rules' choice per layer; ``s`` a :class:`LayerShape`
+    of arrays of L layers, ``allowed`` an (L, 5) boolean array (:func:`usable`)."""
+    wino = (~s.depthwise & (s.channels >= r.winograd_min_channels)
+            & (s.pixels >= r.winograd_min_pixels))
+    want4 = wino & (s.pixels >= r.winograd4_min_pixels)
+    fft = ~s.depthwise & (s.taps >= r.fft_min_taps)
+    im2col = (~s.depthwise & (s.channels >= r.im2col_min_channels)
+              & ((r.im2col_pointwise & (s.taps == 1)) | (r.im2col_strided & s.strided)))
+    # later assignments win: the rule order, reversed
+    choice = np.zeros(len(allowed), dtype=int)
+    for index, wanted in ((1, im2col), (4, fft), (2, wino), (3, want4)):
+        choice = np.where(wanted & allowed[:, index], index, choice)
+    return choice
+
+
+def choose(direct_wl, rules=CPU_RULES, budget=None):
+    """The algorithm :class:`Rules` pick for the layer of ``direct_wl`` among those that apply
+    within ``budget`` bytes of scratch memory (None: no bound)."""
+    shape = LayerShape(*(np.array([v]) for v in astuple(layer_shape(direct_wl))))
+    allowed = np.ones((1, len(ORDER)), dtype=bool)
+    while True:  # check only what the rules pick (building a workload costs milliseconds)
+        algo = ORDER[int(choice_indices(shape, allowed, rules)[0])]
+        if algo == "direct" or fits(direct_wl, algo, budget):
+            return algo
+        allowed[0, ORDER.index(algo)] = False
