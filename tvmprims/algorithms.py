@@ -23,7 +23,7 @@ import numpy as np
 
 from . import algorithm_heuristic as _heuristic
 from ._version import __version__
-from .build import build_workload, target_cache_key
+from .build import build_workload, forget_calls, target_cache_key
 from .json_store import JsonStore, user_cache_path
 from .ops._checks import NotApplicable
 from .ops.registry import (CONV2D_ALGORITHM_TABLE, PROPAGATES_NON_FINITE,
@@ -172,6 +172,7 @@ def forget_choices():
     with _lock:
         _memory.clear()
         _store["store"] = None
+    forget_calls()
 
 
 def _file_key(direct_wl, resolved, schedule):
@@ -222,6 +223,7 @@ def searched_algorithm(direct_wl, target=None, schedule="auto"):
                         else round(best.seconds * 1e3, 6), "layer": direct_wl.describe()})
     with _lock:
         _memory[mem_key] = chosen
+    forget_calls()  # auto now runs the searched choice for this layer
     return chosen
 
 

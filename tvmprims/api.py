@@ -134,18 +134,29 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     if algo not in CONV2D_ALGORITHMS:
         raise ValueError(f"unknown conv2d algo {algo!r}: expected one of {CONV2D_ALGORITHMS}")
     (x, weight, *rest), dtype = _inputs(optional=("bias",), x=x, weight=weight, bias=bias)
-    wl = conv2d_workload(x.shape, weight.shape, rest[0].shape if rest else None, dtype, stride,
-                         padding, dilation, groups, "direct" if algo in _CHOSEN else algo)
+    bias_shape = rest[0].shape if rest else None
+
+    def direct_workload():
+        return conv2d_workload(x.shape, weight.shape, bias_shape, dtype, stride, padding,
+                               dilation, groups, "direct" if algo in _CHOSEN else algo)
+
+    def make():
+        wl = direct_workload()
+        if algo in _CHOSEN:
+            wl = _algorithms.choose_algorithm(wl, target, schedule, algo)
+        return build_workload(wl, target, schedule)
+
+    kernel = kernel_for_call(("conv2d", algo, x.shape, weight.shape, bias_shape, dtype,
+                              _key(stride), _key(padding), _key(dilation), _key(groups),
+                              target, schedule), make)
     arrays = [x, weight, *rest]
-    if algo not in _CHOSEN:
-        return build_workload(wl, target, schedule).run_checked(arrays)
-    chosen = _algorithms.choose_algorithm(wl, target, schedule, algo)  # looked up per call
-    out = build_workload(chosen, target, schedule).run_checked(arrays)
+    out = kernel.run_checked(arrays)
     # A transform algorithm spreads a NaN or inf over a tile or the whole output; whether
     # auto or search picked one depends on the layer and machine, the result must not: redo
     # such a call directly.
-    if algorithm_of(chosen) not in PROPAGATES_NON_FINITE and not _all_finite(out):
-        out = build_workload(wl, target, schedule).run_checked(arrays, out)
+    if (algo in _CHOSEN and algorithm_of(kernel.workload) not in PROPAGATES_NON_FINITE
+            and not _all_finite(out)):
+        out = build_workload(direct_workload(), target, schedule).run_checked(arrays, out)
     return out
 
 

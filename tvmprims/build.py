@@ -19,7 +19,7 @@ from .target import resolve_target, schedule_kind, target_key
 from .tuning_records import tuned_record
 from .workload import Workload
 
-__all__ = ["build_workload", "kernel_for_call", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
+__all__ = ["build_workload", "kernel_for_call", "forget_calls", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
            "TunedRecordMissing", "clear_cache", "cache_info", "target_cache_key"]
 
 #: Schedule names accepted by ``schedule=``:
@@ -181,6 +181,14 @@ def kernel_for_call(signature, make):
                 _calls.clear()
             _calls[signature] = kernel
     return kernel
+
+
+def forget_calls():
+    """Forget the call signatures of :func:`kernel_for_call` (not the kernels): a call whose
+    kernel is chosen, not given (``conv2d(algo="auto")``), chooses again. The algorithm
+    search calls it when it records or forgets a choice."""
+    with _lock:
+        _calls.clear()
 
 
 def target_cache_key(target):
