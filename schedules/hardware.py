@@ -32,7 +32,7 @@ import numpy as np
 from .._tvm import Target, llvm_cpu_features, llvm_host_triple
 from ..target import DEFAULT_CUDA_ARCH
 
-__all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "MEASURED_REGISTERS",
+__all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "cpu_cores", "MEASURED_REGISTERS",
            "GpuModel", "gpu_model", "SM_COUNTS", "DEFAULT_SM_COUNT", "DEFAULT_GPU"]
 
 
@@ -131,6 +131,11 @@ class CpuParams:
     gemm_k_unroll: int = 4
     convolve_vectors: int = 4
     depthwise_vectors: int = 4
+    gemm_k_block: int = 128
+    gemm_n_block: int = 128
+    gemv_max_rows: int = 16
+    gemv_result_bytes: int = 16 * 1024
+    gemv_k_unroll: int = 8
 
     @classmethod
     def for_registers(cls, vector_registers):
@@ -192,6 +197,11 @@ def cpu_model(target):
         _by_object.clear()
     _by_object[id(target)] = (target, model)
     return model
+
+
+def cpu_cores(target):
+    """Cores a CPU target's parallel loops are spread over (its ``num-cores``, else 1)."""
+    return int(target.attrs.get("num-cores", 1))
 
 
 def cpu_params(target):

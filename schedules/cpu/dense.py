@@ -3,14 +3,11 @@ bias and ReLU applied to each register tile as it is written back (no second pas
 
 from tvmprims.ops.dense import MATMUL
 
-from ..common import vector_lanes
-from ..gemm_tiling import schedule_cpu_gemm
-from ..hardware import cpu_params
+from ..gemm_tiling import schedule_cpu_matmul
 
 __all__ = ["schedule"]
 
 
 def schedule(sch, wl, target):
     (m, k), (_, n) = wl.shapes[:2]
-    schedule_cpu_gemm(sch, MATMUL, vector_lanes(target, wl.dtype), m, n, k,
-                      params=cpu_params(target))
+    schedule_cpu_matmul(sch, MATMUL, target, wl.dtype, m, n, k)

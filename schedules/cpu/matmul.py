@@ -16,15 +16,12 @@ The tiling is shared with other GEMM-shaped operators: see ``schedules/gemm_tili
 
 from tvmprims.ops.matmul import MATMUL
 
-from ..common import vector_lanes
 from ..gemm_tiling import cpu_tile_sizes as tile_sizes
-from ..gemm_tiling import schedule_cpu_gemm
-from ..hardware import cpu_params
+from ..gemm_tiling import schedule_cpu_matmul
 
 __all__ = ["schedule", "tile_sizes"]
 
 
 def schedule(sch, wl, target):
     (m, k), (_, n) = wl.shapes
-    schedule_cpu_gemm(sch, MATMUL, vector_lanes(target, wl.dtype), m, n, k,
-                      params=cpu_params(target))
+    schedule_cpu_matmul(sch, MATMUL, target, wl.dtype, m, n, k)
