@@ -15,6 +15,8 @@ of ``schedules/cpu/matmul.py``. CUDA (:func:`schedule_gpu_gemm`): shared-memory 
 register accumulators; the schedule of ``schedules/cuda/matmul.py``.
 """
 
+from dataclasses import replace
+
 import numpy as np
 
 from tvmprims._tvm import is_padded_name, partitioned_block_name
@@ -213,7 +215,8 @@ def gemm_blocks(m, n, k, lanes, cores, params=None):
     near) and the number of row blocks, more than one only when there are fewer column
     blocks than ``cores``."""
     params = params or CpuParams()
-    mi, ni, ku = cpu_tile_sizes(m, n, k, lanes, params)
+    rows = params.gemm_accumulators // params.gemm_vectors
+    mi, ni, ku = cpu_tile_sizes(m, n, k, lanes, replace(params, gemm_rows=rows))
     k_blocks = -(-k // params.gemm_k_block)
     kc = -(-k // k_blocks)
     kc = -(-kc // ku) * ku
