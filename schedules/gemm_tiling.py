@@ -27,7 +27,7 @@ from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finis
                          shrink_to_fill, threads_per_block)
 from .hardware import DEFAULT_GPU, CpuParams, cpu_cores, cpu_model, lanes_for
 
-__all__ = ["cpu_tile_sizes", "schedule_cpu_gemm", "schedule_cpu_matmul", "uses_gemv", "gemv_tiling",
+__all__ = ["cpu_tile_sizes", "schedule_cpu_gemm", "schedule_cpu_matmul", "matmul_path", "uses_gemv", "gemv_tiling",
            "schedule_cpu_gemv", "schedule_cpu_blocked_gemm", "gemm_blocks",
            "gpu_tile_sizes", "schedule_gpu_gemm",
            "producer_of_read", "reads_named", "inline_into_write_back"]
@@ -187,17 +187,30 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
 
 def schedule_cpu_matmul(sch, name, target, dtype, m, n, k):
     """The CPU schedule of a plain GEMM block ``name`` (``matmul``, ``dense``: A and B
-    function arguments, no batch): :func:`schedule_cpu_gemv` for at most
-    ``gemv_max_rows`` rows, else :func:`schedule_cpu_blocked_gemm`. Returns the path taken,
-    ``"gemv"`` or ``"gemm"``."""
+    function arguments, no batch), by :func:`matmul_path`: :func:`schedule_cpu_gemv`,
+    :func:`schedule_cpu_gemm` or :func:`schedule_cpu_blocked_gemm`. Returns the path taken."""
     model = cpu_model(target)
     params, lanes = model.params, model.lanes(dtype)
+    itemsize = np.dtype(dtype).itemsize
+    path = matmul_path(m, n, k, itemsize, params)
+    if path == "gemv":
+        schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cpu_cores(target), params)
+    elif path == "blocked":
+        schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cpu_cores(target), params)
+    else:
+        schedule_cpu_gemm(sch, name, lanes, m, n, k, params=params)
+    return path
+
+
+def matmul_path(m, n, k, itemsize, params=None):
+    """The schedule :func:`schedule_cpu_matmul` takes: ``"gemv"`` for at most
+    ``params.gemv_max_rows`` rows; ``"gemm"`` (:func:`schedule_cpu_gemm`: all of B packed
+    first, register tiles over all of K) when B is at most ``params.gemm_whole_b_bytes``
+    (it stays in cache while the tiles sweep it); else ``"blocked"``."""
+    params = params or CpuParams()
     if uses_gemv(m, params):
-        schedule_cpu_gemv(sch, name, lanes, m, n, k, np.dtype(dtype).itemsize,
-                          cpu_cores(target), params)
         return "gemv"
-    schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cpu_cores(target), params)
-    return "gemm"
+    return "gemm" if k * n * itemsize <= params.gemm_whole_b_bytes else "blocked"
 
 
 def uses_gemv(m, params=None):

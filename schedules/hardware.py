@@ -125,6 +125,12 @@ class CpuParams:
         vectors and the broadcast A element. AVX2: 12 (6 x 2; 4 x 2 ran 0.79x numpy on
         64x4096x4096, 6 x 2 0.91x). AVX-512: 24 (12 x 2 zmm; not measured, the proportion
         BLIS's Skylake-X sgemm kernel uses).
+    gemm_whole_b_bytes : int
+        Largest B (bytes) matmul/dense multiply with :func:`schedule_cpu_gemm` (all of B
+        packed first, register tiles over all of K): then B stays in L2/L3 while the tiles
+        sweep it, and the tile is written once. Measured on Zen 3 (one thread, x numpy):
+        1024x64x4096 (1 MiB) 1.14 vs 0.90 blocked, 256x576x1000 (2.3 MiB) 0.89 vs 0.73;
+        64x576x4096 (9.4 MiB) 0.34 vs 0.75.
     gemm_k_block, gemm_n_block : int
         K rows and columns of the block of B the blocked GEMM packs at a time (128 x 64
         floats, 32 KiB: its panels are reused by every register tile of a column block
@@ -155,6 +161,7 @@ class CpuParams:
     convolve_vectors: int = 4
     depthwise_vectors: int = 4
     gemm_accumulators: int = 12
+    gemm_whole_b_bytes: int = 4 * 1024 * 1024
     gemm_k_block: int = 128
     gemm_n_block: int = 64
     gemv_max_rows: int = 8

@@ -2,20 +2,26 @@
 
 Arrays are made as users make them (``np.random.rand(M, K).astype(np.float32)``, so their
 alignment is whatever numpy gives). Each shape is timed in interleaved rounds (tvmprims API,
-numpy, the kernel alone through ``Kernel.time``), keeping the best of each; ratios are numpy
-time / tvmprims time (above 1: tvmprims is faster).
+numpy, the kernel alone on 64-byte aligned copies), keeping the best of each; ratios are
+numpy time / tvmprims time (above 1: tvmprims is faster).
 
-Run: ``python -m tvmprims.gemm_bench [--quick]``.
+``--cpu-time`` times one thread's CPU time (``time.thread_time``) instead of wall time: on a
+machine shared with other jobs it does not count the time the thread waits for a core. It
+needs one thread on both sides, set before Python starts:
+``TVM_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python -m tvmprims.gemm_bench --cpu-time``.
+
+Run: ``python -m tvmprims.gemm_bench [--quick] [--cpu-time]``.
 """
 
 import itertools
 import math
+import os
 import time
 
 import numpy as np
 
 from .api import build, matmul
-from .timing import best_time
+from .arrays import aligned_empty
 
 __all__ = ["SWEEP", "ISSUE_CASES", "sweep_shapes", "measure", "run", "format_rows"]
 
@@ -34,29 +40,51 @@ def sweep_shapes(max_flops=4.5e9):
     return shapes + [s for s in ISSUE_CASES if s not in shapes]
 
 
-def measure(m, k, n, rounds=3, seconds=0.1, target="llvm"):
+def _aligned(x):
+    copy = aligned_empty(x.shape, x.dtype)
+    copy[...] = x
+    return copy
+
+
+def _best(fn, clock, seconds, calls=3):
+    """Best of ``calls`` timed calls of ``fn`` (at least one, and no more than fill
+    ``seconds``)."""
+    best = math.inf
+    for _ in range(calls):
+        start = clock()
+        fn()
+        best = min(best, clock() - start)
+        if best * calls > seconds:
+            break
+    return best
+
+
+def measure(m, k, n, rounds=3, seconds=0.1, target="llvm", clock=time.perf_counter):
     """Seconds per call: ``{"api", "numpy", "kernel"}``, each the best over ``rounds``
-    interleaved rounds of ``best_time`` (``seconds`` each)."""
+    interleaved rounds of a few calls."""
     rng = np.random.default_rng(0)
     a = rng.random((m, k)).astype(np.float32)
     b = rng.random((k, n)).astype(np.float32)
     kernel = build("matmul", (m, k), (k, n), target=target)
-    matmul(a, b, target=target)  # compile and cache before timing
-    best = dict.fromkeys(("api", "numpy", "kernel"), math.inf)
+    aligned = [_aligned(a), _aligned(b), aligned_empty((m, n), np.float32)]
+    func = kernel.module["main"]
+    calls = {"api": lambda: matmul(a, b, target=target), "numpy": lambda: np.matmul(a, b),
+             "kernel": lambda: func(*aligned)}
+    for fn in calls.values():  # compile, warm up
+        fn()
+    best = dict.fromkeys(calls, math.inf)
     for _ in range(rounds):
-        best["api"] = min(best["api"], best_time(lambda: matmul(a, b, target=target), seconds))
-        best["numpy"] = min(best["numpy"], best_time(lambda: np.matmul(a, b), seconds))
-        best["kernel"] = min(best["kernel"], kernel.time(a, b, repeat=3,
-                                                           min_repeat_ms=int(seconds * 300)).seconds)
+        for name, fn in calls.items():
+            best[name] = min(best[name], _best(fn, clock, seconds))
     return best
 
 
-def run(shapes, rounds=3, seconds=0.1, target="llvm", progress=print):
+def run(shapes, rounds=3, seconds=0.1, target="llvm", progress=print, clock=time.perf_counter):
     """One row dict per shape: times, ratios (numpy / tvmprims) for the API and the kernel,
     GFLOP/s and, for M=1, the GB/s read from B."""
     rows = []
     for m, k, n in shapes:
-        t = measure(m, k, n, rounds, seconds, target)
+        t = measure(m, k, n, rounds, seconds, target, clock)
         row = {"m": m, "k": k, "n": n, **t, "api_ratio": t["numpy"] / t["api"],
                "kernel_ratio": t["numpy"] / t["kernel"],
                "gflops": 2 * m * k * n / t["kernel"] / 1e9,
@@ -99,13 +127,20 @@ def main(argv=None):
                         help="MxKxN (repeatable): these shapes only")
     parser.add_argument("--max-gflop", type=float, default=4.5)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="one thread's CPU time (needs TVM_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1)")
     args = parser.parse_args(argv)
+    clock = time.perf_counter
+    if args.cpu_time:
+        if not (os.environ.get("TVM_NUM_THREADS") == "1" == os.environ.get("OPENBLAS_NUM_THREADS")):
+            parser.error("--cpu-time needs TVM_NUM_THREADS=1 and OPENBLAS_NUM_THREADS=1")
+        clock = time.thread_time
     if args.shape:
         shapes = [tuple(int(x) for x in s.split("x")) for s in args.shape]
     else:
         shapes = list(ISSUE_CASES) if args.quick else sweep_shapes(args.max_gflop * 1e9)
     start = time.perf_counter()
-    rows = run(shapes, args.rounds)
+    rows = run(shapes, args.rounds, clock=clock)
     print()
     print(format_rows(rows))
     print(f"({len(rows)} shapes in {time.perf_counter() - start:.0f} s)")
