@@ -10,9 +10,12 @@ approximate log matmul). There may be several A and several B operands (sign and
 each factor in ``matmul_log``); which reads are B operands is given by the caller.
 
 CPU (:func:`schedule_cpu_gemm`): register tiles of ``mi x ni`` outputs accumulated over
-all of ``k``, B operands packed in ``ni``-wide panels, padding to whole tiles; the schedule
-of ``schedules/cpu/matmul.py``. CUDA (:func:`schedule_gpu_gemm`): shared-memory tiles and
-register accumulators; the schedule of ``schedules/cuda/matmul.py``.
+all of ``k``, B operands packed in ``ni``-wide panels, padding to whole tiles. Plain
+``matmul``/``dense`` blocks (:func:`schedule_cpu_matmul`) also have a few-rows path that reads
+B in place (:func:`schedule_cpu_gemv`) and a cache-blocked path for a B too large for the
+caches (:func:`schedule_cpu_blocked_gemm`); :func:`matmul_path` picks one.
+CUDA (:func:`schedule_gpu_gemm`): shared-memory tiles and register accumulators; the
+schedule of ``schedules/cuda/matmul.py``.
 """
 
 from dataclasses import replace
@@ -27,8 +30,9 @@ from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finis
                          shrink_to_fill, threads_per_block)
 from .hardware import DEFAULT_GPU, CpuParams, cpu_cores, cpu_model, lanes_for
 
-__all__ = ["cpu_tile_sizes", "schedule_cpu_gemm", "schedule_cpu_matmul", "matmul_path", "uses_gemv", "gemv_tiling",
-           "schedule_cpu_gemv", "schedule_cpu_blocked_gemm", "gemm_blocks",
+__all__ = ["cpu_tile_sizes", "schedule_cpu_gemm", "schedule_cpu_matmul", "matmul_path",
+           "uses_gemv", "gemv_tiling", "schedule_cpu_gemv", "schedule_cpu_blocked_gemm",
+           "gemm_blocks",
            "gpu_tile_sizes", "schedule_gpu_gemm",
            "producer_of_read", "reads_named", "inline_into_write_back"]
 

@@ -32,7 +32,8 @@ import numpy as np
 from .._tvm import Target, llvm_cpu_features, llvm_host_triple
 from ..target import DEFAULT_CUDA_ARCH
 
-__all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "cpu_cores", "MEASURED_REGISTERS",
+__all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "cpu_cores",
+           "MEASURED_REGISTERS",
            "GpuModel", "gpu_model", "SM_COUNTS", "DEFAULT_SM_COUNT", "DEFAULT_GPU"]
 
 

@@ -128,7 +128,8 @@ def main(argv=None):
     parser.add_argument("--max-gflop", type=float, default=4.5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cpu-time", action="store_true",
-                        help="one thread's CPU time (needs TVM_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1)")
+                        help="one thread's CPU time (needs TVM_NUM_THREADS=1 and "
+                             "OPENBLAS_NUM_THREADS=1)")
     args = parser.parse_args(argv)
     clock = time.perf_counter
     if args.cpu_time:

@@ -1,5 +1,7 @@
-"""CPU schedule for ``dense``: the register-tiled GEMM of ``schedules/cpu/matmul.py``, with
-bias and ReLU applied to each register tile as it is written back (no second pass)."""
+"""CPU schedule for ``dense``: the GEMM paths of ``schedules/cpu/matmul.py``, with bias and
+ReLU applied to each register tile as it is written back (``gemm``), to each block of C once
+it is complete (``blocked``), or as a parallel vectorised pass after the product (``gemv``,
+whose product reads B once: the pass touches only M x N outputs)."""
 
 from tvmprims.ops.dense import MATMUL
 
