@@ -10,20 +10,30 @@ approximate log matmul). There may be several A and several B operands (sign and
 each factor in ``matmul_log``); which reads are B operands is given by the caller.
 
 CPU (:func:`schedule_cpu_gemm`): register tiles of ``mi x ni`` outputs accumulated over
-all of ``k``, B operands packed in ``ni``-wide panels, padding to whole tiles; the schedule
-of ``schedules/cpu/matmul.py``. CUDA (:func:`schedule_gpu_gemm`): shared-memory tiles and
-register accumulators; the schedule of ``schedules/cuda/matmul.py``.
+all of ``k``, B operands packed in ``ni``-wide panels, padding to whole tiles. Plain
+``matmul``/``dense`` blocks (:func:`schedule_cpu_matmul`) also have a few-rows path that reads
+B in place (:func:`schedule_cpu_gemv`) and a cache-blocked path for a B too large for the
+caches (:func:`schedule_cpu_blocked_gemm`); :func:`matmul_path` picks one.
+CUDA (:func:`schedule_gpu_gemm`): shared-memory tiles and register accumulators; the
+schedule of ``schedules/cuda/matmul.py``.
 """
 
-from tvmprims._tvm import is_padded_name
+from dataclasses import replace
 
-from .common import (CPU_REGISTER_SCOPE, accumulate_locally, fuse_parallel, loop_extent,
-                     parallel_vectorized_stage, split_factor, vectorize_innermost)
+import numpy as np
+
+from tvmprims._tvm import is_padded_name, partitioned_block_name
+
+from .common import (CPU_REGISTER_SCOPE, accumulate_locally, divisor_at_most, fuse_parallel,
+                     loop_extent, parallel_vectorized_stage, split_factor, vectorize_innermost)
 from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finish_gpu_reduction,
                          shrink_to_fill, threads_per_block)
-from .hardware import DEFAULT_GPU, CpuParams, lanes_for
+from .hardware import DEFAULT_GPU, CpuParams, cpu_cores, cpu_model, lanes_for
 
-__all__ = ["cpu_tile_sizes", "schedule_cpu_gemm", "gpu_tile_sizes", "schedule_gpu_gemm",
+__all__ = ["cpu_tile_sizes", "schedule_cpu_gemm", "schedule_cpu_matmul", "matmul_path",
+           "uses_gemv", "gemv_tiling", "schedule_cpu_gemv", "schedule_cpu_blocked_gemm",
+           "gemm_blocks",
+           "gpu_tile_sizes", "schedule_gpu_gemm",
            "producer_of_read", "reads_named", "inline_into_write_back"]
 
 
@@ -177,6 +187,172 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
             parallel_vectorized_stage(sch, stage, lanes)
     sch.decompose_reduction(acc, ko)
     return acc
+
+
+def schedule_cpu_matmul(sch, name, target, dtype, m, n, k):
+    """The CPU schedule of a plain GEMM block ``name`` (``matmul``, ``dense``: A and B
+    function arguments, no batch), by :func:`matmul_path`: :func:`schedule_cpu_gemv`,
+    :func:`schedule_cpu_gemm` or :func:`schedule_cpu_blocked_gemm`. Returns the path taken."""
+    model = cpu_model(target)
+    params, lanes = model.params, model.lanes(dtype)
+    itemsize = np.dtype(dtype).itemsize
+    path = matmul_path(m, n, k, itemsize, params)
+    if path == "gemv":
+        schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cpu_cores(target), params)
+    elif path == "blocked":
+        schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cpu_cores(target), params)
+    else:
+        schedule_cpu_gemm(sch, name, lanes, m, n, k, params=params)
+    return path
+
+
+def matmul_path(m, n, k, itemsize, params=None):
+    """The schedule :func:`schedule_cpu_matmul` takes: ``"gemv"`` for at most
+    ``params.gemv_max_rows`` rows; ``"gemm"`` (:func:`schedule_cpu_gemm`: all of B packed
+    first, register tiles over all of K) when B is at most ``params.gemm_whole_b_bytes``
+    (it stays in cache while the tiles sweep it); else ``"blocked"``."""
+    params = params or CpuParams()
+    if uses_gemv(m, params):
+        return "gemv"
+    return "gemm" if k * n * itemsize <= params.gemm_whole_b_bytes else "blocked"
+
+
+def uses_gemv(m, params=None):
+    """True when :func:`schedule_cpu_matmul` takes the few-rows path for ``m`` rows."""
+    return m <= (params or CpuParams()).gemv_max_rows
+
+
+# --- CPU, blocked for the caches ---------------------------------------------------------------
+
+def gemm_blocks(m, n, k, lanes, cores, params=None):
+    """``(mi, ni, ku, kc, nc, row_blocks)`` of :func:`schedule_cpu_blocked_gemm`: the register
+    tile (:func:`cpu_tile_sizes`), the K block ``kc`` (about ``params.gemm_k_block``, a
+    multiple of ``ku`` cutting K evenly), the column block ``nc`` (a whole number of ``ni``
+    panels, about ``params.gemm_n_block`` columns, dividing the padded N when a divisor is
+    near) and the number of row blocks, more than one only when there are fewer column
+    blocks than ``cores``."""
+    params = params or CpuParams()
+    rows = params.gemm_accumulators // params.gemm_vectors
+    mi, ni, ku = cpu_tile_sizes(m, n, k, lanes, replace(params, gemm_rows=rows))
+    k_blocks = -(-k // params.gemm_k_block)
+    kc = -(-k // k_blocks)
+    kc = -(-kc // ku) * ku
+    panels = -(-n // ni)
+    nc = ni * split_factor(panels, max(1, params.gemm_n_block // ni))
+    col_blocks = -(-panels * ni // nc)
+    row_tiles = -(-m // mi)
+    row_blocks = min(row_tiles, -(-cores // col_blocks))
+    return mi, ni, ku, kc, nc, row_blocks
+
+
+def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None):
+    """Cache-blocked CPU schedule of the GEMM block ``name`` (``C[i, j] += A[i, k] * B[k, j]``,
+    extents ``m x n x k``, A and B function arguments, no batch), for K of any length.
+
+    1. ``pad_einsum`` rounds M and N up to the register tile ``mi x ni``
+       (:func:`gemm_blocks`); K is not padded.
+    2. C is cut into blocks of ``nc`` columns (and, when those are fewer than the cores,
+       rows), parallel. Within a block, K is swept in blocks of ``kc``: the ``kc x nc`` block
+       of B is packed into ``ni``-wide panels right before use (so it is read from memory
+       once and packed into L2, not written out whole), then every ``mi x ni`` register tile
+       of the block accumulates over those ``kc`` steps; C accumulates across K blocks.
+    3. The micro-kernel is :func:`schedule_cpu_gemm`'s: ``ni`` vectorised, ``mi`` rows and
+       ``ku`` steps of K unrolled.
+    4. The copy out of the padded C and element-wise consumers (bias, ReLU) run per block,
+       right after it is complete, while it is still in cache.
+    """
+    mi, ni, ku, kc, nc, row_blocks = gemm_blocks(m, n, k, lanes, cores, params)
+    block = sch.get_sblock(name)
+    sch.pad_einsum(block, [mi, ni, 1])
+    pack = producer_of_read(sch, block, 1)
+    if pack is None:
+        pack = sch.cache_read(block, 1, "global")
+    a_pad = producer_of_read(sch, block, 0)
+    i, j, kk = sch.get_loops(block)
+    io, it, ii = sch.split(i, [row_blocks, None, mi])
+    jc, jt, ji = sch.split(j, [None, nc // ni, ni])
+    ko, kin, ki = sch.split(kk, [None, kc // ku, ku])
+    sch.reorder(io, jc, ko, jt, it, kin, ki, ii, ji)
+    tile_block = fuse_parallel(sch, [io, jc])
+    sch.vectorize(ji)
+    sch.unroll(ii)
+    sch.unroll(ki)
+    _pack_panels(sch, block, pack, ni, lanes)
+    sch.compute_at(pack, ko)
+    vectorize_innermost(sch, pack, lanes)
+    if a_pad is not None:
+        parallel_vectorized_stage(sch, a_pad, lanes)
+    consumers = sch.get_consumers(block)
+    if consumers:
+        write_back = consumers[0]
+        sch.reverse_compute_at(write_back, tile_block)
+        inline_into_write_back(sch, write_back)
+        vectorize_innermost(sch, write_back, lanes)
+    sch.decompose_reduction(block, ko)
+
+
+# --- CPU, few rows: a GEMV over rows of B -------------------------------------------------------
+
+def gemv_tiling(m, n, k, lanes, itemsize, cores, params=None):
+    """``(chunks, chunk_vectors, ku)`` of the few-rows schedule (:func:`schedule_cpu_gemv`):
+    the ``N // lanes`` whole vectors of columns are cut into ``chunks`` chunks (a multiple of
+    ``cores``) of ``chunk_vectors`` vectors, few enough that a chunk's ``m`` rows of results
+    stay in L1 (``params.gemv_result_bytes``); K is unrolled by ``ku``, a divisor of K of at
+    most ``params.gemv_k_unroll`` (B rows read at once)."""
+    params = params or CpuParams()
+    n_vectors = n // lanes
+    per_chunk = max(1, params.gemv_result_bytes // (m * lanes * itemsize))
+    chunks = max(1, -(-n_vectors // per_chunk))
+    chunks = -(-chunks // cores) * cores if n_vectors >= cores else max(1, n_vectors)
+    chunk_vectors = max(1, -(-n_vectors // chunks))
+    return -(-n_vectors // chunk_vectors), chunk_vectors, divisor_at_most(k, params.gemv_k_unroll)
+
+
+def schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cores, params=None):
+    """Few-rows CPU schedule of the GEMM block ``name`` (``C[i, j] += A[i, k] * B[k, j]``,
+    extents ``m x n x k``, A and B function arguments): B is read once, in place, row by row.
+
+    Nothing is padded or packed (either would copy all of B, as much memory traffic as the
+    product itself when M is small). The whole vectors of columns are cut into chunks
+    (:func:`gemv_tiling`), parallel; for each chunk, ``ku`` rows of B at a time are swept
+    left to right, contiguous loads, each B vector multiplied by every row of A (unrolled)
+    and added into the chunk's rows of C, which stay in L1. The last ``N % lanes`` columns
+    (``loop_partition``) are a scalar loop. C accumulates in place: there is no write-back,
+    and element-wise consumers (bias, ReLU) are a parallel vectorised pass after it.
+    """
+    chunks, chunk_vectors, ku = gemv_tiling(m, n, k, lanes, itemsize, cores, params)
+    whole = n // lanes * lanes
+    block = sch.get_sblock(name)
+    for consumer in sch.get_consumers(block):
+        parallel_vectorized_stage(sch, consumer, lanes)
+    i, j, _ = sch.get_loops(block)
+    sch.reorder(j, i)  # j outermost, so that partitioning it leaves (j, i, k) to each part
+    if 0 < whole < n:
+        var = sch.get(j).loop_var.name
+        sch.loop_partition(j, [whole, None])
+        block = sch.get_sblock(partitioned_block_name(name, var, 0))
+        _gemv_tail(sch, sch.get_sblock(partitioned_block_name(name, var, 1)))
+    elif whole == 0:
+        _gemv_tail(sch, block)
+        return
+    j, i, kk = sch.get_loops(block)
+    jo, jv, jl = sch.split(j, [chunks, chunk_vectors, lanes])
+    ko, ki = sch.split(kk, [None, ku])
+    sch.reorder(jo, ko, jv, ki, i, jl)
+    sch.parallel(jo)
+    sch.vectorize(jl)
+    sch.unroll(i)
+    sch.unroll(ki)
+    sch.decompose_reduction(block, ko)
+
+
+def _gemv_tail(sch, block):
+    """The last ``< lanes`` columns: for each row of A, one pass over K with the columns
+    unrolled (their partial sums stay in registers)."""
+    j, i, kk = sch.get_loops(block)
+    sch.reorder(i, kk, j)
+    sch.unroll(j)
+    sch.decompose_reduction(block, kk)
 
 
 def _pack_panels(sch, acc, pack, ni, lanes):

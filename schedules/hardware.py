@@ -32,7 +32,8 @@ import numpy as np
 from .._tvm import Target, llvm_cpu_features, llvm_host_triple
 from ..target import DEFAULT_CUDA_ARCH
 
-__all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "MEASURED_REGISTERS",
+__all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "cpu_cores",
+           "MEASURED_REGISTERS",
            "GpuModel", "gpu_model", "SM_COUNTS", "DEFAULT_SM_COUNT", "DEFAULT_GPU"]
 
 
@@ -85,11 +86,14 @@ class CpuParams:
         winograd_registers   12 = 16 - 4                        12 (kept at the AVX2 value)
         fft_registers        12 = 16 - 4                        12 (kept at the AVX2 value)
         fma_chains           8                                  8
-        gemm_rows x vectors  4 x 2 (8 accumulators), K by 4     the same
+        gemm_rows x vectors  4 x 2 (8 accumulators), K by 4     the same (conv2d_im2col and
+                                                                matmul_log's GEMM)
+        gemm_accumulators    12 (blocked GEMM: 6 x 2)           24 (12 x 2)
         convolve_vectors     4                                  4
         depthwise_vectors    4                                  4
 
-    32-register ISAs are kept at the AVX2 value until measured on AVX-512 (no Zen 4 or
+    Except ``gemm_accumulators`` (a proportion of the register file), 32-register ISAs are
+    kept at the AVX2 value until measured on AVX-512 (no Zen 4 or
     AArch64 machine to measure on): :meth:`for_registers` counts at most
     :data:`MEASURED_REGISTERS`. Vector widths do follow the ISA (:class:`CpuModel`).
 
@@ -115,6 +119,32 @@ class CpuParams:
         ``gemm_vectors`` SIMD vectors of columns (fewer rows when M is smaller, one vector
         when N is), K unrolled by ``gemm_k_unroll`` when it divides K; measured best on
         AVX2.
+    gemm_accumulators : int
+        Vector accumulators of the cache-blocked GEMM's register tile
+        (``schedule_cpu_blocked_gemm``: ``gemm_accumulators // gemm_vectors`` rows by
+        ``gemm_vectors`` vectors): three quarters of the register file, the rest for the B
+        vectors and the broadcast A element. AVX2: 12 (6 x 2; 4 x 2 ran 0.79x numpy on
+        64x4096x4096, 6 x 2 0.91x). AVX-512: 24 (12 x 2 zmm; not measured, the proportion
+        BLIS's Skylake-X sgemm kernel uses).
+    gemm_whole_b_bytes : int
+        Largest B (bytes) matmul/dense multiply with :func:`schedule_cpu_gemm` (all of B
+        packed first, register tiles over all of K): then B stays in L2/L3 while the tiles
+        sweep it, and the tile is written once. Measured on Zen 3 (one thread, x numpy):
+        1024x64x4096 (1 MiB) 1.14 vs 0.90 blocked, 256x576x1000 (2.3 MiB) 0.89 vs 0.73;
+        64x576x4096 (9.4 MiB) 0.34 vs 0.75.
+    gemm_k_block, gemm_n_block : int
+        K rows and columns of the block of B the blocked GEMM packs at a time (128 x 64
+        floats, 32 KiB: its panels are reused by every register tile of a column block
+        from L1/L2). Measured on Zen 3 (64x4096x4096): 128 x 64 best of 128/256 x 64/128.
+    gemv_max_rows : int
+        Most rows M for which matmul/dense take the few-rows path (``schedule_cpu_gemv``,
+        B read once in place). Measured on Zen 3, K = N = 4096: at M = 4 the GEMV ran 1.27x
+        numpy and the blocked GEMM 0.75x, at M = 8 0.9-1.4x and 0.76x, at M = 16 0.43x and 0.77x.
+    gemv_result_bytes : int
+        Rows of C one chunk of the GEMV path accumulates (its width times M times the
+        itemsize; kept in L2): 64 KiB ran M = 8 1.4x faster than 16 KiB.
+    gemv_k_unroll : int
+        Rows of B the GEMV path reads at once (and adds into C between loads and stores of C).
     convolve_vectors : int
         SIMD vectors of outputs ``convolve`` accumulates per block (``schedules/cpu/convolve.py``).
     depthwise_vectors : int
@@ -131,6 +161,13 @@ class CpuParams:
     gemm_k_unroll: int = 4
     convolve_vectors: int = 4
     depthwise_vectors: int = 4
+    gemm_accumulators: int = 12
+    gemm_whole_b_bytes: int = 4 * 1024 * 1024
+    gemm_k_block: int = 128
+    gemm_n_block: int = 64
+    gemv_max_rows: int = 8
+    gemv_result_bytes: int = 64 * 1024
+    gemv_k_unroll: int = 8
 
     @classmethod
     def for_registers(cls, vector_registers):
@@ -138,7 +175,7 @@ class CpuParams:
         registers (at most :data:`MEASURED_REGISTERS`) minus those the operands need."""
         usable = min(vector_registers, MEASURED_REGISTERS)
         return cls(conv2d_registers=usable - 6, winograd_registers=usable - 4,
-                   fft_registers=usable - 4)
+                   fft_registers=usable - 4, gemm_accumulators=vector_registers * 3 // 4)
 
 
 def _from_features(features, triple):
@@ -192,6 +229,11 @@ def cpu_model(target):
         _by_object.clear()
     _by_object[id(target)] = (target, model)
     return model
+
+
+def cpu_cores(target):
+    """Cores a CPU target's parallel loops are spread over (its ``num-cores``, else 1)."""
+    return int(target.attrs.get("num-cores", 1))
 
 
 def cpu_params(target):

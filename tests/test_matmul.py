@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 import tvmprims
+from tvmprims.schedules.gemm_tiling import gemm_blocks, matmul_path, uses_gemv
+from tvmprims.schedules.hardware import CpuParams, cpu_params
 from tvmprims.testing import assert_close, matmul_ref, workspace_allocations
-from cpu_targets import compile_for, target_params
+from cpu_targets import CPU_TARGETS, compile_for, target_params
 
 SMALL = (1, 7, 64, 127)
 LARGE = [(2048, 2048, 2048), (1, 2048, 2048), (2048, 1, 3), (1021, 1031, 1033), (3, 2048, 1),
@@ -48,9 +50,103 @@ def test_matches_numpy_output_shape_and_dtype(rng):
 
 
 @pytest.mark.parametrize("target,vector_bytes", target_params())
-def test_register_tile_is_not_a_workspace(target, vector_bytes):
-    # Only the packed B panels are a workspace; the accumulator tile (4 x 16 floats on AVX2,
-    # 4 x 32 on AVX-512) is a stack array (CPU_REGISTER_SCOPE), not an allocation per tile,
-    # on every CPU family.
-    kernel = compile_for(target, "matmul", (64, 64), (64, 64))
+@pytest.mark.parametrize("k", [64, 1100])  # B in cache (all packed first), or not (blocked)
+def test_only_packed_b_is_a_workspace(target, vector_bytes, k):
+    # Only the packed B panels are a workspace: the register tile of the "gemm" path (4 x 16
+    # floats on AVX2, 4 x 32 on AVX-512) is a stack array (CPU_REGISTER_SCOPE), and the
+    # blocked path accumulates in C itself (M and N are whole tiles here: 60 rows are 10 x 6
+    # on AVX2, 5 x 12 on 32-register ISAs; no padded copy), on every CPU family.
+    kernel = compile_for(target, "matmul", (60, k), (k, 1024))
     assert workspace_allocations(kernel) == 1
+
+
+# --- The two paths: few rows (GEMV, B read in place) and the cache-blocked GEMM ------------------
+
+#: Awkward shapes per path, float32 and float64: M = 1, primes, N not a multiple of the
+#: vector or the tile, N below one vector, K = 1, K longer than several K blocks.
+GEMV_SHAPES = [(1, 1, 1), (1, 1000, 1001), (1, 4096, 4095), (3, 17, 7), (8, 9216, 17),
+               (5, 1, 33), (2, 64, 1000)]
+GEMM_SHAPES = [(9, 1, 3), (17, 300, 1001), (61, 131, 64), (130, 9216, 33), (1021, 3, 7)]
+#: Shapes whose B is larger than ``gemm_whole_b_bytes`` in float32 (the blocked path).
+BLOCKED_SHAPES = [(64, 257, 4095), (17, 2000, 1001), (130, 4099, 300)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m,k,n", GEMV_SHAPES + GEMM_SHAPES + BLOCKED_SHAPES)
+def test_every_path_on_awkward_shapes(rng, m, k, n, dtype):
+    _check(rng, m, k, n, dtype)
+
+
+def _script(m, k, n, target="avx2-znver3", dtype="float32"):
+    return compile_for(CPU_TARGETS[target][0], "matmul", (m, k), (k, n), dtype=dtype)
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 4096, 4095), (8, 9216, 17), (3, 17, 7)])
+def test_few_rows_read_b_in_place(m, k, n):
+    """The GEMV path copies nothing: no padded or packed operand, no workspace."""
+    assert uses_gemv(m, cpu_params(CPU_TARGETS["avx2-znver3"][0]))
+    kernel = _script(m, k, n)
+    script = kernel.script()
+    assert "sblock_alloc_buffer" not in script and "_pad" not in script
+    assert workspace_allocations(kernel) == 0
+
+
+def test_paths_are_taken_where_intended():
+    assert [matmul_path(*s, 4) for s in GEMV_SHAPES] == ["gemv"] * len(GEMV_SHAPES)
+    assert [matmul_path(*s, 4) for s in GEMM_SHAPES] == ["gemm"] * len(GEMM_SHAPES)
+    assert [matmul_path(*s, 4) for s in BLOCKED_SHAPES] == ["blocked"] * len(BLOCKED_SHAPES)
+    assert matmul_path(128, 9216, 4096, 4) == "blocked" and matmul_path(1, 4096, 4096, 4) == "gemv"
+
+
+def _pack_lines(script):
+    return [line for line in script.splitlines() if "B_global[" in line or "B_pad[" in line]
+
+
+@pytest.mark.parametrize("m,k,n", [(9, 1, 3), (256, 64, 1000)])
+def test_b_in_cache_is_packed_whole_first(m, k, n):
+    script = _script(m, k, n).script()
+    assert script.index(_pack_lines(script)[0]) < script.rindex("T.parallel")
+
+
+@pytest.mark.parametrize("m,k,n", BLOCKED_SHAPES[:2] + [(64, 4096, 4096)])
+def test_large_b_is_packed_per_block(m, k, n):
+    """The blocked path packs B in blocks of ``kc`` rows inside the parallel loop (not all of
+    B before it), and sweeps K in blocks."""
+    assert matmul_path(m, n, k, 4) == "blocked"
+    script = _script(m, k, n).script()
+    assert "sblock_alloc_buffer" in script
+    packs = _pack_lines(script)
+    assert packs and script.index(packs[0]) > script.index("T.parallel")
+    _, _, _, kc, _, _ = gemm_blocks(m, n, k, 8, 2)
+    assert kc <= CpuParams().gemm_k_block + CpuParams().gemm_k_unroll
+
+
+def test_k_blocks_cut_k_evenly():
+    for k in (1, 3, 128, 129, 576, 4096, 9216, 9217):
+        _, _, ku, kc, _, _ = gemm_blocks(64, 4096, k, 8, 2)
+        blocks = -(-k // kc)
+        assert kc % ku == 0 and blocks * kc - k < kc and kc <= k + ku
+
+
+@pytest.mark.parametrize("cores", [1, 2, 16])
+def test_row_blocks_feed_the_cores_when_n_is_narrow(cores):
+    *_, nc, row_blocks = gemm_blocks(1024, 16, 64, 8, cores)
+    assert row_blocks == cores  # one column block: the rows are split among the cores
+    *_, row_blocks = gemm_blocks(1024, 4096, 64, 8, cores)
+    assert row_blocks == 1
+
+
+@pytest.mark.parametrize("name", ["avx512-znver4", "avx512-skylake"])
+@pytest.mark.parametrize("m,k", [(1, 300), (100, 300), (100, 1100)])
+def test_avx512_builds_every_path_with_its_register_file(name, m, k):
+    """AVX-512 (cannot run here): each path compiles to zmm FMAs, and the blocked path's
+    register tile is 12 rows x 2 zmm vectors (24 of 32 registers; AVX2: 6 x 2 of 16)."""
+    target = CPU_TARGETS[name][0]
+    params = cpu_params(target)
+    assert params.gemm_accumulators == 24 and CpuParams().gemm_accumulators == 12
+    kernel = _script(m, k, 1001, name)
+    assert "%zmm" in kernel.assembly()
+    mi, ni, *_ = gemm_blocks(m, 1001, k, 16, 2, params)
+    if matmul_path(m, 1001, k, 4, params) == "blocked":
+        assert (mi, ni) == (12, 32)
+        assert "T.unroll(12)" in kernel.script() and "T.vectorized(32)" in kernel.script()

@@ -1,30 +1,30 @@
-"""CPU schedule for ``matmul`` (C = A @ B).
+"""CPU schedule for ``matmul`` (C = A @ B): one of three paths, by shape
+(``gemm_tiling.matmul_path``; thresholds in ``schedules/hardware.py``, ``CpuParams``):
 
-1. **Padding to whole tiles** (``pad_einsum``): M and N are rounded up to the register tile,
-   so awkward sizes (primes, 1) run the same vector code as round ones; the padded rows and
-   columns are never written back.
-2. **Register blocking**: C is cut into ``mi x ni`` tiles (``ni`` = two SIMD vectors); each
-   tile accumulates in registers over all of K and is written once.
-3. **Packing**: B is copied into panels ``Bp[n // ni, k, n % ni]`` so that the micro-kernel
-   reads B contiguously (when N is padded, the padding stage writes the panels itself).
-4. **Vectorisation and unrolling**: the ``ni`` loop becomes SIMD FMAs against a broadcast
-   element of A; the ``mi`` rows and 4 steps of K are unrolled into independent FMAs.
-5. **Parallelism**: the tile loops are fused and spread over the cores.
+- **gemv** (M <= 8: batch-1 fully connected layers): B is read once, in place, row by row;
+  nothing is padded or packed. Chunks of columns are parallel; for each, a few rows of B at
+  a time are multiplied by every row of A into that chunk of C (kept in cache). The last
+  ``N % lanes`` columns are a scalar loop.
+- **gemm** (B at most 4 MiB, so it stays in cache): M and N padded to the register tile,
+  all of B packed into ``ni``-wide panels, ``mi x ni`` register tiles accumulated over all of K
+  and written once (the schedule of ``schedule_cpu_gemm``, shared with ``conv2d_im2col``).
+- **blocked** (larger B, long K): columns of C in blocks, parallel; K swept in blocks of about
+  128, the ``kc x nc`` block of B packed right before use (read from memory once, packed into
+  L2), every register tile of the block accumulating over it; the padded copy of C and any
+  epilogue run per block.
 
-The tiling is shared with other GEMM-shaped operators: see ``schedules/gemm_tiling.py``.
+The register tile comes from the target's register file (``CpuParams.gemm_accumulators``:
+6 x 2 vectors on AVX2, 12 x 2 on AVX-512). See ``schedules/gemm_tiling.py``.
 """
 
 from tvmprims.ops.matmul import MATMUL
 
-from ..common import vector_lanes
 from ..gemm_tiling import cpu_tile_sizes as tile_sizes
-from ..gemm_tiling import schedule_cpu_gemm
-from ..hardware import cpu_params
+from ..gemm_tiling import schedule_cpu_matmul
 
 __all__ = ["schedule", "tile_sizes"]
 
 
 def schedule(sch, wl, target):
     (m, k), (_, n) = wl.shapes
-    schedule_cpu_gemm(sch, MATMUL, vector_lanes(target, wl.dtype), m, n, k,
-                      params=cpu_params(target))
+    schedule_cpu_matmul(sch, MATMUL, target, wl.dtype, m, n, k)
