@@ -13,7 +13,7 @@ import torch
 import tvm
 
 import tvmprims as tp
-from tvmprims.testing import (assert_close, conv1d_ref, conv2d_ref, convolve_ref,
+from tvmprims.testing import (assert_close, at_offset, conv1d_ref, conv2d_ref, convolve_ref,
                               depthwise_conv2d_ref, matmul_ref)
 
 
@@ -408,15 +408,6 @@ def test_big_endian_input_works_or_is_rejected_clearly(rng):
 
 # --- unusual but valid inputs --------------------------------------------------------------
 
-def misaligned(array, offset):
-    """A copy of ``array`` whose data starts ``offset`` bytes past a 64-byte boundary."""
-    array = np.ascontiguousarray(array)
-    raw = np.empty(array.nbytes + 64 + offset, np.uint8)
-    start = -raw.ctypes.data % 64 + offset
-    view = raw[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
-    view[...] = array
-    assert view.ctypes.data % 64 == offset
-    return view
 
 
 def layouts(array):
@@ -429,8 +420,8 @@ def layouts(array):
     wide[..., ::2] = array
     yield "strided", wide[..., ::2]
     yield "reversed", np.ascontiguousarray(array[..., ::-1])[..., ::-1]
-    yield "offset-4", misaligned(array, 4)
-    yield "offset-1", misaligned(array, 1)
+    yield "offset-4", at_offset(array, 4)
+    yield "offset-1", at_offset(array, 1)
 
 
 def f32(rng, *shape):
@@ -473,7 +464,7 @@ def test_unusual_layouts_give_correct_results(op, rng):
 def test_all_inputs_non_contiguous_at_once(op, rng):
     make, params, func, ref, reduction = CASES[op]
     arrays = make(rng)
-    views = [np.ascontiguousarray(a[..., ::-1])[..., ::-1] if i % 2 else misaligned(a, 4)
+    views = [np.ascontiguousarray(a[..., ::-1])[..., ::-1] if i % 2 else at_offset(a, 4)
              for i, a in enumerate(arrays)]
     out = func(*views, **params, schedule="hand")
     assert_close(out, ref(*arrays, **params), "float32", reduction)

@@ -14,19 +14,8 @@ import torch
 import tvmprims as tp
 import tvmprims.arrays as arrays_module
 import tvmprims.kernel as kernel_module
-from tvmprims.testing import (assert_close, conv1d_ref, conv2d_ref, convolve_ref,
+from tvmprims.testing import (assert_close, at_offset, conv1d_ref, conv2d_ref, convolve_ref,
                               depthwise_conv2d_ref, matmul_ref)
-
-
-def at_offset(array, offset):
-    """A C-contiguous copy of ``array`` whose data starts ``offset`` bytes past a 64-byte
-    boundary."""
-    raw = np.empty(array.nbytes + 64 + offset, np.uint8)
-    start = -raw.ctypes.data % 64 + offset
-    view = raw[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
-    view[...] = array
-    assert view.ctypes.data % 64 == offset
-    return view
 
 
 @pytest.fixture

@@ -1,13 +1,26 @@
 """Independent float64 references (numpy and torch) for every operator, used by the tests.
 
-These never touch TVM: they are what tvmprims' kernels are checked against. One helper,
-:func:`workspace_allocations`, reads what a compiled kernel allocates.
+These never touch TVM: they are what tvmprims' kernels are checked against. Two helpers:
+:func:`workspace_allocations` reads what a compiled kernel allocates, :func:`at_offset`
+places an array at a chosen distance from a 64-byte boundary.
 """
 
 import numpy as np
 
 __all__ = ["matmul_ref", "convolve_ref", "conv1d_ref", "conv2d_ref", "depthwise_conv2d_ref",
-           "tolerance", "assert_close", "workspace_allocations"]
+           "tolerance", "assert_close", "workspace_allocations", "at_offset"]
+
+
+def at_offset(array, offset):
+    """A C-contiguous copy of ``array`` whose data starts ``offset`` bytes past a 64-byte
+    boundary (how numpy places most large arrays: 16 bytes past)."""
+    array = np.ascontiguousarray(array)
+    raw = np.empty(array.nbytes + 64 + offset, np.uint8)
+    start = -raw.ctypes.data % 64 + offset
+    view = raw[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
+    view[...] = array
+    assert view.ctypes.data % 64 == offset
+    return view
 
 
 def _torch():
