@@ -24,6 +24,7 @@ editable install reads the checkout's).
 """
 
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -39,11 +40,11 @@ __all__ = ["TuningLogError", "REPO_LOGS", "REPO_LOGS_IN_CHECKOUT", "USER_ENV", "
            "forget_database", "tuned_schedule", "quiet_meta_schedule"]
 
 def _shipped_logs():
-    try:
-        from . import tuning_logs
-        return Path(tuning_logs.__file__).resolve().parent
-    except ImportError:  # an editable install made before the logs became a package
-        return Path(__file__).resolve().parent.parent / "tuning_logs"
+    spec = importlib.util.find_spec(f"{__package__}.tuning_logs")  # data only: not imported
+    if spec is not None and spec.origin:
+        return Path(spec.origin).resolve().parent
+    # An editable install made before the logs became a package: the checkout's directory.
+    return Path(__file__).resolve().parent.parent / "tuning_logs"
 
 
 #: The logs shipped with tvmprims (the repository's ``tuning_logs/``, wherever installed).
