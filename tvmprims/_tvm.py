@@ -34,9 +34,42 @@ __all__ = [
 
 def meta_schedule():
     """MetaSchedule (``tvm.s_tir.meta_schedule``), imported on first use: it pulls in
-    xgboost, seconds that a process which never tunes or reads a tuning log should not pay."""
+    xgboost, seconds that a process which never tunes or reads a tuning log should not pay.
+
+    Also imports ``tvm.s_tir.tensor_intrin``, which MetaSchedule's ``TuneContext`` imports on
+    first use: it parses about 250 TVMScript functions, and each ``@T.prim_func`` calls
+    ``inspect.stack()``, whose source lookup for every ``<frozen importlib...>`` frame of the
+    import scans all of ``sys.modules``. With torch loaded (thousands of modules) that took
+    over 3 minutes of an 8-trial tuning run; :func:`_stack_without_source_scans` gives the
+    same frames without the scans (those frames have no source to find).
+    """
+    import inspect
     import tvm.s_tir.meta_schedule as ms
+    stack, inspect.stack = inspect.stack, _stack_without_source_scans
+    try:
+        import tvm.s_tir.tensor_intrin  # noqa: F401
+    finally:
+        inspect.stack = stack
     return ms
+
+
+def _stack_without_source_scans(context=1):
+    """``inspect.stack(context)``, except that frames of code with no source file
+    (``<frozen ...>``, ``<string>``) get no ``code_context`` without a search for it (which
+    ``inspect.getmodule`` does by walking every loaded module, on every call)."""
+    import inspect
+    import sys
+    frames = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith("<"):
+            frames.append(inspect.FrameInfo(frame, filename, frame.f_lineno,
+                                            frame.f_code.co_name, None, None))
+        else:
+            frames.append(inspect.FrameInfo(frame, *inspect.getframeinfo(frame, context)))
+        frame = frame.f_back
+    return frames
 
 
 def create_prim_func(tensors):
