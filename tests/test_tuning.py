@@ -339,3 +339,21 @@ def test_fresh_drops_only_that_workloads_earlier_records(tmp_path, monkeypatch):
     assert tvmprims.tuning.drop_records(a, "llvm", tmp_path / "nowhere") == 0
     _use_logs(monkeypatch, tmp_path)
     assert tvmprims.build("matmul", (9, 7), (7, 5), schedule="tuned").schedule == "tuned"
+
+
+def test_the_fast_stack_gives_inspect_stacks_frames():
+    """tvmprims._tvm imports MetaSchedule's tensor intrinsics with its own stack function
+    (inspect.stack scans sys.modules for every frame without a source file); it must give
+    the same frames, and the same code context wherever there is one."""
+    import inspect
+    from tvmprims._tvm import _stack_without_source_scans
+
+    def inner():
+        return inspect.stack(), _stack_without_source_scans()
+
+    expected, actual = eval("inner()", {"inner": inner})  # a frame from <string> too
+    assert len(expected) == len(actual)
+    for e, a in zip(expected, actual):
+        assert (a.frame, a.filename, a.lineno, a.function, a.code_context, a.index) == \
+               (e.frame, e.filename, e.lineno, e.function, e.code_context, e.index)
+    assert any(e.filename == "<string>" for e in expected)
