@@ -28,23 +28,30 @@ __all__ = [
     "tvm", "te", "tirx", "Schedule", "Target", "dlight", "estimate_tir_flops",
     "create_prim_func", "element_aligned_arguments", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
     "structural_hash", "llvm_cpu_features", "llvm_host_triple", "meta_schedule",
+    "meta_schedule_for_tuning",
     "ROOT_BLOCK", "padded_name", "is_padded_name", "partitioned_block_name", "cache_block_name",
 ]
 
 
 def meta_schedule():
     """MetaSchedule (``tvm.s_tir.meta_schedule``), imported on first use: it pulls in
-    xgboost, seconds that a process which never tunes or reads a tuning log should not pay.
+    xgboost, seconds that a process which never tunes or reads a tuning log should not pay."""
+    import tvm.s_tir.meta_schedule as ms
+    return ms
 
-    Also imports ``tvm.s_tir.tensor_intrin``, which MetaSchedule's ``TuneContext`` imports on
-    first use: it parses about 250 TVMScript functions, and each ``@T.prim_func`` calls
+
+def meta_schedule_for_tuning():
+    """:func:`meta_schedule`, with ``tvm.s_tir.tensor_intrin`` imported, which MetaSchedule's
+    ``TuneContext`` imports on first use (a search needs it; a record lookup does not).
+
+    That module parses about 250 TVMScript functions, and each ``@T.prim_func`` calls
     ``inspect.stack()``, whose source lookup for every ``<frozen importlib...>`` frame of the
     import scans all of ``sys.modules``. With torch loaded (thousands of modules) that took
     over 3 minutes of an 8-trial tuning run; :func:`_stack_without_source_scans` gives the
     same frames without the scans (those frames have no source to find).
     """
     import inspect
-    import tvm.s_tir.meta_schedule as ms
+    ms = meta_schedule()
     stack, inspect.stack = inspect.stack, _stack_without_source_scans
     try:
         import tvm.s_tir.tensor_intrin  # noqa: F401

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._tvm import compile_module, create_prim_func, meta_schedule, structural_hash, tvm
+from ._tvm import (compile_module, create_prim_func, meta_schedule, meta_schedule_for_tuning,
+                   structural_hash, tvm)
 from .arrays import ALIGNMENT
 from .build import clear_cache, hand_schedule
 from .kernel import Kernel
@@ -166,7 +167,7 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
     fresh : bool
         Drop the workload's earlier records first (:func:`drop_records`).
     """
-    ms = meta_schedule()
+    ms = meta_schedule_for_tuning()
     if int(trials) < 1:
         raise ValueError(f"trials must be positive, got {trials!r}")
     runner = _runner(rpc_tracker, rpc_key, timeout)
