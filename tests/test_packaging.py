@@ -2,6 +2,7 @@
 logs and finds their records."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,9 +20,18 @@ def installed(tmp_path_factory):
     """The project built into a wheel and unpacked into a directory of its own (its
     dependencies come from this environment)."""
     out = tmp_path_factory.mktemp("wheel")
+    # Built from a copy of the project's files: setuptools writes build/ into the tree it
+    # builds, and a stale build/ in the checkout could leak old files into later wheels.
+    source = out / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("tvmprims", "schedules", "tuning_logs"):
+        shutil.copytree(ROOT / name, source / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out / "dist"), str(ROOT)], capture_output=True, text=True, timeout=600)
+         "-w", str(out / "dist"), str(source)], capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = (out / "dist").glob("tvmprims-*.whl")
     with zipfile.ZipFile(wheel) as z:
