@@ -27,6 +27,7 @@ from .algorithm_heuristic import (CPU_RULES, GRID, INF, ORDER, LayerShape, Rules
                                   choice_indices, layer_shape, usable)
 from .algorithms import find_algorithms, scratch_budget
 from .ops.registry import CONV2D_ALGORITHM_TABLE, layer_args
+from .timing import geomean
 
 from .workload import Workload
 
@@ -181,10 +182,6 @@ def _losses(seconds, choice):
     return np.where(np.isnan(chosen), direct, chosen) / best
 
 
-def _geomean(values):
-    return float(np.exp(np.mean(np.log(values)))) if len(values) else 1.0
-
-
 def fit(rows, grid=GRID):
     """The :class:`Rules` of ``grid`` whose choices lose the least time on measured
     :class:`~tvmprims.algorithm_table.MeasuredRow` rows (geometric mean of chosen / fastest;
@@ -194,7 +191,7 @@ def fit(rows, grid=GRID):
     best, best_rules = INF, Rules()
     for values in itertools.product(*(grid[n] for n in names)):
         rules = Rules(*values)
-        score = _geomean(_losses(seconds, choice_indices(s, allowed, rules)))
+        score = geomean(_losses(seconds, choice_indices(s, allowed, rules)), empty=1.0)
         if score < best - 1e-12:
             best, best_rules = score, rules
     return best_rules
@@ -219,7 +216,7 @@ class Evaluation:
 
     @property
     def geomean(self):
-        return _geomean([r for *_, r in self.losses])
+        return geomean((r for *_, r in self.losses), empty=1.0)
 
     @property
     def worst(self):

@@ -5,7 +5,6 @@ best of repeated ``perf_counter`` calls. ``ratio`` is reference time / the best 
 time (hand, or tuned where ``tuning_logs/`` has a record): above 1 means tvmprims is faster.
 """
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -13,7 +12,7 @@ import numpy as np
 
 from .api import build
 from .target import host_cpu_model, resolve_target, target_key
-from .timing import best_time
+from .timing import best_time, geomean
 
 __all__ = ["BenchCase", "WORKLOADS", "QUICK", "run", "format_table", "markdown_report",
            "call_overhead", "group_geomeans", "geomean", "best_time"]
@@ -131,11 +130,6 @@ def call_overhead(target="llvm"):
     base = best_time(lambda: raw(a, a, c))
     return (best_time(lambda: matmul(a, a, target=target)) - base,
             best_time(lambda: kernel(a, a)) - base)
-
-
-def geomean(values):
-    values = list(values)
-    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
 def group_geomeans(rows):

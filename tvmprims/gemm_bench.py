@@ -22,6 +22,7 @@ import numpy as np
 
 from .api import build, matmul
 from .arrays import aligned_empty
+from .timing import geomean
 
 __all__ = ["SWEEP", "ISSUE_CASES", "sweep_shapes", "measure", "run", "format_rows"]
 
@@ -96,11 +97,6 @@ def run(shapes, rounds=3, seconds=0.1, target="llvm", progress=print, clock=time
     return rows
 
 
-def _geomean(values):
-    values = list(values)
-    return math.exp(sum(map(math.log, values)) / len(values))
-
-
 def format_rows(rows, header=True):
     """A plain-text table of ``rows``; with ``header``, also the geomean and worst ratios."""
     lines = []
@@ -114,7 +110,7 @@ def format_rows(rows, header=True):
     if header:
         for key in ("api_ratio", "kernel_ratio"):
             worst = min(rows, key=lambda r: r[key])
-            lines.append(f"{key}: geomean {_geomean(r[key] for r in rows):.2f}x, worst "
+            lines.append(f"{key}: geomean {geomean(r[key] for r in rows):.2f}x, worst "
                          f"{worst[key]:.2f}x at {worst['m']}x{worst['k']}x{worst['n']}")
     return "\n".join(lines)
 

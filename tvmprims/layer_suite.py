@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .timing import geomean
+
 __all__ = ["CaseCalls", "prepare", "interleaved_best", "relative_error", "tolerance",
            "FRESH_ENV", "fresh_caches", "run_case", "run", "tvm_threads", "roofs_for_threads",
            "apply_peaks", "geomean", "summarize"]
@@ -272,14 +274,6 @@ def _progress_line(row):
             f"{row['tvmprims_s'] * 1e3:.3f} ms vs {row['reference']} "
             f"{row['ref_s'] * 1e3:.3f} ms = {row['ratio']:.2f}x, error {row['rel_error']:.1e}"
             + ("" if row["status"] == "ok" else f"  {row['status']}"))
-
-
-def geomean(values):
-    """Geometric mean of positive ``values`` (NaN when there are none)."""
-    values = list(values)
-    if not values:
-        return math.nan
-    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def summarize(rows):

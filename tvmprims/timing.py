@@ -1,11 +1,12 @@
 """Timing, shared by kernels, the benchmarks, the roofline measurements, the MNIST study and
 the algorithm search: TVM's ``time_evaluator`` for compiled modules (:func:`evaluate_seconds`)
-and repeated ``perf_counter`` calls for anything else (:func:`best_time`)."""
+and repeated ``perf_counter`` calls for anything else (:func:`best_time`); and the
+geometric mean the benchmarks summarise ratios with (:func:`geomean`)."""
 
 import math
 import time
 
-__all__ = ["evaluate_seconds", "best_time"]
+__all__ = ["evaluate_seconds", "best_time", "geomean"]
 
 
 def evaluate_seconds(module, device, args, number=0, repeat=5, min_repeat_ms=200):
@@ -33,3 +34,12 @@ def best_time(fn, min_seconds=0.2, repeat=5):
             fn()
         best = min(best, (time.perf_counter() - start) / calls)
     return best
+
+
+def geomean(values, empty=math.nan):
+    """Geometric mean of positive ``values`` (speed ratios, time ratios); ``empty`` when
+    there are none."""
+    values = list(values)
+    if not values:
+        return empty
+    return math.exp(sum(math.log(v) for v in values) / len(values))
