@@ -92,24 +92,35 @@ def stored_target(directory):
         return None
 
 
+def _logged_targets():
+    """``(directory, Target)`` of every log directory with a readable ``target.json``, under
+    the user's root, then the shipped one."""
+    for root in (user_logs_dir(), REPO_LOGS):
+        if root.is_dir():
+            for directory in sorted(root.iterdir()):
+                stored = stored_target(directory)
+                if stored is not None:
+                    yield directory, stored
+
+
+def _compatible(stored, target):
+    """Whether records measured on ``stored`` may serve resolved ``target``."""
+    return (stored.kind.name == target.kind.name
+            and compatibility_key(stored) == compatibility_key(target))
+
+
+def _has_records(directory):
+    return any((directory / name).exists() for name in RECORD_FILES)
+
+
 def search_dirs(target):
     """Directories that may hold records for ``target``, in lookup order: those of its own
     key (the user's, then the shipped), then those of compatible targets (user's first)."""
+    target = resolve_target(target)
     key = target_key(target)
     exact = [root / key for root in (user_logs_dir(), REPO_LOGS)]
-    compat = compatibility_key(target)
-    others = []
-    for root in (user_logs_dir(), REPO_LOGS):
-        if not root.is_dir():
-            continue
-        for directory in sorted(root.iterdir()):
-            if directory.name == key or not (directory / TARGET_FILE).is_file():
-                continue
-            stored = stored_target(directory)
-            if stored is not None and stored.kind.name == resolve_target(target).kind.name \
-                    and compatibility_key(stored) == compat:
-                others.append(directory)
-    return exact + others
+    return exact + [d for d, stored in _logged_targets()
+                    if d.name != key and _compatible(stored, target)]
 
 
 def log_dir(root, target):
@@ -134,10 +145,8 @@ def validate_log(directory, target):
         except (ValueError, KeyError, TypeError) as e:
             raise TuningLogError(f"{meta}: not a valid target description ({e})") from None
         stored = stored_target(directory)
-        if key != target_key(target) and (
-                stored is None or target_key(stored) != key
-                or stored.kind.name != target.kind.name
-                or compatibility_key(stored) != compatibility_key(target)):
+        if key != target_key(target) and (stored is None or target_key(stored) != key
+                                          or not _compatible(stored, target)):
             raise TuningLogError(f"{meta}: records in {directory} were tuned for {key}, which "
                                  f"is neither {target_key(target)} nor compatible with it "
                                  f"({compatibility_key(target)}); they cannot be applied")
@@ -197,7 +206,7 @@ def tuned_record(workload, target):
     target = resolve_target(target)
     func = create_prim_func(workload.compute())
     for directory in search_dirs(target):
-        if not any((directory / name).exists() for name in RECORD_FILES):
+        if not _has_records(directory):
             continue
         database = open_database(directory, target)
         with quiet_meta_schedule():
@@ -219,19 +228,12 @@ def lookup_report(target):
     target keys the logs were tuned for (``bench`` and ``tune`` print it)."""
     target = resolve_target(target)
     key, compat = target_key(target), compatibility_key(target)
-    usable = [d for d in search_dirs(target)
-              if any((d / name).exists() for name in RECORD_FILES)]
+    usable = [d for d in search_dirs(target) if _has_records(d)]
     if usable:
         parts = [f"{d} ({'this target' if d.name == key else 'compatible: ' + d.name})"
                  for d in usable]
         return f"tuning logs for {key} ({compat}): " + "; ".join(parts)
-    seen = []
-    for root in (user_logs_dir(), REPO_LOGS):
-        if root.is_dir():
-            for d in sorted(root.iterdir()):
-                stored = stored_target(d)
-                if stored is not None:
-                    seen.append(f"{d.name} ({compatibility_key(stored)})")
+    seen = [f"{d.name} ({compatibility_key(stored)})" for d, stored in _logged_targets()]
     return (f"no tuning log applies to {key} ({compat}): logs exist for "
             f"{', '.join(seen) or 'no target'}; tune with `tvmprims tune` to make one")
 
