@@ -152,7 +152,7 @@ def _compiled(workload, target, used, mod):
         module, path = hit
         return Kernel(workload, target, used, module, mod, library_path=str(path))
     kernel = Kernel(workload, target, used, compile_module(mod, target).mod, mod)
-    kernel_cache.store(directory, key, kernel, text)
+    kernel_cache.store(directory, key, kernel)
     return kernel
 
 

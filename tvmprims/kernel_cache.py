@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ._tvm import structural_hash, tvm
 from ._version import __version__
+from .kernel import LibraryMismatchError, check_library
 
 __all__ = ["ENV", "cache_dir", "entry_key", "load", "store", "clear", "flush"]
 
@@ -63,7 +64,6 @@ def entry_key(workload, target_text, mod):
 def load(directory, key, workload, target_text):
     """``(runtime_module, library_path)`` of a valid entry, or None (absent or unusable: a
     damaged entry is reported once and left for :func:`store` to replace)."""
-    from .kernel import LibraryMismatchError, check_library  # kernel imports nothing of ours
     path = Path(directory) / f"{key}.so"
     try:
         with open(f"{path}.json") as f:
@@ -79,7 +79,7 @@ def load(directory, key, workload, target_text):
         return None
 
 
-def store(directory, key, kernel, target_text):
+def store(directory, key, kernel):
     """Write ``kernel`` as entry ``key`` in the background (once per entry and process)."""
     global _writer
     path = Path(directory) / f"{key}.so"
@@ -89,7 +89,7 @@ def store(directory, key, kernel, target_text):
         _pending.add(path)
         if _writer is None:
             _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tvmprims-kernel-cache")
-        _writer.submit(_write, path, kernel, target_text)
+        _writer.submit(_write, path, kernel)
 
 
 def flush():
@@ -109,18 +109,13 @@ def clear():
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _write(path, kernel, target_text):
+def _write(path, kernel):
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".so")
         os.close(fd)
-        kernel.module.export_library(tmp)
-        meta = {"workload": kernel.workload.to_json(), "target": target_text,
-                "schedule": kernel.schedule, "alignment": kernel.alignment,
-                "size": os.path.getsize(tmp), "sha256": _sha256(tmp)}
-        with open(f"{tmp}.json", "w") as f:
-            json.dump(meta, f, indent=1)
+        kernel.export(tmp)  # the library and its sidecar (workload, target, size, SHA-256)
         # Library first, sidecar last: a reader that finds the new sidecar finds the library
         # it describes (or, racing another writer, a library whose checksum it rejects).
         os.replace(tmp, path)
@@ -133,11 +128,6 @@ def _write(path, kernel, target_text):
                 os.unlink(leftover)
         with _writer_lock:
             _pending.discard(path)
-
-
-def _sha256(path):
-    from .kernel import _sha256 as sha256
-    return sha256(path)
 
 
 def _warn_once(what, message):
