@@ -96,24 +96,20 @@ def test_element_aligned_out_is_written_in_place(offset, rng, copies):
     assert copies == []
 
 
-def test_arrays_off_their_element_size_are_copied(rng, copies):
-    """A float64 array 4 bytes off (from a byte buffer) is not element aligned: copied, and
-    the result is still right."""
-    a, b = _r(rng, np.float64, 6, 5), _r(rng, np.float64, 5, 7)
+@pytest.mark.parametrize("dtype,variant", [
+    # 4 bytes off (from a byte buffer): float64 data not on its element size
+    (np.float64, lambda a: at_offset(a, 4)),
+    (np.float32, np.asfortranarray),  # not C-contiguous
+], ids=["float64-offset-4", "fortran"])
+def test_arrays_off_their_element_size_or_not_contiguous_are_copied(rng, copies, dtype,
+                                                                    variant):
+    """Such inputs are copied (into one buffer each), and the result is still right."""
+    a, b = _r(rng, dtype, 6, 5), _r(rng, dtype, 5, 7)
     tp.matmul(a, b)
     copies.clear()
-    out = tp.matmul(at_offset(a, 4), b)
-    assert_close(out, matmul_ref(a, b), "float64", 5)
+    out = tp.matmul(variant(a), b)
+    assert_close(out, matmul_ref(a, b), np.dtype(dtype).name, 5)
     assert copies == [(6, 5)]
-
-
-def test_non_contiguous_views_are_copied(rng, copies):
-    a, b = _r(rng, np.float32, 8, 6), _r(rng, np.float32, 6, 4)
-    tp.matmul(a, b)
-    copies.clear()
-    out = tp.matmul(np.asfortranarray(a), b)
-    assert_close(out, matmul_ref(a, b), "float32", 6)
-    assert copies == [(8, 6)]
 
 
 def test_torch_cpu_tensors_are_not_copied(rng, copies):
