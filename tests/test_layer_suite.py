@@ -97,7 +97,7 @@ FAKE_PEAKS = Peaks("llvm-test-1c", "test CPU", "float32", 1, 100.0, 100.0,
 
 
 def _run(cases, **kw):
-    return layer_suite.run(cases, conv_algo="direct", rounds=2, round_seconds=0.001, **kw)
+    return layer_suite.run(cases, conv_algo="direct", rounds=2, round_seconds=0.001, settle=0, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,9 @@
 
 Arrays are made as users make them (``np.random.rand(M, K).astype(np.float32)``, so their
 alignment is whatever numpy gives). Each shape is timed in interleaved rounds (tvmprims API,
-numpy, the kernel alone on 64-byte aligned copies), keeping the best of each; ratios are
+numpy, the kernel alone on 64-byte aligned copies), each after settling calls that let the
+other library's worker threads stop spinning (:func:`tvmprims.timing.interleaved_best`),
+keeping the best of each; ratios are
 numpy time / tvmprims time (above 1: tvmprims is faster).
 
 ``--cpu-time`` times one thread's CPU time (``time.thread_time``) instead of wall time: on a
@@ -22,7 +24,7 @@ import numpy as np
 
 from .api import build, matmul
 from .arrays import aligned_empty
-from .timing import geomean
+from .timing import geomean, interleaved_best
 
 __all__ = ["SWEEP", "ISSUE_CASES", "sweep_shapes", "measure", "run", "format_rows"]
 
@@ -47,22 +49,10 @@ def _aligned(x):
     return copy
 
 
-def _best(fn, clock, seconds, calls=3):
-    """Best of ``calls`` timed calls of ``fn`` (at least one, and no more than fill
-    ``seconds``)."""
-    best = math.inf
-    for _ in range(calls):
-        start = clock()
-        fn()
-        best = min(best, clock() - start)
-        if best * calls > seconds:
-            break
-    return best
-
-
-def measure(m, k, n, rounds=3, seconds=0.1, target="llvm", clock=time.perf_counter):
-    """Seconds per call: ``{"api", "numpy", "kernel"}``, each the best over ``rounds``
-    interleaved rounds of a few calls."""
+def measure(m, k, n, rounds=3, seconds=0.05, target="llvm", clock=time.perf_counter):
+    """Seconds per call: ``{"api", "numpy", "kernel"}``, each the best single call over
+    ``rounds`` interleaved rounds (:func:`tvmprims.timing.interleaved_best`, with blocks of
+    ``seconds`` after the settling calls)."""
     rng = np.random.default_rng(0)
     a = rng.random((m, k)).astype(np.float32)
     b = rng.random((k, n)).astype(np.float32)
@@ -71,16 +61,11 @@ def measure(m, k, n, rounds=3, seconds=0.1, target="llvm", clock=time.perf_count
     func = kernel.module["main"]
     calls = {"api": lambda: matmul(a, b, target=target), "numpy": lambda: np.matmul(a, b),
              "kernel": lambda: func(*aligned)}
-    for fn in calls.values():  # compile, warm up
-        fn()
-    best = dict.fromkeys(calls, math.inf)
-    for _ in range(rounds):
-        for name, fn in calls.items():
-            best[name] = min(best[name], _best(fn, clock, seconds))
-    return best
+    best = interleaved_best(tuple(calls.values()), rounds, seconds, clock=clock)
+    return dict(zip(calls, best))
 
 
-def run(shapes, rounds=3, seconds=0.1, target="llvm", progress=print, clock=time.perf_counter):
+def run(shapes, rounds=3, seconds=0.05, target="llvm", progress=print, clock=time.perf_counter):
     """One row dict per shape: times, ratios (numpy / tvmprims) for the API and the kernel,
     GFLOP/s and, for M=1, the GB/s read from B."""
     rows = []

@@ -4,7 +4,9 @@ API against torch or numpy, in the same run.
 Per case: the first call on empty caches (:func:`fresh_caches`: compile, and for
 ``conv2d(algo="auto")`` the algorithm choice), a check of its result against the reference,
 then the best time of each side over ``rounds`` interleaved rounds (tvmprims, reference,
-tvmprims, ...). ``ratio`` is reference time / tvmprims time: above 1, tvmprims is faster.
+tvmprims, ...), each after settling calls that let the other library's worker threads stop
+spinning (:func:`tvmprims.timing.interleaved_best`). ``ratio`` is reference time /
+tvmprims time: above 1, tvmprims is faster.
 Inputs are made as users make them, ``np.random.rand(...).astype(np.float32)`` (not
 pre-aligned: the API copies what it must).
 Reports (CSV, plot, Markdown) are in :mod:`tvmprims.layer_report`.
@@ -19,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .timing import geomean
+from .timing import SETTLE_SECONDS, geomean, interleaved_best
 
 __all__ = ["CaseCalls", "prepare", "interleaved_best", "relative_error", "tolerance",
            "FRESH_ENV", "fresh_caches", "run_case", "run", "tvm_threads", "roofs_for_threads",
@@ -102,29 +104,6 @@ def prepare(case, rng, target=None, conv_algo="auto"):
                      ref, "torch", algorithm, executed)
 
 
-def interleaved_best(fns, rounds=5, round_seconds=0.03):
-    """Best seconds of one call of each of ``fns``, over ``rounds`` alternating rounds
-    (fn 0, fn 1, ..., fn 0, ...). A round of a function is a block of calls filling
-    ``round_seconds`` (two at least), each call timed on its own: the best call is the one
-    least disturbed by other processes, and never the first after a switch, which may meet
-    the other library's worker threads still spinning."""
-    counts = []
-    for fn in fns:  # a warm-up call each, which also sizes the blocks
-        start = time.perf_counter()
-        fn()
-        once = max(time.perf_counter() - start, 1e-7)
-        counts.append(max(2, int(round_seconds / once)))
-    best = [math.inf] * len(fns)
-    clock = time.perf_counter
-    for _ in range(rounds):
-        for i, (fn, calls) in enumerate(zip(fns, counts)):
-            for _ in range(calls):
-                start = clock()
-                fn()
-                best[i] = min(best[i], clock() - start)
-    return tuple(best)
-
-
 def relative_error(out, ref):
     """``max|out - ref| / max|ref|`` (inf when shapes differ or anything is not finite)."""
     out, ref = np.asarray(out, np.float64), np.asarray(ref, np.float64)
@@ -169,7 +148,7 @@ def fresh_caches():
             forget_choices()
 
 
-def run_case(case, calls, rounds=5, round_seconds=0.03):
+def run_case(case, calls, rounds=5, round_seconds=0.05, settle=SETTLE_SECONDS):
     """Measure one case from its :class:`CaseCalls`; returns its row (a dict, times in
     seconds). ``status`` is ``"ok"``, ``"WRONG"`` (relative error over :func:`tolerance`:
     the row keeps its times, flagged) or ``"failed: ..."`` (tvmprims raised; no times)."""
@@ -194,7 +173,7 @@ def run_case(case, calls, rounds=5, round_seconds=0.03):
         if not row["rel_error"] <= tolerance(row["algorithm"]):
             row["status"] = "WRONG"
         seconds, ref_seconds = interleaved_best((calls.tvmprims, calls.reference), rounds,
-                                                round_seconds)
+                                                round_seconds, settle)
     except Exception as e:  # a case that breaks is a row of the report, not the end of it
         row["status"] = f"failed: {type(e).__name__}: {e}".replace("\n", " ")[:200]
         return row
@@ -234,12 +213,13 @@ def apply_peaks(rows, peaks):
     return rows
 
 
-def run(cases, target=None, conv_algo="auto", rounds=5, round_seconds=0.03, seed=0,
-        progress=None, prepare_calls=prepare):
+def run(cases, target=None, conv_algo="auto", rounds=5, round_seconds=0.05, seed=0,
+        progress=None, prepare_calls=prepare, settle=SETTLE_SECONDS):
     """Measure ``cases`` (in order) with empty choice and kernel caches; returns the rows
     (``percent_of_roof`` is filled by :func:`apply_peaks`). ``prepare_calls(case, rng,
     target, conv_algo)`` makes each case's :class:`CaseCalls` (tests inject broken ones).
-    ``progress`` gets a line per case.
+    ``progress`` gets a line per case; ``settle``: seconds of untimed calls before each
+    timed block (:func:`tvmprims.timing.interleaved_best`).
     """
     import torch
     torch.set_num_threads(tvm_threads())  # torch gets TVM's thread count
@@ -252,7 +232,7 @@ def run(cases, target=None, conv_algo="auto", rounds=5, round_seconds=0.03, seed
                 calls = prepare_calls(case, rng, target, conv_algo)
             except Exception as e:
                 calls = CaseCalls(_raiser(e), None, "-", None, None)
-            row = run_case(case, calls, rounds, round_seconds)
+            row = run_case(case, calls, rounds, round_seconds, settle)
             rows.append(row)
             if progress:
                 progress(f"[{i}/{len(cases)} {time.perf_counter() - started:.0f}s] "
