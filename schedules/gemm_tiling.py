@@ -30,7 +30,7 @@ from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finis
                          shrink_to_fill, threads_per_block)
 from .hardware import DEFAULT_GPU, CpuParams, cpu_cores, cpu_model, lanes_for
 
-__all__ = ["cpu_tile_sizes", "schedule_cpu_gemm", "schedule_cpu_matmul", "matmul_path",
+__all__ = ["cpu_tile_sizes", "columns_outer", "schedule_cpu_gemm", "schedule_cpu_matmul", "matmul_path",
            "uses_gemv", "gemv_tiling", "schedule_cpu_gemv", "schedule_cpu_blocked_gemm",
            "gemm_blocks",
            "gpu_tile_sizes", "schedule_gpu_gemm",
@@ -123,7 +123,8 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
 
     1. ``pad_einsum`` rounds ``i`` and ``j`` up to the register tile.
     2. Tiles of ``mi x ni`` (two SIMD vectors wide) accumulate in registers over all of
-       ``k`` (``accumulate_locally``); the batch and tile loops are fused and parallel;
+       ``k`` (``accumulate_locally``); the batch and tile loops are fused and parallel, row
+       tiles outside column panels or the other way round (:func:`columns_outer`);
        ``extra`` loops run inside a tile, each with its own accumulators.
     3. Every B operand (``b_reads``) is written in panels ``[..., j // ni, k, j % ni]`` so the
        micro-kernel reads it contiguously: a stage that computes or pads the operand writes
@@ -168,8 +169,9 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
     io, ii = sch.split(i, [None, mi])
     jo, ji = sch.split(j, [None, ni])
     ko, ki = sch.split(kk, [None, ku])
-    sch.reorder(*outer, io, jo, *extra, ko, ki, ii, ji)
-    tile = fuse_parallel(sch, [*outer, io, jo])
+    tiles = (jo, io) if columns_outer(m, n, k, params) else (io, jo)
+    sch.reorder(*outer, *tiles, *extra, ko, ki, ii, ji)
+    tile = fuse_parallel(sch, [*outer, *tiles])
     sch.vectorize(ji)
     sch.unroll(ii)
     sch.unroll(ki)
@@ -187,6 +189,17 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
             parallel_vectorized_stage(sch, stage, lanes)
     sch.decompose_reduction(acc, ko)
     return acc
+
+
+def columns_outer(m, n, k, params=None):
+    """True when :func:`schedule_cpu_gemm` runs its tiles column panel by column panel
+    (each packed B panel then serves every row tile from L1, and A is read again from L2 for
+    each panel), False for row tiles outermost (each row tile sweeps all of packed B). Columns
+    go outside when A is the smaller operand and all of it stays in L2: fewer than
+    ``params.gemm_columns_outer_a_elements`` elements (the narrow 1x1 convolutions of
+    MobileNets: 24 to 96 output channels over 196 to 3136 pixels)."""
+    params = params or CpuParams()
+    return m < n and m * k < params.gemm_columns_outer_a_elements
 
 
 def schedule_cpu_matmul(sch, name, target, dtype, m, n, k):

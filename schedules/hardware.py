@@ -132,6 +132,15 @@ class CpuParams:
         sweep it, and the tile is written once. Measured on Zen 3 (one thread, x numpy):
         1024x64x4096 (1 MiB) 1.14 vs 0.90 blocked, 256x576x1000 (2.3 MiB) 0.89 vs 0.73;
         64x576x4096 (9.4 MiB) 0.34 vs 0.75.
+    gemm_columns_outer_a_elements : int
+        A (elements) below which the packed GEMM's tile loop runs column panels outermost
+        when A is also smaller than B (``columns_outer`` in
+        ``schedules/gemm_tiling.py``): 64 Ki elements, 256 KiB of float32, within L2.
+        Measured on Zen 4 (two threads, kernel only, ms, rows outer -> columns outer):
+        1x1 144x56x56 -> 24 0.18-0.45 -> 0.13, 192x28x28 -> 32 0.08-0.20 -> 0.05-0.06,
+        576x14x14 -> 96 0.15-0.25 -> 0.13-0.16, 24x56x56 -> 144 0.12-0.17 -> 0.10-0.11;
+        slower with a larger A: 320x7x7 -> 1280 (A 1.6 MiB) 0.24 -> 0.25-0.29,
+        GEMM 1024x64x4095 (A 256 KiB, output-bound) 2.6 -> 3.3.
     gemm_k_block, gemm_n_block : int
         K rows and columns of the block of B the blocked GEMM packs at a time (128 x 64
         floats, 32 KiB: its panels are reused by every register tile of a column block
@@ -163,6 +172,7 @@ class CpuParams:
     depthwise_vectors: int = 4
     gemm_accumulators: int = 12
     gemm_whole_b_bytes: int = 4 * 1024 * 1024
+    gemm_columns_outer_a_elements: int = 64 * 1024
     gemm_k_block: int = 128
     gemm_n_block: int = 64
     gemv_max_rows: int = 8

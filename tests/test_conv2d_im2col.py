@@ -246,3 +246,21 @@ def test_on_gpu(x_shape, w_shape, b_shape, params, dtype, rng):
     arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
     assert_close(kernel(*arrays), conv2d_ref(*arrays, **params), dtype,
                  int(np.prod(w_shape[1:])))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("x_shape, w_shape, stride", [
+    ((1, 144, 56, 56), (24, 144, 1, 1), 1),   # MobileNetV2's narrow 1x1s: column panels outer
+    ((1, 96, 14, 14), (24, 96, 1, 1), 1),     # 196 pixels: a ragged last panel
+    ((2, 37, 23, 19), (11, 37, 1, 1), 2),     # primes, batch 2, stride 2
+    ((1, 64, 14, 14), (384, 64, 1, 1), 1),    # more rows than columns: row tiles outer
+])
+def test_both_tile_orders(rng, tvm_threads, threads, x_shape, w_shape, stride):
+    from tvmprims.schedules.gemm_tiling import columns_outer
+    tvm_threads(threads)
+    out_h = (x_shape[2] - 1) // stride + 1
+    m, n, k = w_shape[0], out_h * ((x_shape[3] - 1) // stride + 1), w_shape[1]
+    order = "p_0_f_0" if columns_outer(m, n, k) else "f_0_p_0"
+    kernel = tvmprims.build("conv2d_im2col", x_shape, w_shape, stride=stride)
+    assert f"{order}_fused in T.parallel" in kernel.script()
+    _run(rng, x_shape, w_shape, stride)

@@ -150,3 +150,13 @@ def test_avx512_builds_every_path_with_its_register_file(name, m, k):
     if matmul_path(m, 1001, k, 4, params) == "blocked":
         assert (mi, ni) == (12, 32)
         assert "T.unroll(12)" in kernel.script() and "T.vectorized(32)" in kernel.script()
+
+
+def test_columns_outer_rule():
+    """Column panels go outermost only for a small A (fewer rows than columns, all of it
+    within L2); the tile orders' results are checked by the im2col tests."""
+    from tvmprims.schedules.gemm_tiling import columns_outer
+    assert columns_outer(24, 3136, 144) and columns_outer(96, 196, 576)
+    assert not columns_outer(384, 196, 64)        # more rows than columns
+    assert not columns_outer(1024, 4095, 64)      # A of 64 Ki elements: row tiles outer
+    assert not columns_outer(1280, 49 * 40, 320)
