@@ -171,7 +171,7 @@ def _schedule_columns(sch, wl, lanes, channels, cols):
     if image is not None:
         if stride > 1:
             phase_planes(sch, image, stride)
-        parallel_vectorized_stage(sch, image, lanes, parallel_loops=2)
+        parallel_vectorized_stage(sch, image, lanes, parallel_loops=3)
     n, f, y, x, rc, ry, rx = sch.get_loops(acc)
     fo, fi = sch.split(f, [None, channels])
     xo, xi = sch.split(x, [None, cols])
