@@ -272,6 +272,9 @@ EMULATED = [
          dtype="float64", id="conv2d-strided-dilated-f64"),
     case("conv2d", (1, 8, 10, 10), (12, 2, 3, 3), (12,), padding=1, groups=4, id="conv2d-grouped"),
     case("conv2d", (1, 1, 1, 1), (1, 1, 1, 1), id="conv2d-all-ones"),
+    # 7 channels in tiles of 4: the padding thread of the last tile (channel 7, never stored)
+    # once read past the block's shared input window.
+    case("conv2d", (1, 5, 11, 13), (7, 5, 3, 3), padding=1, id="conv2d-partial-channel-tile"),
     case("conv2d", (1, 32, 20, 36), (48, 32, 3, 3), padding=1, id="conv2d-two-chunks"),
     case("conv2d", (1, 2, 24, 24), (3, 2, 11, 11), padding=5, marks=slow, id="conv2d-kernel-11"),
     case("conv2d", (1, 64, 56, 56), (64, 64, 3, 3), (64,), padding=1, marks=slow,

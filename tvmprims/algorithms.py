@@ -27,7 +27,8 @@ from .build import build_workload, forget_calls, target_cache_key
 from .json_store import JsonStore, user_cache_path
 from .ops._checks import NotApplicable
 from .ops.registry import (CONV2D_ALGORITHM_TABLE, PROPAGATES_NON_FINITE,
-                           TOLERANCE, algorithm_of, algorithm_workload, conv2d_workload)
+                           TOLERANCE, algorithm_of, algorithm_workload, conv2d_workload,
+                           epilogue_args)
 from .ops.registry import layer_args as _layer_args
 from .target import resolve_target, schedule_kind, target_key
 
@@ -256,9 +257,17 @@ def heuristic_algorithm(direct_wl, target=None, schedule="auto"):
 def choose_algorithm(direct_wl, target=None, schedule="auto", algo="auto"):
     """The workload ``conv2d(algo=algo)`` runs for the layer of ``direct_wl``: ``"auto"``
     :func:`heuristic_algorithm` (one compile), ``"search"`` :func:`searched_algorithm`
-    (every candidate compiled and timed once per machine)."""
-    if algo == "auto":
-        return heuristic_algorithm(direct_wl, target, schedule)
-    if algo == "search":
-        return searched_algorithm(direct_wl, target, schedule)
-    raise ValueError(f"choose_algorithm: algo must be 'auto' or 'search', got {algo!r}")
+    (every candidate compiled and timed once per machine). A fused epilogue (activation,
+    residual) does not change the choice: it is made for the bare layer, and shared by every
+    epilogue of it."""
+    if algo not in _CHOOSERS:
+        raise ValueError(f"choose_algorithm: algo must be 'auto' or 'search', got {algo!r}")
+    epilogue = epilogue_args(direct_wl)
+    if not epilogue["activation"] and not epilogue["residual"]:
+        return _CHOOSERS[algo](direct_wl, target, schedule)
+    x_shape, w_shape, bias_shape, *rest = _layer_args(direct_wl)
+    bare = conv2d_workload(x_shape, w_shape, bias_shape, direct_wl.dtype, *rest)
+    return algorithm_workload(direct_wl, algorithm_of(_CHOOSERS[algo](bare, target, schedule)))
+
+
+_CHOOSERS = {"auto": heuristic_algorithm, "search": searched_algorithm}

@@ -118,7 +118,7 @@ def convolve(a, v, mode="full", *, target=None, schedule="auto"):
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto", *,
-           target=None, schedule="auto"):
+           activation=None, residual=None, target=None, schedule="auto"):
     """2-D convolution, as ``torch.nn.functional.conv2d``.
 
     x (N, C, H, W), weight (O, C // groups, KH, KW), bias (O,) or None -> (N, O, OH, OW).
@@ -130,15 +130,21 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     (:func:`tvmprims.find_algorithms`). NaN and inf propagate as in torch whatever they pick.
     With ``groups == C`` (a depthwise layer) the direct algorithm runs
     :func:`depthwise_conv2d`.
+
+    The epilogue ``activation(conv + bias + residual)`` runs in the kernel's write-back:
+    ``activation`` None, ``"relu"``, ``"relu6"`` or ``"silu"``; ``residual`` None or an array
+    of the output's shape (a residual block's shortcut).
     """
     if algo not in CONV2D_ALGORITHMS:
         raise ValueError(f"unknown conv2d algo {algo!r}: expected one of {CONV2D_ALGORITHMS}")
-    (x, weight, *rest), dtype = _inputs(optional=("bias",), x=x, weight=weight, bias=bias)
-    bias_shape = rest[0].shape if rest else None
+    (x, weight, *rest), dtype = _inputs(optional=("bias", "residual"), x=x, weight=weight,
+                                        bias=bias, residual=residual)
+    bias_shape = None if bias is None else rest[0].shape
+    fused = dict(activation=activation, residual=residual is not None)
 
     def direct_workload():
         return conv2d_workload(x.shape, weight.shape, bias_shape, dtype, stride, padding,
-                               dilation, groups, "direct" if algo in _CHOSEN else algo)
+                               dilation, groups, "direct" if algo in _CHOSEN else algo, **fused)
 
     def make():
         wl = direct_workload()
@@ -148,7 +154,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
 
     kernel = kernel_for_call(("conv2d", algo, x.shape, weight.shape, bias_shape, dtype,
                               _key(stride), _key(padding), _key(dilation), _key(groups),
-                              target, schedule), make)
+                              _key(activation), fused["residual"], target, schedule), make)
     arrays = [x, weight, *rest]
     out = kernel.run_checked(arrays)
     # A transform algorithm spreads a NaN or inf over a tile or the whole output; whether
@@ -168,19 +174,23 @@ def _all_finite(a):
     return bool(np.isfinite(np.dot(flat, flat)))
 
 
-def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *, target=None,
-                     schedule="auto"):
+def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
+                     activation=None, residual=None, target=None, schedule="auto"):
     """Depthwise 2-D convolution, as ``torch.nn.functional.conv2d(..., groups=C)``.
 
-    x (N, C, H, W), weight (C * m, 1, KH, KW), bias (C * m,) or None -> (N, C * m, OH, OW).
+    x (N, C, H, W), weight (C * m, 1, KH, KW), bias (C * m,) or None -> (N, C * m, OH, OW);
+    ``activation`` and ``residual`` as in :func:`conv2d`.
     """
-    (x, weight, *rest), dtype = _inputs(optional=("bias",), x=x, weight=weight, bias=bias)
-    bias_shape = rest[0].shape if rest else None
+    (x, weight, *rest), dtype = _inputs(optional=("bias", "residual"), x=x, weight=weight,
+                                        bias=bias, residual=residual)
+    bias_shape = None if bias is None else rest[0].shape
     kernel = kernel_for_call(
         ("depthwise_conv2d", x.shape, weight.shape, bias_shape, dtype, _key(stride),
-         _key(padding), _key(dilation), target, schedule),
+         _key(padding), _key(dilation), _key(activation), residual is not None, target,
+         schedule),
         lambda: build_workload(_depthwise_op.workload(x.shape, weight.shape, bias_shape, dtype,
-                                                      stride, padding, dilation),
+                                                      stride, padding, dilation, activation,
+                                                      residual is not None),
                                target, schedule))
     return kernel.run_checked([x, weight, *rest])
 

@@ -8,7 +8,7 @@ places an array at a chosen distance from a 64-byte boundary.
 import numpy as np
 
 __all__ = ["matmul_ref", "convolve_ref", "conv1d_ref", "conv2d_ref", "depthwise_conv2d_ref",
-           "tolerance", "assert_close", "workspace_allocations", "at_offset"]
+           "epilogue_ref", "tolerance", "assert_close", "workspace_allocations", "at_offset"]
 
 
 def at_offset(array, offset):
@@ -55,6 +55,17 @@ def conv2d_ref(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def depthwise_conv2d_ref(x, w, bias=None, stride=1, padding=0, dilation=1):
     return conv2d_ref(x, w, bias, stride, padding, dilation, groups=np.shape(x)[1])
+
+
+def epilogue_ref(out, activation=None, residual=None):
+    """``activation(out + residual)`` in float64 by torch (``relu``, ``relu6``, ``silu``)."""
+    torch = _torch()
+    out, residual = _f64(out, residual)
+    if residual is not None:
+        out = out + residual
+    if activation is not None:
+        out = getattr(torch.nn.functional, activation)(out)
+    return out.numpy()
 
 
 def tolerance(dtype, reduction_length):

@@ -107,6 +107,13 @@ class Workload:
                 return value
         raise KeyError(f"workload {self.op} has no parameter {name!r}")
 
+    def get(self, name, default=None):
+        """Parameter ``name``, or ``default`` when the workload does not set it."""
+        for key, value in self.params:
+            if key == name:
+                return value
+        return default
+
     @property
     def operator(self):
         """The operator module (``compute``, ``output_shape``, ``flops``)."""

@@ -34,7 +34,7 @@ from ..common import (CPU_STACK_BYTES, accumulate_locally, divisor_at_most, find
                       vectorize_innermost)
 from ..hardware import CpuParams, cpu_params
 
-__all__ = ["schedule", "tile_sizes", "Tiles", "image_outer", "column_tile"]
+__all__ = ["schedule", "tile_sizes", "Tiles", "image_outer", "column_tile", "weight_block"]
 
 # The register budget of a tile and the accumulators that hide the FMA latency are the
 # target's CpuParams.conv2d_registers and .fma_chains (schedules/hardware.py).
@@ -186,23 +186,44 @@ def _schedule_columns(sch, wl, lanes, channels, cols):
     sch.decompose_reduction(acc, rc)
 
 
+def _tiles(wl, lanes, params):
+    _, o, oh, ow = wl.output_shape
+    groups = wl.get("groups", 1)
+    return tile_sizes(o, oh, ow, lanes, o // groups if groups > 1 else None,
+                      8 if wl.dtype == "float64" else 4, params)
+
+
+def weight_block(wl, target):
+    """The channel panel width this schedule packs the weight of ``wl`` into on ``target``
+    (a layer built with ``weight_block`` set to it skips the packing pass), or None when it
+    reads the weight as it is (column-vector tiles)."""
+    lanes = vector_lanes(target, wl.dtype)
+    params = cpu_params(target)
+    if column_tile(wl, lanes, params) is not None:
+        return None
+    return _tiles(wl, lanes, params).channels
+
+
 def schedule(sch, wl, target):
     lanes = vector_lanes(target, wl.dtype)
     columns = column_tile(wl, lanes, cpu_params(target))
     if columns is not None:
         _schedule_columns(sch, wl, lanes, *columns)
         return
-    _, o, oh, ow = wl.output_shape
-    groups = dict(wl.params).get("groups", 1)
-    tiles = tile_sizes(o, oh, ow, lanes, o // groups if groups > 1 else None,
-                       8 if wl.dtype == "float64" else 4, cpu_params(target))
+    tiles = _tiles(wl, lanes, cpu_params(target))
+    packed = wl.get("weight_block")
+    if packed is not None and packed != tiles.channels:
+        raise ValueError(f"this layer's weight is packed in {packed}-channel panels, but the "
+                         f"CPU schedule for {target} tiles {tiles.channels} channels: pack it "
+                         "with schedules.cpu.conv2d.weight_block(workload, target)")
     write_back, acc = accumulate_locally(sch, CONV)
     # Channels innermost in the accumulator, as in the FMAs (see CPU_REGISTER_SCOPE).
     sch.transform_layout(acc, ("write", 0), lambda n, f, y, x: (n, y, x, f))
     pad = find_block(sch, PAD)
     if pad is not None:
         parallel_vectorized_stage(sch, pad, lanes, parallel_loops=2)
-    _pack_weight(sch, acc, tiles.channels, lanes)
+    if packed is None:
+        _pack_weight(sch, acc, tiles.channels, lanes)
 
     n, f, y, x, rc, ry, rx = sch.get_loops(acc)
     fo, fi = sch.split(f, [None, tiles.channels])

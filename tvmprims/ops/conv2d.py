@@ -3,22 +3,42 @@
 Shapes: x (N, C, H, W), weight (O, C // groups, KH, KW), optional bias (O,) ->
 (N, O, OH, OW) with ``OH = (H + pad_top + pad_bottom - dilation*(KH-1) - 1) // stride + 1``.
 Cross-correlation (no kernel flip), as in every deep-learning framework.
+
+Every convolution operator shares two options of this module:
+
+* **A fused epilogue** ``act(conv + bias[o] + residual)``: ``activation`` one of
+  :data:`ACTIVATIONS` (None: identity) and ``residual=True`` (one more input, of the output's
+  shape, added before the activation, as a ResNet block's shortcut). Bias, residual and
+  activation are one element-wise stage (:data:`BIAS_ADD`) that the schedules fold into the
+  write-back, so the output is stored once (cuDNN's fused conv-bias-activation).
+* **A pre-packed weight** (direct ``conv2d`` only): ``weight_block=b`` takes the weight as
+  ``(O // b, C // groups, KH, KW, b)``, element ``[o // b, c, y, x, o % b]`` being
+  ``weight[o, c, y, x]``: the layout the CPU schedule packs into on every call otherwise, made
+  once by :func:`pack_weight` for a layer whose weight does not change.
+
+Inputs in argument order: x, weight, bias (when given), residual (when ``residual``).
 """
+
+import numpy as np
 
 from .._tvm import te
 from ..workload import Workload
 from ._checks import conv_output_size, is_int, pair, positive_pair, require
 
 __all__ = ["workload", "compute", "output_shape", "flops", "normalize_padding", "pad_input",
-           "add_bias", "placeholders", "PAD", "CONV", "BIAS_ADD", "STAGES"]
+           "epilogue", "placeholders", "has_bias", "pack_weight", "weight_shape", "PAD", "CONV",
+           "BIAS_ADD", "STAGES", "ACTIVATIONS"]
 
 #: Stage (TensorIR block) names, for the schedules: the zero-padded input (absent without
-#: padding), the convolution, the bias epilogue (absent without bias; every convolution
-#: operator names it so).
+#: padding), the convolution, the epilogue (bias, residual, activation; absent without any
+#: of them; every convolution operator names it so).
 PAD = "pad"
 CONV = "conv"
 BIAS_ADD = "bias_add"
 STAGES = (PAD, CONV, BIAS_ADD)
+
+#: Activations the epilogue can apply, as ``torch.nn.functional.relu``, ``relu6``, ``silu``.
+ACTIVATIONS = ("relu", "relu6", "silu")
 
 
 def normalize_padding(padding, kernel, dilation, stride):
@@ -44,14 +64,19 @@ def normalize_padding(padding, kernel, dilation, stride):
 
 
 def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0,
-             dilation=1, groups=1, op="conv2d", extra=None):
+             dilation=1, groups=1, activation=None, residual=False, weight_block=None,
+             op="conv2d", extra=None):
     """Validate shapes and parameters; return the workload of operator ``op``.
 
-    Other convolution algorithms (``conv2d_im2col``, ...) pass their ``op`` name and a dict of
-    their own parameters in ``extra``; their workloads then carry the same checked
-    convolution fields.
+    ``activation``, ``residual``: the fused epilogue; ``weight_block``: the weight comes
+    pre-packed (see the module docstring). Other convolution algorithms (``conv2d_im2col``,
+    ...) pass their ``op`` name and a dict of their own parameters in ``extra``; their
+    workloads then carry the same checked convolution fields. Options left at their defaults
+    are not stored, so a workload without them keys caches and tuning records as before.
     """
     require(len(x_shape) == 4, f"{op} expects x of rank 4 (N, C, H, W), got shape {tuple(x_shape)}")
+    if weight_block is not None:
+        w_shape = _unpacked_weight_shape(w_shape, weight_block, op)
     require(len(w_shape) == 4,
             f"{op} expects weight of rank 4 (O, C/groups, KH, KW), got shape {tuple(w_shape)}")
     if not is_int(groups):
@@ -70,26 +95,84 @@ def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, paddi
     stride = positive_pair(stride, "stride")
     dilation = positive_pair(dilation, "dilation")
     pads = normalize_padding(padding, (kh, kw), dilation, stride)
-    conv_output_size(h, pads[0] + pads[1], kh, stride[0], dilation[0], "height")
-    conv_output_size(w, pads[2] + pads[3], kw, stride[1], dilation[1], "width")
+    oh = conv_output_size(h, pads[0] + pads[1], kh, stride[0], dilation[0], "height")
+    ow = conv_output_size(w, pads[2] + pads[3], kw, stride[1], dilation[1], "width")
+    if weight_block is not None:
+        w_shape = weight_shape(w_shape, weight_block)
     shapes = (x_shape, w_shape) + ((bias_shape,) if bias_shape is not None else ())
     params = dict(stride=stride, padding=pads, dilation=dilation, **(extra or {}))
     if op != "depthwise_conv2d":
         params["groups"] = groups
+    if activation is not None:
+        require(activation in ACTIVATIONS,
+                f"activation must be None or one of {ACTIVATIONS}, got {activation!r}")
+        params["activation"] = activation
+    if not isinstance(residual, (bool, np.bool_)):
+        raise TypeError(f"residual must be a bool, got {residual!r}")
+    if residual:
+        params["residual"] = True
+        shapes += ((n, o, oh, ow),)
+    if weight_block is not None:
+        params["weight_block"] = int(weight_block)
     return Workload.make(op, shapes, dtype, **params)
 
 
+def _unpacked_weight_shape(w_shape, block, op):
+    """The (O, C/groups, KH, KW) shape of a weight packed in ``block``-channel panels."""
+    require(op == "conv2d", f"{op} takes no pre-packed weight (weight_block)")
+    require(is_int(block) and block >= 1,
+            f"weight_block must be a positive int, got {block!r}")
+    require(len(w_shape) == 5 and w_shape[4] == block,
+            f"a weight packed with weight_block={block} must have shape "
+            f"(O/{block}, C/groups, KH, KW, {block}), got {tuple(w_shape)}")
+    return (w_shape[0] * block, *w_shape[1:4])
+
+
+def weight_shape(w_shape, block):
+    """Shape of an (O, C/groups, KH, KW) weight packed in ``block``-channel panels."""
+    o, cg, kh, kw = w_shape
+    require(o % block == 0,
+            f"weight_block={block} must divide the {o} output channels")
+    return (o // block, cg, kh, kw, block)
+
+
+def pack_weight(weight, block):
+    """numpy: (O, C/groups, KH, KW) -> (O/block, C/groups, KH, KW, block), the layout of
+    ``weight_block=block``."""
+    o, cg, kh, kw = weight.shape
+    packed = weight.reshape(weight_shape(weight.shape, block)[:1] + (block, cg, kh, kw))
+    return np.ascontiguousarray(packed.transpose(0, 2, 3, 4, 1))
+
+
+def has_bias(wl):
+    """Whether a convolution workload takes a bias (its third input)."""
+    return len(wl.shapes) - bool(wl.get("residual")) == 3
+
+
 def output_shape(wl):
-    (n, _, h, w), (o, _, kh, kw) = wl.shapes[:2]
+    (n, _, h, w), (o, _, kh, kw) = wl.shapes[0], _logical_weight_shape(wl)
     (sh, sw), (dh, dw), (pt, pb, pl, pr) = wl["stride"], wl["dilation"], wl["padding"]
     return (n, o, conv_output_size(h, pt + pb, kh, sh, dh, "height"),
             conv_output_size(w, pl + pr, kw, sw, dw, "width"))
 
 
+def _logical_weight_shape(wl):
+    """(O, C/groups, KH, KW), also for a pre-packed weight."""
+    w_shape = wl.shapes[1]
+    if len(w_shape) == 5:
+        return (w_shape[0] * w_shape[4], *w_shape[1:4])
+    return w_shape
+
+
 def flops(wl):
     n, o, oh, ow = output_shape(wl)
-    _, cg, kh, kw = wl.shapes[1]
-    return 2 * n * o * oh * ow * cg * kh * kw + (n * o * oh * ow if len(wl.shapes) == 3 else 0)
+    _, cg, kh, kw = _logical_weight_shape(wl)
+    return 2 * n * o * oh * ow * cg * kh * kw + n * o * oh * ow * epilogue_ops(wl)
+
+
+def epilogue_ops(wl):
+    """Operations per output element of the epilogue (bias, residual, activation)."""
+    return has_bias(wl) + bool(wl.get("residual")) + (wl.get("activation") is not None)
 
 
 def pad_input(x, padding, name=PAD):
@@ -106,35 +189,83 @@ def pad_input(x, padding, name=PAD):
         name=name)
 
 
-def add_bias(out, bias):
-    """Output stage ``out + bias[channel]`` named :data:`BIAS_ADD`; ``out`` itself when no bias."""
-    if bias is None:
+def _activate(value, activation, dtype):
+    if activation == "relu":
+        return te.max(value, te.const(0, dtype))
+    if activation == "relu6":
+        return te.min(te.max(value, te.const(0, dtype)), te.const(6, dtype))
+    if activation == "silu":  # x * sigmoid(x), as torch.nn.functional.silu
+        return value / (te.const(1, dtype) + te.exp(-value))
+    return value
+
+
+def epilogue(out, wl, bias=None, residual=None):
+    """Output stage ``act(out + bias[channel] + residual)`` named :data:`BIAS_ADD` (one
+    element-wise stage, which the schedules fold into the write-back); ``out`` itself when
+    the workload has no bias, residual or activation."""
+    activation = wl.get("activation")
+    if bias is None and residual is None and activation is None:
         return out
-    return te.compute(out.shape, lambda n, o, y, z: out[n, o, y, z] + bias[o], name=BIAS_ADD)
+
+    def element(n, o, y, z):
+        value = out[n, o, y, z]
+        if bias is not None:
+            value = value + bias[o]
+        if residual is not None:
+            value = value + residual[n, o, y, z]
+        return _activate(value, activation, out.dtype)
+
+    return te.compute(out.shape, element, name=BIAS_ADD)
 
 
 def placeholders(wl):
-    """Input placeholders ``(x, weight, bias or None)`` of a convolution workload."""
+    """Input placeholders ``(x, weight, bias or None, residual or None)`` of a convolution
+    workload."""
     x = te.placeholder(wl.shapes[0], wl.dtype, name="X")
     w = te.placeholder(wl.shapes[1], wl.dtype, name="W")
-    b = te.placeholder(wl.shapes[2], wl.dtype, name="bias") if len(wl.shapes) == 3 else None
-    return x, w, b
+    b = te.placeholder(wl.shapes[2], wl.dtype, name="bias") if has_bias(wl) else None
+    r = (te.placeholder(wl.shapes[-1], wl.dtype, name="residual")
+         if wl.get("residual") else None)
+    return x, w, b, r
+
+
+def inputs_and_output(inputs, out, wl):
+    """The tensors ``compute`` returns: the inputs given (None left out), then the epilogue
+    applied to ``out``. ``inputs`` is ``(x, weight, bias, residual)``."""
+    x, w, bias, residual = inputs
+    return [t for t in inputs if t is not None] + [epilogue(out, wl, bias, residual)]
 
 
 def compute(wl):
-    x, w, bias = placeholders(wl)
+    inputs = placeholders(wl)
+    x, w = inputs[:2]
     _, o, oh, ow = output_shape(wl)
-    _, cg, kh, kw = wl.shapes[1]
+    _, cg, kh, kw = _logical_weight_shape(wl)
+    block = wl.get("weight_block")
+    if block is None:
+        def weight(f, c, y, z):
+            return w[f, c, y, z]
+    else:
+        def weight(f, c, y, z):
+            return w[f // block, c, y, z, f % block]
     (sh, sw), (dh, dw), groups = wl["stride"], wl["dilation"], wl["groups"]
     per_group = o // groups
     xp = pad_input(x, wl["padding"])
+
+    # Without groups every output channel reads every input channel; the general index
+    # would make a GPU thread of a partial channel tile (f >= O, computed, never stored) read
+    # past the block's shared-memory window.
+    def channel(f, rc):
+        return rc if groups == 1 else f // per_group * cg + rc
+
     rc = te.reduce_axis((0, cg), name="rc")
     ry = te.reduce_axis((0, kh), name="ry")
     rx = te.reduce_axis((0, kw), name="rx")
     conv = te.compute(
         output_shape(wl),
         lambda n, f, y, z: te.sum(
-            xp[n, f // per_group * cg + rc, y * sh + ry * dh, z * sw + rx * dw] * w[f, rc, ry, rx],
+            xp[n, channel(f, rc), y * sh + ry * dh, z * sw + rx * dw]
+            * weight(f, rc, ry, rx),
             axis=[rc, ry, rx]),
         name=CONV)
-    return [t for t in (x, w, bias) if t is not None] + [add_bias(conv, bias)]
+    return inputs_and_output(inputs, conv, wl)

@@ -87,12 +87,12 @@ flops = _conv2d.flops
 
 
 def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0,
-             dilation=1, groups=1):
+             dilation=1, groups=1, activation=None, residual=False):
     """Validated workload of ``conv2d_fft``; :class:`~tvmprims.ops.NotApplicable` for stride > 1."""
     stride = positive_pair(stride, "stride")
     applicable(stride == (1, 1), f"fft convolution needs stride 1, got stride {stride}")
     return _conv2d.workload(x_shape, w_shape, bias_shape, dtype, stride, padding, dilation,
-                            groups, op="conv2d_fft")
+                            groups, activation, residual, op="conv2d_fft")
 
 
 def transform_sizes(wl):
@@ -106,7 +106,8 @@ def transform_sizes(wl):
 
 
 def compute(wl):
-    x, w, bias = _conv2d.placeholders(wl)
+    inputs = _conv2d.placeholders(wl)
+    x, w = inputs[:2]
     (n, c, h, wd), (o, cg, kh, kw) = wl.shapes[:2]
     _, _, oh, ow = output_shape(wl)
     pt, _, pl, _ = wl["padding"]
@@ -176,5 +177,5 @@ def compute(wl):
     idft_x = gemm(IDFT_X, (n, o, oh, ow),
                   lambda b, f, y, xx, rj, rk: idft_y[b, f, y, rj, rk] * twiddle_ix[rj, rk, xx],
                   2, kx_)
-    return [t for t in (x, w, bias) if t is not None] + [_conv2d.add_bias(idft_x, bias)]
+    return _conv2d.inputs_and_output(inputs, idft_x, wl)
 

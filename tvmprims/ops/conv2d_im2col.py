@@ -18,7 +18,7 @@ Stages (``K = C/groups * KH * KW`` taps, ``P = OH * OW`` output pixels, ``G`` gr
 
 from .._tvm import te
 from . import conv2d as _conv2d
-from .conv2d import BIAS_ADD, PAD, add_bias, pad_input, placeholders
+from .conv2d import BIAS_ADD, PAD, inputs_and_output, pad_input, placeholders
 
 __all__ = ["workload", "compute", "output_shape", "flops", "PAD", "IM2COL", "WEIGHT_MATRIX",
            "GEMM", "CONV", "BIAS_ADD", "STAGES"]
@@ -35,10 +35,11 @@ flops = _conv2d.flops
 
 
 def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0,
-             dilation=1, groups=1):
-    """Validate shapes and parameters (as conv2d); return the ``conv2d_im2col`` workload."""
+             dilation=1, groups=1, activation=None, residual=False):
+    """Validate shapes and parameters (as conv2d, epilogue included); return the
+    ``conv2d_im2col`` workload."""
     return _conv2d.workload(x_shape, w_shape, bias_shape, dtype, stride, padding, dilation,
-                            groups, op="conv2d_im2col")
+                            groups, activation, residual, op="conv2d_im2col")
 
 
 def gemm_shape(wl):
@@ -50,7 +51,8 @@ def gemm_shape(wl):
 
 
 def compute(wl):
-    x, w, bias = placeholders(wl)
+    inputs = placeholders(wl)
+    x, w = inputs[:2]
     _, cg, kh, kw = wl.shapes[1]
     n, o, oh, ow = output_shape(wl)
     batch, groups, per_group, pixels, taps = gemm_shape(wl)
@@ -71,4 +73,4 @@ def compute(wl):
     conv = te.compute((n, o, oh, ow),
                       lambda b, f, y, z: gemm[b, f // per_group, f % per_group, y * ow + z],
                       name=CONV)
-    return [t for t in (x, w, bias) if t is not None] + [add_bias(conv, bias)]
+    return inputs_and_output(inputs, conv, wl)

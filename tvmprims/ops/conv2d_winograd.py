@@ -52,7 +52,7 @@ STAGES = (PAD, INPUT_ROWS, INPUT_TRANSFORM, WEIGHT_ROWS, WEIGHT_TRANSFORM, BATCH
 
 
 def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0,
-             dilation=1, groups=1, tile=4, pretransformed=False):
+             dilation=1, groups=1, activation=None, residual=False, tile=4, pretransformed=False):
     """Validate shapes and parameters; the ``conv2d_winograd`` workload.
 
     Raises :class:`~tvmprims.ops.NotApplicable` for kernels other than 3x3, stride or
@@ -72,7 +72,7 @@ def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, paddi
                 f"({a}, {a}, O, {c}) for tile {tile}, got {tuple(w_shape)}")
         weight_shape = (w_shape[2], c, KERNEL, KERNEL)
     wl = _conv2d.workload(x_shape, weight_shape, bias_shape, dtype, stride, padding, dilation,
-                          groups, op="conv2d_winograd",
+                          groups, activation, residual, op="conv2d_winograd",
                           extra=dict(tile=int(tile), pretransformed=pretransformed))
     check_kernel(*weight_shape[2:])
     applicable(wl["stride"] == (1, 1), f"winograd needs stride 1, got {wl['stride']}")
@@ -103,13 +103,12 @@ def flops(wl):
     so that GFLOP/s compare across algorithms."""
     n, o, oh, ow = output_shape(wl)
     c = wl.shapes[0][1]
-    return 2 * n * o * oh * ow * c * KERNEL * KERNEL + (n * o * oh * ow if len(wl.shapes) == 3 else 0)
+    return 2 * n * o * oh * ow * c * KERNEL * KERNEL + n * o * oh * ow * _conv2d.epilogue_ops(wl)
 
 
 def compute(wl):
-    x = te.placeholder(wl.shapes[0], wl.dtype, name="X")
+    x, _, bias, residual = _conv2d.placeholders(wl)
     second = te.placeholder(wl.shapes[1], wl.dtype, name="U" if wl["pretransformed"] else "W")
-    bias = te.placeholder(wl.shapes[2], wl.dtype, name="bias") if len(wl.shapes) == 3 else None
     n, c, h, w = wl.shapes[0]
     _, o, oh, ow = output_shape(wl)
     m, a, th, tw, tiles = tiling(wl)
@@ -142,5 +141,4 @@ def compute(wl):
         name=OUTPUT_TRANSFORM)
     out = te.compute((n, o, oh, ow), lambda b, f, yy, xx: y[b, f, yy // m, yy % m, xx // m, xx % m],
                      name=CROP)
-    inputs = [t for t in (x, second, bias) if t is not None]
-    return inputs + [_conv2d.add_bias(out, bias)]
+    return _conv2d.inputs_and_output((x, second, bias, residual), out, wl)

@@ -18,7 +18,8 @@ output_shape = _conv2d.output_shape
 flops = _conv2d.flops
 
 
-def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0, dilation=1):
+def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0, dilation=1,
+             activation=None, residual=False):
     """Validate shapes and parameters; return the depthwise workload."""
     require(len(x_shape) == 4 and len(w_shape) == 4,
             f"depthwise_conv2d expects x (N, C, H, W) and weight (C*m, 1, KH, KW), got shapes "
@@ -27,11 +28,13 @@ def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, paddi
     require(w_shape[1] == 1 and o % c == 0,
             f"depthwise weight must have shape (C*m, 1, KH, KW) with C={c}, got {tuple(w_shape)}")
     return _conv2d.workload(x_shape, w_shape, bias_shape, dtype, stride, padding, dilation,
-                            groups=c, op="depthwise_conv2d")
+                            groups=c, activation=activation, residual=residual,
+                            op="depthwise_conv2d")
 
 
 def compute(wl):
-    x, w, bias = _conv2d.placeholders(wl)
+    inputs = _conv2d.placeholders(wl)
+    x, w = inputs[:2]
     _, _, kh, kw = wl.shapes[1]
     (sh, sw), (dh, dw) = wl["stride"], wl["dilation"]
     multiplier = wl.shapes[1][0] // wl.shapes[0][1]
@@ -44,4 +47,4 @@ def compute(wl):
             xp[n, f // multiplier, y * sh + ry * dh, z * sw + rx * dw] * w[f, 0, ry, rx],
             axis=[ry, rx]),
         name=CONV)
-    return [t for t in (x, w, bias) if t is not None] + [_conv2d.add_bias(conv, bias)]
+    return _conv2d.inputs_and_output(inputs, conv, wl)

@@ -22,7 +22,8 @@ from ._checks import is_int
 __all__ = ["OperatorSpec", "OPERATOR_SPECS", "REGISTRY", "OPERATORS", "operator_spec",
            "operator_module", "Conv2dAlgorithm", "CONV2D_ALGORITHM_TABLE", "CONV2D_ALIASES",
            "CONV2D_OPERATORS", "TOLERANCE", "PROPAGATES_NON_FINITE",
-           "conv2d_workload", "algorithm_of", "algorithm_workload", "layer_args"]
+           "conv2d_workload", "algorithm_of", "algorithm_workload", "layer_args",
+           "epilogue_args"]
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,9 @@ PROPAGATES_NON_FINITE = tuple(a.name for a in CONV2D_ALGORITHM_TABLE.values()
 
 
 def conv2d_workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0,
-                    dilation=1, groups=1, algo="direct"):
-    """The workload computing a conv2d with algorithm ``algo`` (not ``"auto"``).
+                    dilation=1, groups=1, algo="direct", activation=None, residual=False):
+    """The workload computing a conv2d with algorithm ``algo`` (not ``"auto"``), with the
+    fused epilogue ``activation``/``residual`` (:mod:`tvmprims.ops.conv2d`).
 
     With ``groups == C`` (a depthwise layer) the direct algorithm is ``depthwise_conv2d``.
     Raises :class:`~tvmprims.ops.NotApplicable` when the algorithm does not support the
@@ -182,10 +184,11 @@ def conv2d_workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1
                     and groups == x_shape[1])
     if algo == "direct" and is_depthwise:
         return operator_module("depthwise_conv2d").workload(
-            x_shape, w_shape, bias_shape, dtype, stride, padding, dilation)
+            x_shape, w_shape, bias_shape, dtype, stride, padding, dilation, activation, residual)
     entry = CONV2D_ALGORITHM_TABLE[algo]
     return operator_module(entry.op).workload(x_shape, w_shape, bias_shape, dtype, stride,
-                                              padding, dilation, groups, **dict(entry.params))
+                                              padding, dilation, groups, activation=activation,
+                                              residual=residual, **dict(entry.params))
 
 
 def algorithm_of(wl):
@@ -199,16 +202,23 @@ def algorithm_of(wl):
 
 def layer_args(wl):
     """``(x_shape, w_shape, bias_shape, stride, padding, dilation, groups)`` of a direct
-    conv2d or depthwise workload."""
+    conv2d or depthwise workload (its epilogue is :func:`epilogue_args`)."""
     params = dict(wl.params)
-    x_shape, w_shape, *bias = wl.shapes
+    x_shape, w_shape = wl.shapes[:2]
+    bias = wl.shapes[2] if operator_module("conv2d").has_bias(wl) else None
     groups = x_shape[1] if wl.op == "depthwise_conv2d" else params["groups"]
-    return (x_shape, w_shape, bias[0] if bias else None, params["stride"], params["padding"],
-            params["dilation"], groups)
+    return (x_shape, w_shape, bias, params["stride"], params["padding"], params["dilation"],
+            groups)
+
+
+def epilogue_args(wl):
+    """``{"activation": ..., "residual": ...}`` of a convolution workload."""
+    return {"activation": wl.get("activation"), "residual": bool(wl.get("residual"))}
 
 
 def algorithm_workload(direct_wl, algo):
-    """The workload computing the layer of ``direct_wl`` with ``algo`` (may raise
-    :class:`~tvmprims.ops.NotApplicable`)."""
+    """The workload computing the layer of ``direct_wl`` with ``algo``, epilogue included
+    (may raise :class:`~tvmprims.ops.NotApplicable`)."""
     x_shape, w_shape, bias_shape, *rest = layer_args(direct_wl)
-    return conv2d_workload(x_shape, w_shape, bias_shape, direct_wl.dtype, *rest, algo)
+    return conv2d_workload(x_shape, w_shape, bias_shape, direct_wl.dtype, *rest, algo,
+                           **epilogue_args(direct_wl))
