@@ -7,7 +7,7 @@ Operators and conv2d algorithms are those of the registry (:mod:`tvmprims.ops.re
 import numpy as np
 
 from . import algorithms as _algorithms
-from .arrays import as_input, common_dtype
+from .arrays import all_finite, as_input, common_dtype
 from .build import build_workload, kernel_for_call
 from .ops import convolve as _convolve_op
 from .ops import depthwise_conv2d as _depthwise_op
@@ -161,17 +161,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     # auto or search picked one depends on the layer and machine, the result must not: redo
     # such a call directly.
     if (algo in _CHOSEN and algorithm_of(kernel.workload) not in PROPAGATES_NON_FINITE
-            and not _all_finite(out)):
+            and not all_finite(out)):
         out = build_workload(direct_workload(), target, schedule).run_checked(arrays, out)
     return out
-
-
-def _all_finite(a):
-    """Whether every element of ``a`` is finite, from one BLAS dot product (a fifth of the
-    time of ``np.isfinite(a).all()``): ``a . a`` is NaN or inf when any element is; a finite
-    sum that overflows only costs the caller a rerun."""
-    flat = a.reshape(-1)
-    return bool(np.isfinite(np.dot(flat, flat)))
 
 
 def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,

@@ -219,6 +219,22 @@ def _roofline(args):
     return 0
 
 
+def _infer(args):
+    from . import infer
+    from .roofline.models import MODELS
+    models = MODELS if tuple(args.model) == ("all",) else args.model
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        print(f"unknown model(s) {', '.join(unknown)}: expected some of {', '.join(MODELS)} "
+              "or all", file=sys.stderr)
+        return 2
+    results = infer.run(models, batches=tuple(int(b) for b in args.batch), image=args.image,
+                        rounds=args.rounds, algo=args.algo, target=args.target,
+                        out_dir=args.out, report=lambda m: print(m, flush=True))
+    print(f"wrote infer.csv and infer.png to {args.out}/")
+    return 1 if any(r.status == "WRONG" for r in results) else 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="tvmprims", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -321,6 +337,19 @@ def main(argv=None):
     r.add_argument("--batches", type=_names, help="batch sizes for latency (default 1,2,...,64)")
     r.add_argument("--out", default="results", help="output directory (default: results)")
     r.set_defaults(func=_roofline)
+    i = sub.add_parser("infer", help="whole torchvision CNNs on tvmprims kernels against torch "
+                                     "(end-to-end latency, outputs compared)")
+    i.add_argument("--model", type=_names, default=("resnet18",),
+                   help="comma-separated torchvision models of tvmprims roofline, or all "
+                        "(default resnet18)")
+    i.add_argument("--batch", type=_names, default=("1", "8"), help="batch sizes (default 1,8)")
+    i.add_argument("--image", type=int, default=224, help="image size (default 224)")
+    i.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (default 3)")
+    i.add_argument("--algo", default="auto", choices=("auto", "search", *CONV2D_ALGORITHM_TABLE),
+                   help="conv2d algorithm of every layer (default auto)")
+    i.add_argument("--target", default="llvm", help="llvm (this CPU, default) or cuda")
+    i.add_argument("--out", default="results", help="output directory (default: results)")
+    i.set_defaults(func=_infer)
     args = parser.parse_args(argv)
     args.argv = argv
     return args.func(args)

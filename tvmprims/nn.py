@@ -6,29 +6,30 @@
   ``act((x @ R.T) @ L.T + b)`` as two skinny ``dense`` kernels. Of the two associations,
   ``x @ (R.T @ L.T)`` multiplies the factors back into a dense weight (done once and kept),
   so it wins only when the rank is so high that ``r * (in + out) >= in * out``.
+* :class:`Conv2d` (:mod:`tvmprims.conv_layer`): a convolution with its weight prepared once
+  (packed, or Winograd-transformed), batch norm folded, residual add and activation fused.
+* :class:`Graph` (:mod:`tvmprims.graph`): any torch model ``torch.fx`` can trace (residual
+  blocks, concatenations), imported onto these layers and tvmprims operators.
 * :class:`Sequential`: layers in order; :meth:`Sequential.from_torch` converts a trained
   ``torch.nn.Sequential`` of ``Linear``/``ReLU`` modules (a bias-free ``Linear`` followed by
-  a ``Linear`` is one factorised layer), with a rank per layer.
+  a ``Linear`` is one factorised layer), with a rank per layer, and a CNN sequence
+  (``Conv2d``, ``BatchNorm2d``, pooling, ...) through :class:`Graph`'s importer.
 
-Kernels are compiled per batch size and cached (:func:`tvmprims.build`). Inputs are float32
-or float64 arrays (B, in); torch is only a source of weights.
+Kernels are compiled per input shape and cached (:func:`tvmprims.build`). Inputs are float32
+or float64 arrays; torch is only a source of weights.
 """
 
 import numpy as np
 
 from .api import build
 from .arrays import as_input
+from .conv_layer import Conv2d
+from .conv_layer import as_array as _array
+from .graph import Graph, UnsupportedNode
 from .lowrank import LowRank, factorize
 from .ops._checks import require
 
-__all__ = ["Dense", "LowRankDense", "Sequential"]
-
-
-def _array(x, dtype=None):
-    if hasattr(x, "detach"):  # torch tensors and parameters: a copy, not a view of them
-        x = x.detach().cpu().numpy().copy()
-    x = np.asarray(x)
-    return np.ascontiguousarray(x if dtype is None else x.astype(dtype))
+__all__ = ["Dense", "LowRankDense", "Sequential", "Conv2d", "Graph", "UnsupportedNode"]
 
 
 class Dense:
@@ -142,12 +143,18 @@ class Sequential:
 
     @property
     def parameters(self):
-        return sum(layer.parameters for layer in self.layers)
+        """Weights and biases of the layers that have them."""
+        return sum(getattr(layer, "parameters", 0) for layer in self.layers)
 
     @classmethod
     def from_torch(cls, model, ranks=None, *, target=None, schedule="auto"):
         """Convert a trained ``torch.nn.Sequential`` of ``Flatten``, ``Linear`` and ``ReLU``
         modules into tvmprims layers computing the same function.
+
+        A sequence with any other module (``Conv2d``, ``BatchNorm2d``, ``ReLU6``, pooling,
+        ``Dropout``, ...) is imported by :meth:`Graph.from_torch` (batch norm folded into
+        the convolution before it, activations fused), one layer per step; ``ranks`` must
+        then be None, and the model in eval mode.
 
         Rules (the only ones; anything else raises ``ValueError``):
 
@@ -184,6 +191,11 @@ class Sequential:
             :class:`Dense` and :class:`LowRankDense` layers, in the model's order.
         """
         import torch
+        if not all(isinstance(m, (torch.nn.Flatten, torch.nn.Linear, torch.nn.ReLU))
+                   for m in model):
+            require(ranks is None, "ranks apply to Linear/ReLU sequences only")
+            graph = Graph.from_torch(model, target=target, schedule=schedule)
+            return cls(step.layer or step.run for step in graph.steps)
         modules = [m for m in model if not isinstance(m, torch.nn.Flatten)]
         groups, i = [], 0  # ([Linear] or [bias-free Linear, Linear], relu)
         while i < len(modules):
