@@ -43,6 +43,9 @@ __all__ = [
     "conv_shared_elements",
     "plan_conv_tiles",
     "schedule_direct_conv",
+    "ELEMENTWISE_THREADS",
+    "bind_flat",
+    "schedule_gpu_window_reduction",
 ]
 
 
@@ -387,3 +390,41 @@ def schedule_direct_conv(sch, tiles, chunks):
     cooperative_fetch(sch, acc, 0, chunk, threads)  # input window
     cooperative_fetch(sch, acc, 1, chunk, threads)  # weights
     finish_gpu_reduction(sch, acc, write_back, tiling)
+
+
+# --- Element-wise kernels and per-output window reductions (add, concat, pooling) --------------
+
+#: Threads per block of the one-thread-per-output kernels.
+ELEMENTWISE_THREADS = 256
+
+
+def bind_flat(sch, loops, threads=ELEMENTWISE_THREADS):
+    """Fuse ``loops`` (a block's outer spatial loops) and bind them one output per thread:
+    ``threads`` per block (fewer when there are fewer outputs), consecutive threads on
+    consecutive outputs (coalesced); returns the thread loop."""
+    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    extent = loop_extent(sch, fused)
+    block, thread = sch.split(fused, [None, min(threads, extent)])
+    sch.bind(block, "blockIdx.x")
+    sch.bind(thread, "threadIdx.x")
+    return thread
+
+
+def schedule_gpu_window_reduction(sch, reduction_name, pad_name=None, epilogue=None,
+                                  unroll_limit=64):
+    """A reduction over a small window per output (pooling): one output per thread,
+    accumulated in a register (``local``) and written back once through ``epilogue``; the
+    padding stage inlined into the reads; the window unrolled when it has at most
+    ``unroll_limit`` elements."""
+    write_back, acc = accumulate_locally(sch, reduction_name, "local", epilogue)
+    if pad_name is not None:
+        for producer in sch.get_producers(acc):
+            if sch.get(producer).name_hint == pad_name:
+                sch.compute_inline(producer)
+    n, c, y, x, ry, rx = sch.get_loops(acc)
+    thread = bind_flat(sch, [n, c, y, x])
+    if loop_extent(sch, ry) * loop_extent(sch, rx) <= unroll_limit:
+        sch.unroll(ry)
+        sch.unroll(rx)
+    sch.reverse_compute_at(write_back, thread)
+    sch.decompose_reduction(acc, ry)

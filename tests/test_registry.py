@@ -14,7 +14,7 @@ from tvmprims.ops import registry
 
 OPS = Path(registry.__file__).parent
 #: Modules of tvmprims/ops that are not operators.
-HELPERS = {"__init__", "_checks", "dft", "registry"}
+HELPERS = {"__init__", "_checks", "_pool", "dft", "registry"}
 
 
 @pytest.mark.parametrize("spec", registry.OPERATOR_SPECS, ids=lambda s: s.name)

@@ -27,6 +27,13 @@ SAMPLES = {
     "depthwise_conv2d": [([(1, 32, 28, 28), (32, 1, 3, 3), (32,)], {"padding": 1})],
     "convolve": [([(1000,), (33,)], {"mode": "full"})],
     "winograd_weight": [([(64, 32, 3, 3)], {})],
+    "max_pool2d": [([(1, 4, 9, 9)], {"kernel_size": 3, "stride": 2, "padding": 1,
+                                     "ceil_mode": True})],
+    "avg_pool2d": [([(1, 4, 9, 9)], {"kernel_size": 3, "stride": 2, "padding": 1})],
+    "adaptive_avg_pool2d": [([(1, 4, 5, 7)], {"output_size": (3, 2)})],
+    "adaptive_max_pool2d": [([(1, 4, 7, 7)], {"output_size": 1})],
+    "add": [([(1000,), (1000,)], {"relu": True})],
+    "concat": [([(1, 3, 49), (1, 5, 49)], {})],
     "matmul_log": [([(20, 30), (30, 40)], {}), ([(17, 9), (9, 23)], {"bits": 3})],
 }
 

@@ -14,8 +14,10 @@ import torch
 import tvmprims as tp
 import tvmprims.arrays as arrays_module
 import tvmprims.kernel as kernel_module
-from tvmprims.testing import (assert_close, at_offset, conv1d_ref, conv2d_ref, convolve_ref,
-                              depthwise_conv2d_ref, matmul_ref)
+from tvmprims.testing import (adaptive_avg_pool2d_ref, adaptive_max_pool2d_ref, add_ref,
+                              assert_close, at_offset, avg_pool2d_ref, concat_ref, conv1d_ref,
+                              conv2d_ref, convolve_ref, depthwise_conv2d_ref, matmul_ref,
+                              max_pool2d_ref)
 
 
 @pytest.fixture
@@ -62,6 +64,20 @@ CASES = {
     "depthwise": (lambda rng, dt: (_r(rng, dt, 1, 4, 9, 8), _r(rng, dt, 8, 1, 3, 3),
                                    _r(rng, dt, 8)),
                   {"padding": 1, "stride": 2}, tp.depthwise_conv2d, depthwise_conv2d_ref, 9),
+    "max_pool2d": (lambda rng, dt: (_r(rng, dt, 2, 3, 9, 7),),
+                   {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+                   tp.max_pool2d, max_pool2d_ref, 1),
+    "avg_pool2d": (lambda rng, dt: (_r(rng, dt, 2, 3, 9, 7),),
+                   {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+                   tp.avg_pool2d, avg_pool2d_ref, 9),
+    "adaptive_avg_pool2d": (lambda rng, dt: (_r(rng, dt, 1, 5, 5, 7),), {"output_size": (3, 2)},
+                            tp.adaptive_avg_pool2d, adaptive_avg_pool2d_ref, 9),
+    "adaptive_max_pool2d": (lambda rng, dt: (_r(rng, dt, 1, 5, 7, 7),), {"output_size": 1},
+                            tp.adaptive_max_pool2d, adaptive_max_pool2d_ref, 1),
+    "add": (lambda rng, dt: (_r(rng, dt, 2, 3, 7, 5), _r(rng, dt, 2, 3, 7, 5)), {"relu": True},
+            tp.add, add_ref, 1),
+    "concat": (lambda rng, dt: ([_r(rng, dt, 1, 3, 5, 7), _r(rng, dt, 1, 4, 5, 7)],), {},
+               tp.concat, concat_ref, 1),
 }
 
 OFFSETS = {np.float32: (4, 8, 16, 32), np.float64: (8, 16, 24, 32)}
@@ -76,12 +92,14 @@ def test_element_aligned_inputs_are_not_copied(op, dtype, rng, copies):
     func(*values, **params)  # compiled (and auto's choice made) before counting
     copies.clear()
     for offset in OFFSETS[dtype]:
-        args = [at_offset(v, offset) for v in values]
-        before = [a.copy() for a in args]
+        args = [[at_offset(a, offset) for a in v] if isinstance(v, list) else
+                at_offset(v, offset) for v in values]
+        before = [[a.copy() for a in v] if isinstance(v, list) else v.copy() for v in args]
         out = func(*args, **params)
         assert_close(out, expected, np.dtype(dtype).name, reduction)
         for a, b in zip(args, before):
-            np.testing.assert_array_equal(a, b, err_msg="an input was modified")
+            for x, y in zip(*((a, b) if isinstance(a, list) else ([a], [b]))):
+                np.testing.assert_array_equal(x, y, err_msg="an input was modified")
     assert copies == [], f"inputs were copied: {copies}"
 
 

@@ -8,8 +8,9 @@ and return numpy arrays.
 from . import lowrank, roofline
 from ._version import __version__
 from .algorithms import find_algorithms
-from .api import (CONV2D_ALGORITHMS, MATMUL_ALGORITHMS, OPERATORS, build,
-                  build_workload_from_shapes, conv1d, conv2d, convolve, depthwise_conv2d, matmul)
+from .api import (CONV2D_ALGORITHMS, MATMUL_ALGORITHMS, OPERATORS, adaptive_avg_pool2d,
+                  adaptive_max_pool2d, add, avg_pool2d, build, build_workload_from_shapes,
+                  concat, conv1d, conv2d, convolve, depthwise_conv2d, matmul, max_pool2d)
 from .build import SCHEDULES, TunedRecordMissing, cache_info, clear_cache
 from .deploy import export, load
 from .kernel import Kernel, LibraryMismatchError, Timing, load_kernel
@@ -18,7 +19,8 @@ from .target import resolve_target, target_key
 from .workload import Workload
 
 __all__ = [
-    "matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "lowrank_matmul", "lowrank",
+    "matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d",
+    "adaptive_avg_pool2d", "adaptive_max_pool2d", "add", "concat", "lowrank_matmul", "lowrank",
     "roofline",
     "find_algorithms", "MATMUL_ALGORITHMS",
     "build", "Kernel", "Timing", "load_kernel", "LibraryMismatchError", "Workload",

@@ -9,7 +9,13 @@ import numpy as np
 from . import algorithms as _algorithms
 from .arrays import all_finite, as_input, common_dtype
 from .build import build_workload, kernel_for_call
+from .ops import add as _add_op
+from .ops import adaptive_avg_pool2d as _adaptive_avg_op
+from .ops import adaptive_max_pool2d as _adaptive_max_op
+from .ops import avg_pool2d as _avg_pool_op
+from .ops import concat as _concat_op
 from .ops import convolve as _convolve_op
+from .ops import max_pool2d as _max_pool_op
 from .ops import depthwise_conv2d as _depthwise_op
 from .ops import matmul as _matmul_op
 from .ops import matmul_log as _matmul_log_op
@@ -18,7 +24,8 @@ from .ops.registry import (CONV2D_ALIASES, CONV2D_OPERATORS, OPERATORS, PROPAGAT
                            algorithm_of, conv2d_workload, operator_module)
 from .workload import check_shapes
 
-__all__ = ["matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "build",
+__all__ = ["matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "max_pool2d",
+           "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "add", "concat", "build",
            "build_workload_from_shapes", "conv2d_workload", "OPERATORS", "CONV2D_ALGORITHMS",
            "CONV2D_OPERATORS", "MATMUL_ALGORITHMS"]
 
@@ -223,3 +230,104 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
                  padding=padding, dilation=(1, dilation), groups=groups, algo=algo,
                  target=target, schedule=schedule)
     return out[:, :, 0, :]
+
+
+# --- Pooling, element-wise sum, concatenation ----------------------------------------------------
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+               target=None, schedule="auto"):
+    """2-D max pooling, as ``torch.nn.functional.max_pool2d`` (no ``return_indices``).
+
+    x (N, C, H, W) float32 or float64 -> (N, C, OH, OW). ``kernel_size``, ``stride`` (None:
+    the kernel size), ``padding`` (at most half the kernel; pads with -inf), ``dilation``:
+    int or pair; ``ceil_mode`` rounds the output size up, the last window starting inside the
+    input or its left padding. NaN propagates, as in torch.
+    """
+    (x,), dtype = _inputs(x=x)
+    kernel = kernel_for_call(
+        ("max_pool2d", x.shape, dtype, _key(kernel_size), _key(stride), _key(padding),
+         _key(dilation), _key(ceil_mode), target, schedule),
+        lambda: build_workload(_max_pool_op.workload(x.shape, dtype, kernel_size, stride,
+                                                     padding, dilation, ceil_mode),
+                               target, schedule))
+    return kernel.run_checked([x])
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None, *, target=None, schedule="auto"):
+    """2-D average pooling, as ``torch.nn.functional.avg_pool2d``.
+
+    x (N, C, H, W) -> (N, C, OH, OW), sizes as :func:`max_pool2d`'s (no dilation). Divisor as
+    torch's: ``divisor_override`` when given; else the window clipped to the padded input
+    (``count_include_pad=True``; with ``ceil_mode`` a window running past the right padding
+    counts only its part inside) or to the input (``False``).
+    """
+    (x,), dtype = _inputs(x=x)
+    kernel = kernel_for_call(
+        ("avg_pool2d", x.shape, dtype, _key(kernel_size), _key(stride), _key(padding),
+         _key(ceil_mode), _key(count_include_pad), _key(divisor_override), target, schedule),
+        lambda: build_workload(_avg_pool_op.workload(x.shape, dtype, kernel_size, stride,
+                                                     padding, ceil_mode, count_include_pad,
+                                                     divisor_override),
+                               target, schedule))
+    return kernel.run_checked([x])
+
+
+def adaptive_avg_pool2d(x, output_size, *, target=None, schedule="auto"):
+    """2-D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``.
+
+    x (N, C, H, W) -> (N, C, OH, OW); ``output_size`` an int or a pair (None in a pair: that
+    input size). Output row ``i`` averages input rows ``floor(i*H/OH)`` to
+    ``ceil((i+1)*H/OH)``; ``1`` is global average pooling.
+    """
+    (x,), dtype = _inputs(x=x)
+    kernel = kernel_for_call(
+        ("adaptive_avg_pool2d", x.shape, dtype, _key(output_size), target, schedule),
+        lambda: build_workload(_adaptive_avg_op.workload(x.shape, dtype, output_size),
+                               target, schedule))
+    return kernel.run_checked([x])
+
+
+def adaptive_max_pool2d(x, output_size, *, target=None, schedule="auto"):
+    """2-D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool2d`` (no
+    ``return_indices``): the windows of :func:`adaptive_avg_pool2d`, NaN propagating."""
+    (x,), dtype = _inputs(x=x)
+    kernel = kernel_for_call(
+        ("adaptive_max_pool2d", x.shape, dtype, _key(output_size), target, schedule),
+        lambda: build_workload(_adaptive_max_op.workload(x.shape, dtype, output_size),
+                               target, schedule))
+    return kernel.run_checked([x])
+
+
+def add(a, b, relu=False, *, target=None, schedule="auto"):
+    """Element-wise ``a + b`` of two arrays of one shape (any rank; no broadcasting), with
+    ``relu=True`` ``max(a + b, 0)`` (NaN kept, as ``torch.relu``). The kernel runs on flat
+    views, so one kernel serves every shape with the same number of elements."""
+    (a, b), dtype = _inputs(a=a, b=b)
+    require(a.shape == b.shape,
+            f"add expects arrays of the same shape (no broadcasting), got {a.shape} and "
+            f"{b.shape}")
+    flat = (a.size,)
+    kernel = kernel_for_call(
+        ("add", flat, dtype, _key(relu), target, schedule),
+        lambda: build_workload(_add_op.workload(flat, flat, dtype, relu), target, schedule))
+    return kernel.run_checked([a.reshape(flat), b.reshape(flat)]).reshape(a.shape)
+
+
+def concat(arrays, axis=1, *, target=None, schedule="auto"):
+    """Concatenation along ``axis`` (default 1: NCHW channels), as ``torch.cat(arrays,
+    dim=axis)``: a sequence of one or more arrays of one rank and dtype, equal off ``axis``.
+
+    The kernel runs on (R, Q_i, G) views of the inputs (:mod:`tvmprims.ops.concat`): one per
+    distinct such signature.
+    """
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, (list, tuple)):
+        raise TypeError(f"concat expects a list or tuple of arrays, got {type(arrays).__name__}")
+    require(len(arrays) >= 1, "concat expects at least one array")
+    checked, dtype = _inputs(**{f"arrays[{i}]": a for i, a in enumerate(arrays)})
+    axis, out_shape, views = _concat_op.grouped_shapes([a.shape for a in checked], axis)
+    kernel = kernel_for_call(
+        ("concat", views, dtype, target, schedule),
+        lambda: build_workload(_concat_op.workload(*views, dtype=dtype), target, schedule))
+    out = kernel.run_checked([a.reshape(v) for a, v in zip(checked, views)])
+    return out.reshape(out_shape)

@@ -20,6 +20,12 @@ __all__ = ["TOLERANCE", "InferResult", "randomize_batch_norm", "run_model", "run
 #: Largest accepted relative error of a model's output against torch's (float32).
 TOLERANCE = 1e-3
 
+#: Untimed calls before each timed block. TVM's idle workers spin for about 0.3 s after a
+#: parallel call (300000 yields, ``TVM_THREAD_POOL_SPIN_COUNT``) and slow torch's threads
+#: down while they do: with the timing module's 0.15 s, torch's ResNet-18 measured 118 ms
+#: instead of 25 ms and tvmprims' convolutions 29.7 ms instead of 15.7 ms, on 2 cores.
+SETTLE_SECONDS = 1.0
+
 
 @dataclass
 class InferResult:
@@ -105,7 +111,7 @@ def run_model(name, batches=(1, 8), image=224, rounds=3, algo="auto", target=Non
                 model(x)
 
         ours, theirs = interleaved_best([lambda: graph(x_np), torch_forward], rounds=rounds,
-                                        block_seconds=0.2)
+                                        block_seconds=0.3, settle=SETTLE_SECONDS)
         result = InferResult(name, batch, status, ours * 1e3, theirs * 1e3, error, import_s,
                              first_call_s, len(graph.steps))
         report(f"{name} batch {batch}: tvmprims {result.tvmprims_ms:.2f} ms, torch "

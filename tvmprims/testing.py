@@ -8,7 +8,9 @@ places an array at a chosen distance from a 64-byte boundary.
 import numpy as np
 
 __all__ = ["matmul_ref", "convolve_ref", "conv1d_ref", "conv2d_ref", "depthwise_conv2d_ref",
-           "epilogue_ref", "tolerance", "assert_close", "workspace_allocations", "at_offset"]
+           "epilogue_ref", "max_pool2d_ref", "avg_pool2d_ref", "adaptive_avg_pool2d_ref",
+           "adaptive_max_pool2d_ref", "add_ref", "concat_ref", "tolerance", "assert_close",
+           "workspace_allocations", "at_offset"]
 
 
 def at_offset(array, offset):
@@ -66,6 +68,38 @@ def epilogue_ref(out, activation=None, residual=None):
     if activation is not None:
         out = getattr(torch.nn.functional, activation)(out)
     return out.numpy()
+
+
+def max_pool2d_ref(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    torch = _torch()
+    return torch.nn.functional.max_pool2d(*_f64(x), kernel_size, stride, padding, dilation,
+                                          ceil_mode).numpy()
+
+
+def avg_pool2d_ref(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                   count_include_pad=True, divisor_override=None):
+    torch = _torch()
+    return torch.nn.functional.avg_pool2d(*_f64(x), kernel_size, stride, padding, ceil_mode,
+                                          count_include_pad, divisor_override).numpy()
+
+
+def adaptive_avg_pool2d_ref(x, output_size):
+    torch = _torch()
+    return torch.nn.functional.adaptive_avg_pool2d(*_f64(x), output_size).numpy()
+
+
+def adaptive_max_pool2d_ref(x, output_size):
+    torch = _torch()
+    return torch.nn.functional.adaptive_max_pool2d(*_f64(x), output_size).numpy()
+
+
+def add_ref(a, b, relu=False):
+    out = np.asarray(a, np.float64) + np.asarray(b, np.float64)
+    return np.where(out < 0, 0.0, out) if relu else out
+
+
+def concat_ref(arrays, axis=1):
+    return np.concatenate([np.asarray(a, np.float64) for a in arrays], axis=axis)
 
 
 def tolerance(dtype, reduction_length):

@@ -21,64 +21,15 @@ traffic, loads and FMA latency rather than FMA throughput:
 
 from tvmprims.ops.depthwise_conv2d import CONV, PAD
 
-from ..common import (accumulate_locally, divisor_at_most, find_block, fuse_parallel,
-                      phase_planes, vector_lanes, vectorize_innermost)
-from ..hardware import CpuParams, cpu_params
+from ..common import row_block, schedule_sliding_window, tile_shape, vector_lanes
+from ..hardware import cpu_params
 
 __all__ = ["schedule", "row_block", "tile_shape"]
 
 
-def row_block(out_width, lanes, params=None):
-    """Output columns per tile: the largest divisor of the width that is a whole number of
-    vectors (at most ``params.depthwise_vectors``, four on AVX2), else the largest divisor
-    up to that size (LLVM covers it with a vector and a shorter tail)."""
-    limit = (params or CpuParams()).depthwise_vectors * lanes
-    for factor in range(min(out_width, limit), 0, -1):
-        if out_width % factor == 0 and factor % lanes == 0:
-            return factor
-    return divisor_at_most(out_width, limit)
-
-
-def tile_shape(out_height, out_width, kernel_width, lanes, params=None):
-    """``(rows, cols)`` of the register tile.
-
-    A width that is a whole number of vectors gets one-vector tiles of several rows (a
-    divisor of the height, at most ``kernel_width`` and ``params.fma_chains``), so that
-    each tap feeds that many independent FMAs: 7x7 on 96 x 56 x 56 ran 2x faster with
-    8 x 8 tiles than with 1 x 8 or 1 x 16, 3x3 on 32 x 112 x 112 1.5x faster with 2 x 8.
-    Other widths (28, 14, 7) get one row of :func:`row_block` columns (a vector tail
-    included): more rows of such tiles ran 1.5 to 3x slower.
-    """
-    params = params or CpuParams()
-    cols = row_block(out_width, lanes, params)
-    if cols % lanes:
-        return 1, cols
-    return divisor_at_most(out_height, max(1, min(params.fma_chains, kernel_width))), lanes
-
-
 def schedule(sch, wl, target):
     lanes = vector_lanes(target, wl.dtype)
-    params = cpu_params(target)
     _, _, oh, ow = wl.output_shape
-    stride = wl["stride"][1]
-    rows, cols = tile_shape(oh, ow, wl.shapes[1][3], lanes, params)
-    write_back, acc = accumulate_locally(sch, CONV)
-    plane_input = find_block(sch, PAD)
-    if plane_input is None and stride > 1:
-        plane_input = sch.cache_read(acc, 0, "global")
-    if plane_input is not None and stride > 1:
-        phase_planes(sch, plane_input, stride)
-    n, f, y, x, ry, rx = sch.get_loops(acc)
-    yo, yi = sch.split(y, [None, rows])
-    xo, xi = sch.split(x, [None, cols])
-    sch.reorder(n, f, yo, xo, ry, rx, yi, xi)
-    plane = fuse_parallel(sch, [n, f])
-    sch.vectorize(xi)
-    sch.unroll(yi)
-    sch.unroll(rx)
-    sch.reverse_compute_at(write_back, xo)
-    vectorize_innermost(sch, write_back, lanes)
-    if plane_input is not None:
-        sch.compute_at(plane_input, plane)
-        vectorize_innermost(sch, plane_input, lanes)
-    sch.decompose_reduction(acc, ry)
+    rows, cols = tile_shape(oh, ow, wl.shapes[1][3], lanes, cpu_params(target))
+    schedule_sliding_window(sch, CONV, PAD, wl["stride"][1], rows, cols, lanes,
+                            unroll_rows=False)

@@ -84,6 +84,17 @@ OPERATOR_SPECS = (
     OperatorSpec("conv2d_fft", "stride-1 conv2d by DFT matrices", "conv2d_ref"),
     OperatorSpec("depthwise_conv2d", "conv2d with groups == C, weight (C*m, 1, KH, KW)",
                  "depthwise_conv2d_ref"),
+    OperatorSpec("max_pool2d", "max pooling of x (N, C, H, W), as torch max_pool2d",
+                 "max_pool2d_ref"),
+    OperatorSpec("avg_pool2d", "average pooling of x (N, C, H, W), as torch avg_pool2d",
+                 "avg_pool2d_ref"),
+    OperatorSpec("adaptive_avg_pool2d", "x (N, C, H, W) -> (N, C, OH, OW) averages over "
+                 "torch's adaptive windows (global pooling: 1 x 1)", "adaptive_avg_pool2d_ref"),
+    OperatorSpec("adaptive_max_pool2d", "x (N, C, H, W) -> (N, C, OH, OW) maxima over "
+                 "torch's adaptive windows", "adaptive_max_pool2d_ref"),
+    OperatorSpec("add", "a + b (same shape, rank 1 to 4), optionally ReLU-fused", "add_ref"),
+    OperatorSpec("concat", "torch.cat of k arrays (same rank, equal but along axis)",
+                 "concat_ref"),
 )
 
 #: Operator name -> :class:`OperatorSpec`.
