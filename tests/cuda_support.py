@@ -91,6 +91,10 @@ using std::min;
 #define uint unsigned int
 #define uchar unsigned char
 #define ushort unsigned short
+#define CUDART_INF_F __builtin_inff()
+#define CUDART_INF __builtin_inf()
+#define CUDART_NAN_F __builtin_nanf("")
+#define CUDART_NAN __builtin_nan("")
 struct Dim3 { unsigned int x, y, z; };
 static Dim3 threadIdx, blockIdx;
 struct alignas(8) float2 { float x, y; };

@@ -390,3 +390,79 @@ def test_schedule_none_runs_on_gpu(rng):
     kernel = build("conv2d", shapes, params, "float32", schedule="none")
     arrays = _inputs(shapes, "float32", rng)
     _check("conv2d", params, "float32", kernel(*arrays), arrays)
+
+
+# --- Pooling, add, concat: one output per thread -----------------------------------------------
+
+ELEMENTWISE = [
+    case("max_pool2d", (1, 64, 112, 112), kernel_size=3, stride=2, padding=1, id="max-stem"),
+    case("max_pool2d", (2, 3, 7, 7), kernel_size=3, stride=2, padding=1, ceil_mode=True,
+         dtype="float64", id="max-ceil-f64"),
+    case("max_pool2d", (1, 5, 13, 11), kernel_size=(3, 2), stride=(2, 3), padding=1,
+         dilation=(2, 1), id="max-dilated"),
+    case("avg_pool2d", (2, 3, 7, 7), kernel_size=3, stride=2, padding=1, ceil_mode=True,
+         count_include_pad=False, id="avg-ceil-exclude-pad"),
+    case("avg_pool2d", (1, 256, 28, 28), kernel_size=2, stride=2, dtype="float64", id="avg-2x2"),
+    case("adaptive_avg_pool2d", (1, 2048, 7, 7), output_size=(1, 1), id="global-avg"),
+    case("adaptive_avg_pool2d", (1, 3, 5, 7), output_size=(3, 2), id="adaptive-avg-5x7"),
+    case("adaptive_max_pool2d", (2, 5, 13, 13), output_size=(6, 6), dtype="float64",
+         id="adaptive-max-13"),
+    case("add", (1000,), (1000,), relu=True, id="add-relu"),
+    case("add", (7,), (7,), dtype="float64", id="add-7-f64"),
+    case("concat", (1, 3, 49), (1, 5, 49), (1, 1, 49), id="concat-3"),
+    case("concat", (2, 4, 8), (2, 1, 8), dtype="float64", id="concat-f64"),
+]
+
+ELEMENTWISE_REFERENCES = {
+    "max_pool2d": testing.max_pool2d_ref, "avg_pool2d": testing.avg_pool2d_ref,
+    "adaptive_avg_pool2d": testing.adaptive_avg_pool2d_ref,
+    "adaptive_max_pool2d": testing.adaptive_max_pool2d_ref,
+}
+
+
+def _elementwise_reference(op, arrays, params):
+    if op == "add":
+        return testing.add_ref(*arrays, **params)
+    if op == "concat":
+        return testing.concat_ref(arrays, axis=1)
+    return ELEMENTWISE_REFERENCES[op](*arrays, **params)
+
+
+@pytest.mark.parametrize("op, shapes, params, dtype", ELEMENTWISE)
+def test_elementwise_generated_source(op, shapes, params, dtype):
+    """One kernel, threads and blocks bound, an output per thread, a register accumulator for
+    the pools, the padding inlined, the right element type."""
+    kernel = build(op, shapes, params, dtype)
+    src = kernel.source()
+    blocks, threads = launch_dims(kernel)
+    ctype = "double" if dtype == "float64" else "float"
+    kernels = re.findall(r'extern "C" __global__ void (?:__launch_bounds__\((\d+)\) )?(\w+)\(', src)
+    assert len({name for _, name in kernels}) == 1
+    assert 1 < threads <= 1024 or int(np.prod(kernel.workload.output_shape)) == threads
+    assert "threadIdx.x" in src and (blocks == 1 or "blockIdx.x" in src)
+    assert blocks * threads >= int(np.prod(kernel.workload.output_shape))
+    if "pool" in op:
+        assert re.search(rf"\b{ctype}\s+pool_local_ptr\[1\]", src), "no register accumulator"
+    assert "__shared__" not in src
+    assert 'T.sblock("pad")' not in kernel.script()
+    if dtype == "float32":
+        assert "double" not in src
+
+
+@pytest.mark.parametrize("op, shapes, params, dtype", ELEMENTWISE)
+def test_elementwise_emulated_on_cpu(op, shapes, params, dtype, rng, tmp_path):
+    kernel = build(op, shapes, params, dtype)
+    arrays = _inputs(shapes, dtype, rng)
+    actual = emulate(kernel, arrays, tmp_path)
+    expected = _elementwise_reference(op, arrays, params)
+    testing.assert_close(actual, expected, dtype, int(np.prod(shapes[0][2:])) if "pool" in op
+                         else 1)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("op, shapes, params, dtype", ELEMENTWISE)
+def test_elementwise_on_gpu(op, shapes, params, dtype, rng):
+    kernel = build(op, shapes, params, dtype)
+    arrays = _inputs(shapes, dtype, rng)
+    testing.assert_close(kernel(*arrays), _elementwise_reference(op, arrays, params), dtype,
+                         int(np.prod(shapes[0][2:])) if "pool" in op else 1)
