@@ -15,7 +15,8 @@ __all__ = ["CPU_REGISTER_SCOPE", "CPU_STACK_BYTES", "divisor_at_most", "split_fa
            "accumulate_locally", "tile_loops", "fuse_parallel", "vector_lanes",
            "vectorize_innermost", "find_block", "loop_extent", "partition_whole_tiles",
            "parallel_vectorized_stage", "phase_planes", "row_block", "tile_shape",
-           "schedule_sliding_window", "PARALLEL_MIN_ELEMENTS", "schedule_contiguous"]
+           "schedule_sliding_window", "schedule_plane_sums", "PARALLEL_MIN_ELEMENTS",
+           "schedule_contiguous"]
 
 
 #: Storage scope of a CPU register tile (an accumulator tile under 1 KiB). TVM's
@@ -242,6 +243,52 @@ def schedule_sliding_window(sch, reduction_name, pad_name, stride, rows, cols, l
         sch.compute_at(plane_input, plane)
         vectorize_innermost(sch, plane_input, lanes)
     sch.decompose_reduction(acc, ry)
+
+
+def schedule_plane_sums(sch, reduction_name, epilogue, vector, rows, parallel):
+    """The CPU schedule of a reduction of each whole (batch, channel) plane of an NCHW
+    image to one value, with loops ``(n, c, 0, 0, ry, rx)`` over the whole image (global
+    average or max pooling). A plane's H*W elements are contiguous:
+
+    1. **Flat plane**: the window loops are fused into one loop over H*W, whose index
+       ``(k // W) * W + k % W`` TVM simplifies back to ``k``: contiguous vector loads.
+    2. **Partial sums**: that loop is split into vectors of ``vector`` lanes (fewer when the
+       plane is smaller) and ``rfactor``-ed, so each plane accumulates ``vector`` partial
+       sums in one register; the last, partial vector is a separate part of the loop
+       (``loop_partition``), so the others run unmasked.
+    3. **Register tile** of ``rows`` channels (a divisor of C near it, else ``rows`` with the
+       last tile guarded): that many independent accumulator chains per step. The
+       horizontal sums of a tile's partial sums and the ``epilogue`` (the average's
+       division; None when the reduction is the output) run right after it, unrolled
+       (LLVM turns them into a transpose of the tile and vector additions).
+    4. **Parallel** over (batch, channel tile) when ``parallel``.
+    """
+    reduction = sch.get_sblock(reduction_name)
+    n, c, _, _, ry, rx = sch.get_loops(reduction)
+    plane = sch.fuse(ry, rx)
+    size = loop_extent(sch, plane)
+    vector = min(vector, size)
+    _, lane = sch.split(plane, [None, vector])
+    partial = sch.rfactor(lane, factor_axis=4)  # partial sums [n, c, 0, 0, lane]
+    n, c, y, x, step, lane = sch.get_loops(partial)
+    channels = loop_extent(sch, c)
+    tile, row = sch.split(c, [None, split_factor(channels, rows)])
+    sch.reorder(n, tile, y, x, step, row, lane)
+    outer = sch.fuse(n, tile)
+    sch.reverse_compute_at(reduction, outer)
+    final = find_block(sch, epilogue) if epilogue else None
+    if final is not None:
+        sch.reverse_compute_at(final, outer)
+    sch.unroll(row)
+    if vector > 1:
+        sch.vectorize(lane)
+    for loop in sch.get_loops(reduction)[1:]:
+        sch.unroll(loop)
+    if parallel:
+        sch.parallel(outer)
+    sch.decompose_reduction(partial, step)
+    if size % vector and size > vector:
+        sch.loop_partition(step, [size // vector, None])
 
 
 # --- Element-wise and copy kernels (add, concat) -------------------------------------------------

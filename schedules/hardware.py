@@ -159,6 +159,19 @@ class CpuParams:
     depthwise_vectors : int
         Most SIMD vectors of a row a ``depthwise_conv2d`` tile accumulates
         (``schedules/cpu/depthwise_conv2d.py``).
+    plane_sum_vector_bytes : int
+        Widest vector (bytes) the global-pooling schedule sums a plane's H*W elements in
+        (:func:`~tvmprims.schedules.common.schedule_plane_sums`): 32 (8 floats) on every ISA.
+        Measured on Zen 4 (one thread, kernel only, us, 64-byte -> 32-byte vectors):
+        1x2048x7x7 7.2 -> 4.9, 1x512x13x13 5.2 -> 3.5, 8x512x7x7 15.0 -> 11.3,
+        1x256x56x56 38 -> 35; 16-byte vectors were no faster anywhere. A plane is short,
+        so a wider vector leaves a longer horizontal sum and tail for fewer full vectors.
+    plane_sum_parallel_elements : int
+        Input elements from which that schedule runs its planes in parallel; below, the
+        thread pool's start costs more than the second core saves. Measured on Zen 4 with
+        2 cores (kernel only, us, one thread -> two): 1x512x7x7 (25 Ki elements) 1.2 -> 1.7,
+        1x1024x7x7 (49 Ki) 2.4 -> 2.2, 1x1280x7x7 (61 Ki) 4.1 -> 2.4, 8x512x7x7 (196 Ki)
+        10.8 -> 5.8.
     """
 
     conv2d_registers: int = 10
@@ -178,6 +191,8 @@ class CpuParams:
     gemv_max_rows: int = 8
     gemv_result_bytes: int = 64 * 1024
     gemv_k_unroll: int = 8
+    plane_sum_vector_bytes: int = 32
+    plane_sum_parallel_elements: int = 48 * 1024
 
     @classmethod
     def for_registers(cls, vector_registers):

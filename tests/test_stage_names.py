@@ -29,8 +29,10 @@ SAMPLES = {
     "winograd_weight": [([(64, 32, 3, 3)], {})],
     "max_pool2d": [([(1, 4, 9, 9)], {"kernel_size": 3, "stride": 2, "padding": 1,
                                      "ceil_mode": True})],
-    "avg_pool2d": [([(1, 4, 9, 9)], {"kernel_size": 3, "stride": 2, "padding": 1})],
-    "adaptive_avg_pool2d": [([(1, 4, 5, 7)], {"output_size": (3, 2)})],
+    "avg_pool2d": [([(1, 4, 9, 9)], {"kernel_size": 3, "stride": 2, "padding": 1}),
+                   ([(1, 4, 7, 7)], {"kernel_size": 7})],  # global: plane sums
+    "adaptive_avg_pool2d": [([(1, 4, 5, 7)], {"output_size": (3, 2)}),
+                            ([(1, 4, 7, 7)], {"output_size": 1})],
     "adaptive_max_pool2d": [([(1, 4, 7, 7)], {"output_size": 1})],
     "add": [([(1000,), (1000,)], {"relu": True})],
     "concat": [([(1, 3, 49), (1, 5, 49)], {})],

@@ -72,6 +72,8 @@ CASES = {
                    tp.avg_pool2d, avg_pool2d_ref, 9),
     "adaptive_avg_pool2d": (lambda rng, dt: (_r(rng, dt, 1, 5, 5, 7),), {"output_size": (3, 2)},
                             tp.adaptive_avg_pool2d, adaptive_avg_pool2d_ref, 9),
+    "global_avg_pool": (lambda rng, dt: (_r(rng, dt, 2, 11, 7, 7),), {"output_size": 1},
+                        tp.adaptive_avg_pool2d, adaptive_avg_pool2d_ref, 49),
     "adaptive_max_pool2d": (lambda rng, dt: (_r(rng, dt, 1, 5, 7, 7),), {"output_size": 1},
                             tp.adaptive_max_pool2d, adaptive_max_pool2d_ref, 1),
     "add": (lambda rng, dt: (_r(rng, dt, 2, 3, 7, 5), _r(rng, dt, 2, 3, 7, 5)), {"relu": True},

@@ -1,18 +1,35 @@
-"""CPU schedule for ``adaptive_avg_pool2d``: the sliding-window schedule of the pools
-(:func:`~tvmprims.schedules.common.schedule_sliding_window`) with the adaptive windows'
-longest extent and stride, the division folded into the write-back."""
+"""CPU schedule for ``adaptive_avg_pool2d``: global pooling (output 1 x 1) sums each plane's
+H*W contiguous elements in vector partial sums
+(:func:`~tvmprims.schedules.common.schedule_plane_sums`); other sizes take the sliding-window
+schedule of the pools (:func:`~tvmprims.schedules.common.schedule_sliding_window`) with the
+adaptive windows' longest extent and stride. The division is folded into the write-back."""
 
-from tvmprims.ops._pool import AVERAGE, POOL
+from tvmprims.ops._pool import AVERAGE, POOL, is_global
 from tvmprims.ops.adaptive_avg_pool2d import adaptive_axis
 
-from ..common import schedule_sliding_window, tile_shape, vector_lanes
-from ..hardware import cpu_params
+from ..common import schedule_plane_sums, schedule_sliding_window, tile_shape, vector_lanes
+from ..hardware import cpu_cores, cpu_params, lanes_for
 
-__all__ = ["schedule", "schedule_adaptive"]
+__all__ = ["schedule", "schedule_adaptive", "schedule_global"]
+
+
+def schedule_global(sch, wl, target, epilogue=None):
+    """The schedule of global average pooling (:func:`~tvmprims.ops._pool.is_global`
+    workloads; ``epilogue`` the division): vectors of at most ``plane_sum_vector_bytes``,
+    tiles of ``fma_chains`` channels, parallel from ``plane_sum_parallel_elements`` input
+    elements on a target of several cores (:class:`~tvmprims.schedules.hardware.CpuParams`)."""
+    params = cpu_params(target)
+    vector = min(vector_lanes(target, wl.dtype), lanes_for(params.plane_sum_vector_bytes,
+                                                           wl.dtype))
+    n, c, h, w = wl.shapes[0]
+    parallel = cpu_cores(target) > 1 and n * c * h * w >= params.plane_sum_parallel_elements
+    schedule_plane_sums(sch, POOL, epilogue, vector, params.fma_chains, parallel)
 
 
 def schedule_adaptive(sch, wl, target, epilogue=None):
-    """The schedule of both adaptive pools."""
+    """The sliding-window schedule of both adaptive pools (global max pooling included:
+    ``rfactor`` only splits reductions TVM knows, and the NaN-propagating maximum is not
+    one)."""
     lanes = vector_lanes(target, wl.dtype)
     _, _, h, w = wl.shapes[0]
     oh, ow = wl["output_size"]
@@ -25,4 +42,7 @@ def schedule_adaptive(sch, wl, target, epilogue=None):
 
 
 def schedule(sch, wl, target):
-    schedule_adaptive(sch, wl, target, epilogue=AVERAGE)
+    if is_global(wl):
+        schedule_global(sch, wl, target, epilogue=AVERAGE)
+    else:
+        schedule_adaptive(sch, wl, target, epilogue=AVERAGE)

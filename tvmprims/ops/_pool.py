@@ -10,7 +10,7 @@ from .._tvm import te, tirx
 from ._checks import is_int, pair, require
 
 __all__ = ["PAD", "POOL", "AVERAGE", "check_input", "kernel_params", "pool_output_size",
-           "pad_to", "nan_max", "window_reduce", "adaptive_axis", "divide"]
+           "pad_to", "nan_max", "window_reduce", "adaptive_axis", "divide", "is_global"]
 
 #: Stage names: the padded input, the window reduction, the average's division.
 PAD = "pad"
@@ -120,3 +120,15 @@ def divide(pool, divisor):
         return pool[n, c, y, x] / d
 
     return te.compute(pool.shape, body, name=AVERAGE)
+
+
+def is_global(wl):
+    """True when every output of pooling workload ``wl`` reduces its whole (batch, channel)
+    plane (global pooling: a 1 x 1 output): adaptive pools with ``output_size`` (1, 1),
+    ``avg_pool2d`` whose kernel is the image, without padding. The CPU schedules then sum
+    each plane as one contiguous run of H*W elements."""
+    _, _, h, w = wl.shapes[0]
+    if "output_size" in dict(wl.params):
+        return tuple(wl["output_size"]) == (1, 1)
+    return tuple(wl["kernel_size"]) == (h, w) and tuple(wl["padding"]) == (0, 0) \
+        and tuple(wl.get("dilation", (1, 1))) == (1, 1)
