@@ -392,7 +392,7 @@ def test_schedule_none_runs_on_gpu(rng):
     _check("conv2d", params, "float32", kernel(*arrays), arrays)
 
 
-# --- Pooling, add, concat: one output per thread -----------------------------------------------
+# --- Pooling, add, concat, scale_channels: one output per thread ------------------------------
 
 ELEMENTWISE = [
     case("max_pool2d", (1, 64, 112, 112), kernel_size=3, stride=2, padding=1, id="max-stem"),
@@ -411,6 +411,8 @@ ELEMENTWISE = [
     case("add", (7,), (7,), dtype="float64", id="add-7-f64"),
     case("concat", (1, 3, 49), (1, 5, 49), (1, 1, 49), id="concat-3"),
     case("concat", (2, 4, 8), (2, 1, 8), dtype="float64", id="concat-f64"),
+    case("scale_channels", (2, 96, 7, 7), (2, 96, 1, 1), id="scale-channels-se"),
+    case("scale_channels", (1, 5, 3, 1), (1, 5), dtype="float64", id="scale-channels-f64"),
 ]
 
 ELEMENTWISE_REFERENCES = {
@@ -425,6 +427,8 @@ def _elementwise_reference(op, arrays, params):
         return testing.add_ref(*arrays, **params)
     if op == "concat":
         return testing.concat_ref(arrays, axis=1)
+    if op == "scale_channels":
+        return testing.scale_channels_ref(*arrays)
     return ELEMENTWISE_REFERENCES[op](*arrays, **params)
 
 

@@ -14,7 +14,7 @@ import tvm
 
 import tvmprims as tp
 from tvmprims.testing import (assert_close, at_offset, conv1d_ref, conv2d_ref, convolve_ref,
-                              depthwise_conv2d_ref, matmul_ref)
+                              depthwise_conv2d_ref, matmul_ref, scale_channels_ref)
 
 
 def ones(*shape, dtype=np.float32):
@@ -195,6 +195,20 @@ BAD_INPUTS = [
      r"concat expects arrays of one rank"),
     ("concat-shape", lambda: tp.concat([ones(1, 2, 3, 3), ones(1, 2, 3, 4)]), ValueError,
      r"concat along axis 1: array 1 has shape \(1, 2, 3, 4\), which differs"),
+    ("scale-channels-x-3d", lambda: tp.scale_channels(ones(2, 3, 5), ones(2, 3)), ValueError,
+     r"scale_channels expects x of rank 4 \(N, C, H, W\), got shape \(2, 3, 5\)"),
+    ("scale-channels-s-channels", lambda: tp.scale_channels(ones(2, 3, 5, 5), ones(2, 4, 1, 1)),
+     ValueError, r"scale_channels expects s of shape \(N, C, 1, 1\) or \(N, C\), here "
+     r"\(2, 3, 1, 1\) or \(2, 3\) for x of shape \(2, 3, 5, 5\); got \(2, 4, 1, 1\)"),
+    ("scale-channels-s-broadcast-batch",
+     lambda: tp.scale_channels(ones(2, 3, 5, 5), ones(1, 3, 1, 1)), ValueError,
+     r"got \(1, 3, 1, 1\)"),
+    ("scale-channels-s-spatial", lambda: tp.scale_channels(ones(1, 3, 5, 5), ones(1, 3, 5, 5)),
+     ValueError, r"got \(1, 3, 5, 5\)"),
+    ("scale-channels-s-3d", lambda: tp.scale_channels(ones(1, 3, 5, 5), ones(1, 3, 1)),
+     ValueError, r"got \(1, 3, 1\)"),
+    ("build-scale-channels-s", lambda: tp.build("scale_channels", (1, 3, 5, 5), (3,)),
+     ValueError, r"scale_channels expects s of shape .* got \(3,\)"),
     ("concat-axis", lambda: tp.concat([ones(1, 2), ones(1, 2)], axis=2), ValueError,
      r"axis 2 is out of range for arrays of rank 2"),
     # --- modes, algorithms, targets, operators
@@ -289,7 +303,10 @@ def test_unsupported_dtype_names_the_argument(argument, dtype):
      r"mixed dtypes \(a=float32, b=float64\)"),
     (lambda: tp.concat([ones(1, 2, 2, 2), ones(1, 2, 2, 2, dtype=np.float64)]),
      r"mixed dtypes \(arrays\[0\]=float32, arrays\[1\]=float64\)"),
-], ids=["matmul", "convolve", "conv2d-bias", "conv1d", "depthwise", "add", "concat"])
+    (lambda: tp.scale_channels(ones(1, 2, 3, 3), ones(1, 2, dtype=np.float64)),
+     r"mixed dtypes \(x=float32, s=float64\)"),
+], ids=["matmul", "convolve", "conv2d-bias", "conv1d", "depthwise", "add", "concat",
+        "scale-channels"])
 def test_mixed_dtypes(call, match):
     with rejected(TypeError, match):
         call()
@@ -344,8 +361,9 @@ def _names_none(argument):
     (lambda: tp.conv2d(ones(*X4), None, ones(*B4)), "weight"),
     (lambda: tp.conv1d(ones(*X3), None), "weight"),
     (lambda: tp.depthwise_conv2d(None, ones(*WD)), "x"),
+    (lambda: tp.scale_channels(ones(1, 2, 3, 3), None), "s"),
 ], ids=["matmul-a", "convolve-v", "conv2d-x", "conv2d-weight-with-bias", "conv1d-weight",
-        "depthwise-x"])
+        "depthwise-x", "scale-channels-s"])
 def test_none_for_a_required_array(call, argument):
     with rejected(TypeError, _names_none(argument)):
         call()
@@ -407,10 +425,11 @@ def test_buffers_past_32_bit_indexing_are_refused_before_compiling(op, shapes, p
     ("conv2d", ((1, "4", 5, 5), (2, 4, 3, 3)), {}, "'4'"),
     ("conv2d", ((1, 4, 5, 5), (2, 4, 3.0, 3)), {"padding": 1}, "3.0"),
     ("convolve", ((9.5,), (4,)), {}, "9.5"),
+    ("scale_channels", ((1, 3, 5, 5), (1, 3, 1.0, 1)), {}, "1.0"),
     ("depthwise_conv2d", ((1, 4, 5, 5), (4, 1, 3, np.bool_(True))), {},
      re.escape(repr(np.bool_(True)))),
 ], ids=["float", "integral-float", "str", "bool", "numpy-float", "none", "conv2d-str",
-        "conv2d-float", "convolve-float", "numpy-bool"])
+        "conv2d-float", "convolve-float", "scale-channels-float", "numpy-bool"])
 def test_build_rejects_non_integer_extents(op, shapes, params, bad):
     with rejected(TypeError, rf"{op}: shape \d .* has extent {bad} of type \w+; extents must "
                              r"be integers"):
@@ -480,6 +499,8 @@ CASES = {
                {"padding": 1, "groups": 2}, tp.conv1d, conv1d_ref, 6),
     "depthwise_conv2d": (lambda rng: (f32(rng, 2, 4, 7, 6), f32(rng, 8, 1, 3, 3), f32(rng, 8)),
                          {"padding": 1}, tp.depthwise_conv2d, depthwise_conv2d_ref, 9),
+    "scale_channels": (lambda rng: (f32(rng, 2, 4, 7, 6), f32(rng, 2, 4)), {},
+                       tp.scale_channels, scale_channels_ref, 1),
 }
 
 

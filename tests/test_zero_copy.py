@@ -17,7 +17,7 @@ import tvmprims.kernel as kernel_module
 from tvmprims.testing import (adaptive_avg_pool2d_ref, adaptive_max_pool2d_ref, add_ref,
                               assert_close, at_offset, avg_pool2d_ref, concat_ref, conv1d_ref,
                               conv2d_ref, convolve_ref, depthwise_conv2d_ref, matmul_ref,
-                              max_pool2d_ref)
+                              max_pool2d_ref, scale_channels_ref)
 
 
 @pytest.fixture
@@ -80,6 +80,8 @@ CASES = {
             tp.add, add_ref, 1),
     "concat": (lambda rng, dt: ([_r(rng, dt, 1, 3, 5, 7), _r(rng, dt, 1, 4, 5, 7)],), {},
                tp.concat, concat_ref, 1),
+    "scale_channels": (lambda rng, dt: (_r(rng, dt, 2, 3, 7, 5), _r(rng, dt, 2, 3, 1, 1)), {},
+                       tp.scale_channels, scale_channels_ref, 1),
 }
 
 OFFSETS = {np.float32: (4, 8, 16, 32), np.float64: (8, 16, 24, 32)}

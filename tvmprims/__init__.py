@@ -10,7 +10,8 @@ from ._version import __version__
 from .algorithms import find_algorithms
 from .api import (CONV2D_ALGORITHMS, MATMUL_ALGORITHMS, OPERATORS, adaptive_avg_pool2d,
                   adaptive_max_pool2d, add, avg_pool2d, build, build_workload_from_shapes,
-                  concat, conv1d, conv2d, convolve, depthwise_conv2d, matmul, max_pool2d)
+                  concat, conv1d, conv2d, convolve, depthwise_conv2d, matmul, max_pool2d,
+                  scale_channels)
 from .build import SCHEDULES, TunedRecordMissing, cache_info, clear_cache
 from .deploy import export, load
 from .kernel import Kernel, LibraryMismatchError, Timing, load_kernel
@@ -20,7 +21,8 @@ from .workload import Workload
 
 __all__ = [
     "matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d",
-    "adaptive_avg_pool2d", "adaptive_max_pool2d", "add", "concat", "lowrank_matmul", "lowrank",
+    "adaptive_avg_pool2d", "adaptive_max_pool2d", "add", "concat", "scale_channels",
+    "lowrank_matmul", "lowrank",
     "roofline",
     "find_algorithms", "MATMUL_ALGORITHMS",
     "build", "Kernel", "Timing", "load_kernel", "LibraryMismatchError", "Workload",

@@ -16,6 +16,7 @@ from .ops import avg_pool2d as _avg_pool_op
 from .ops import concat as _concat_op
 from .ops import convolve as _convolve_op
 from .ops import max_pool2d as _max_pool_op
+from .ops import scale_channels as _scale_channels_op
 from .ops import depthwise_conv2d as _depthwise_op
 from .ops import matmul as _matmul_op
 from .ops import matmul_log as _matmul_log_op
@@ -25,7 +26,8 @@ from .ops.registry import (CONV2D_ALIASES, CONV2D_OPERATORS, OPERATORS, PROPAGAT
 from .workload import check_shapes
 
 __all__ = ["matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "max_pool2d",
-           "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "add", "concat", "build",
+           "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "add", "concat",
+           "scale_channels", "build",
            "build_workload_from_shapes", "conv2d_workload", "OPERATORS", "CONV2D_ALGORITHMS",
            "CONV2D_OPERATORS", "MATMUL_ALGORITHMS"]
 
@@ -331,3 +333,21 @@ def concat(arrays, axis=1, *, target=None, schedule="auto"):
         lambda: build_workload(_concat_op.workload(*views, dtype=dtype), target, schedule))
     out = kernel.run_checked([a.reshape(v) for a, v in zip(checked, views)])
     return out.reshape(out_shape)
+
+
+def scale_channels(x, s, *, target=None, schedule="auto"):
+    """Per-channel scaling ``x * s``, as the final multiply of a squeeze-and-excitation block
+    (``x * torch.sigmoid(...)`` in torchvision's ``SqueezeExcitation``).
+
+    x (N, C, H, W) and s (N, C, 1, 1) or (N, C), one dtype -> (N, C, H, W) with
+    ``out[n, c] = x[n, c] * s[n, c]``; no other broadcasting. NaN and inf propagate as in
+    the product. Both forms of s run one kernel (s is passed as an (N, C, 1, 1) view).
+    """
+    (x, s), dtype = _inputs(x=x, s=s)
+    _scale_channels_op.check_operands(x.shape, s.shape)
+    factors = x.shape[:2] + (1, 1)
+    kernel = kernel_for_call(
+        ("scale_channels", x.shape, dtype, target, schedule),
+        lambda: build_workload(_scale_channels_op.workload(x.shape, factors, dtype), target,
+                               schedule))
+    return kernel.run_checked([x, s.reshape(factors)])

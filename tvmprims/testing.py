@@ -9,8 +9,8 @@ import numpy as np
 
 __all__ = ["matmul_ref", "convolve_ref", "conv1d_ref", "conv2d_ref", "depthwise_conv2d_ref",
            "epilogue_ref", "max_pool2d_ref", "avg_pool2d_ref", "adaptive_avg_pool2d_ref",
-           "adaptive_max_pool2d_ref", "add_ref", "concat_ref", "tolerance", "assert_close",
-           "workspace_allocations", "at_offset"]
+           "adaptive_max_pool2d_ref", "add_ref", "concat_ref", "scale_channels_ref", "tolerance",
+           "assert_close", "workspace_allocations", "at_offset"]
 
 
 def at_offset(array, offset):
@@ -100,6 +100,12 @@ def add_ref(a, b, relu=False):
 
 def concat_ref(arrays, axis=1):
     return np.concatenate([np.asarray(a, np.float64) for a in arrays], axis=axis)
+
+
+def scale_channels_ref(x, s):
+    """``x * s`` in float64, s (N, C, 1, 1) or (N, C) broadcast over x (N, C, H, W)'s planes."""
+    x = np.asarray(x, np.float64)
+    return x * np.asarray(s, np.float64).reshape(x.shape[:2] + (1, 1))
 
 
 def tolerance(dtype, reduction_length):

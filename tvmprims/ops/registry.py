@@ -95,6 +95,8 @@ OPERATOR_SPECS = (
     OperatorSpec("add", "a + b (same shape, rank 1 to 4), optionally ReLU-fused", "add_ref"),
     OperatorSpec("concat", "torch.cat of k arrays (same rank, equal but along axis)",
                  "concat_ref"),
+    OperatorSpec("scale_channels", "x (N, C, H, W) * s (N, C, 1, 1): a factor per channel "
+                 "(squeeze-and-excitation)", "scale_channels_ref"),
 )
 
 #: Operator name -> :class:`OperatorSpec`.
