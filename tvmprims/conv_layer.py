@@ -58,7 +58,7 @@ class Conv2d:
     bias : array (O,) or None
     stride, padding, dilation, groups
         As :func:`tvmprims.conv2d`.
-    activation : None, "relu", "relu6" or "silu"
+    activation : None or one of :data:`tvmprims.ops.conv2d.ACTIVATIONS`
     algo : str
         ``"auto"`` (rules), ``"search"`` (measured once per machine) or an algorithm name
         (:data:`tvmprims.CONV2D_ALGORITHMS`).

@@ -9,11 +9,12 @@ torch                                           tvmprims
 ==============================================  ============================================
 ``Conv2d`` [+ ``BatchNorm2d``] [+ add] [+ act]   one :class:`~tvmprims.conv_layer.Conv2d`
                                                 kernel: BN folded into weight and bias, a
-                                                residual add and ReLU/ReLU6/SiLU fused into
+                                                residual add and the activation fused into
                                                 the write-back
 ``Linear`` [+ ``ReLU``]                          :class:`~tvmprims.nn.Dense`
 ``BatchNorm2d`` alone [+ act]                   a depthwise 1x1 ``Conv2d`` (scale, shift)
-``ReLU``/``ReLU6``/``SiLU`` alone               a depthwise 1x1 identity ``Conv2d`` with it
+an activation alone (ReLU, ReLU6, SiLU,        a depthwise 1x1 identity ``Conv2d`` with it
+Sigmoid, Hardsigmoid, Hardswish)
 ``MaxPool2d``, ``AvgPool2d``,                   ``max_pool2d``, ``avg_pool2d``,
 ``AdaptiveAvgPool2d``, ``mean([2, 3])``         ``adaptive_avg_pool2d``
 ``x + y`` not fused [+ ``ReLU``]                ``add``
@@ -68,14 +69,17 @@ def _activation_of(node, modules):
             return "relu6"
         if isinstance(module, torch.nn.Hardtanh) and (module.min_val, module.max_val) == (0, 6):
             return "relu6"
-        if isinstance(module, torch.nn.SiLU):
-            return "silu"
-        return None
+        return next((name for cls, name in ((torch.nn.SiLU, "silu"), (torch.nn.Sigmoid, "sigmoid"),
+                                             (torch.nn.Hardsigmoid, "hardsigmoid"),
+                                             (torch.nn.Hardswish, "hardswish"))
+                     if isinstance(module, cls)), None)
     if node.op == "call_function":
         return {functional.relu: "relu", torch.relu: "relu", functional.relu6: "relu6",
-                functional.silu: "silu"}.get(node.target)
-    if node.op == "call_method" and node.target in ("relu", "relu_"):
-        return "relu"
+                functional.silu: "silu", torch.sigmoid: "sigmoid",
+                functional.hardsigmoid: "hardsigmoid",
+                functional.hardswish: "hardswish"}.get(node.target)
+    if node.op == "call_method" and node.target in ("relu", "relu_", "sigmoid"):
+        return node.target.rstrip("_")
     return None
 
 
@@ -86,9 +90,13 @@ def _is_add(node):
             and all(hasattr(a, "op") for a in node.args))
 
 
-def _describe(node):
-    where = node.stack_trace.strip().splitlines()[-1].strip() if node.stack_trace else ""
-    return f"node {node.name!r} ({node.op} {node.target})" + (f" at {where}" if where else "")
+def _describe(node, modules):
+    """``node 'name' (what it calls)``: the module's class for a module call."""
+    if node.op == "call_module":
+        what = f"{type(modules[node.target]).__name__} module {node.target}"
+    else:
+        what = f"{node.op} {getattr(node.target, '__name__', node.target)}"
+    return f"node {node.name!r} ({what})"
 
 
 class Graph:
@@ -147,6 +155,7 @@ class _Importer:
         self.kernel_options = dict(target=options["target"], schedule=options["schedule"])
         self.value = {}      # fx node -> name of the value holding its result
         self.absorbed = set()
+        self.deferred = {}   # fused chain's last node -> its step, emitted when reached
         self.steps = []
 
     def graph(self):
@@ -155,12 +164,16 @@ class _Importer:
         self.value[inputs[0]] = inputs[0].name
         output = None
         for node in self.nodes:
+            if node in self.deferred:
+                self._emit(node, *self.deferred.pop(node))
+                continue
             if node.op == "placeholder" or node in self.absorbed:
                 continue
             if node.op == "output":
                 result = node.args[0]
                 if not hasattr(result, "op"):
-                    raise UnsupportedNode(f"{_describe(node)}: the model must return one tensor")
+                    raise UnsupportedNode(f"{_describe(node, self.modules)}: the model must "
+                                          "return one tensor")
                 output = self.value[result]
                 continue
             self._map(node)
@@ -169,17 +182,28 @@ class _Importer:
     # --- helpers ---------------------------------------------------------------------------
 
     def _sole_user(self, node):
+        """The one user of ``node``, when it has one that no fused chain took yet."""
         users = list(node.users)
-        return users[0] if len(users) == 1 and users[0].op != "output" else None
+        if len(users) == 1 and users[0].op != "output" and users[0] not in self.absorbed:
+            return users[0]
+        return None
 
     def _module(self, node):
         return self.modules[node.target] if node.op == "call_module" else None
 
     def _emit(self, tail, kind, run, inputs, layer=None, fused=()):
-        name = tail.name
-        self.steps.append(Step(name, kind, run, tuple(self.value[i] for i in inputs), layer,
-                               tuple(fused)))
-        return name
+        """Append the step computing ``tail``'s value; ``inputs`` are fx nodes."""
+        self.value[tail] = tail.name
+        self.steps.append(Step(tail.name, kind, run, tuple(self.value[i] for i in inputs),
+                               layer, tuple(fused)))
+        return tail.name
+
+    def _emit_at(self, tail, node, *step):
+        """Emit a fused step now when ``tail`` is ``node`` itself, else when the importer
+        reaches ``tail`` (a residual operand may be computed between the two)."""
+        if tail is node:
+            return self._emit(tail, *step)
+        self.deferred[tail] = step
 
     def _absorb_activation(self, tail):
         """``(activation, new tail)`` when the sole user of ``tail`` is an activation."""
@@ -237,8 +261,8 @@ class _Importer:
         if self._is_flatten(node):
             return self._emit(node, "flatten", lambda x: x.reshape(x.shape[0], -1),
                               [node.args[0]])
-        raise UnsupportedNode(f"cannot import {_describe(node)}: no tvmprims layer or operator "
-                              "computes it")
+        raise UnsupportedNode(f"cannot import {_describe(node, self.modules)}: no tvmprims "
+                              "layer or operator computes it")
 
     def _conv(self, node, conv):
         import torch
@@ -262,8 +286,7 @@ class _Importer:
             fused.append(activation)
         layer = Conv2d.from_torch(conv, batch_norm, activation, **self.options)
         inputs = [node.args[0]] + ([residual] if residual is not None else [])
-        self.value[tail] = self._emit(tail, "conv2d", layer, inputs, layer, fused)
-        return self.value[tail]
+        self._emit_at(tail, node, "conv2d", layer, inputs, layer, fused)
 
     def _linear(self, node, linear):
         from .nn import Dense
@@ -273,8 +296,8 @@ class _Importer:
             activation, tail = None, node
         layer = Dense(as_array(linear.weight), None if linear.bias is None
                       else as_array(linear.bias), activation == "relu", **self.kernel_options)
-        self.value[tail] = self._emit(tail, "dense", layer, [node.args[0]], layer,
-                                      ["dense"] + ([activation] if activation else []))
+        self._emit_at(tail, node, "dense", layer, [node.args[0]], layer,
+                      ["dense"] + ([activation] if activation else []))
 
     def _batch_norm(self, node, bn):
         """Inference batch norm alone (DenseNet's pre-activation): a depthwise 1x1
@@ -290,15 +313,14 @@ class _Importer:
         weight, bias = fold_batch_norm(weight, None, mean, var, gamma, beta, bn.eps)
         activation, tail = self._absorb_activation(node)
         layer = Conv2d(weight, bias, groups=channels, activation=activation, **self.options)
-        self.value[tail] = self._emit(tail, "batch_norm", layer, [node.args[0]], layer,
-                                      ["batch_norm"] + ([activation] if activation else []))
+        self._emit_at(tail, node, "batch_norm", layer, [node.args[0]], layer,
+                      ["batch_norm"] + ([activation] if activation else []))
 
     def _activation(self, node, activation):
         """An activation nothing before it could take: a depthwise 1x1 identity convolution
         with that activation (element-wise, on the compiled kernels)."""
         source = node.args[0]
-        self.value[node] = self._emit(node, activation, _Elementwise(activation,
-                                                                     self.options), [source])
+        self._emit(node, activation, _Elementwise(activation, self.options), [source])
 
     def _pool(self, node, kind, module):
         function = getattr(api, kind)
@@ -309,10 +331,9 @@ class _Importer:
             params["dilation"] = module.dilation
         else:
             params["count_include_pad"] = module.count_include_pad
-            require(module.divisor_override is None,
-                    "AvgPool2d(divisor_override=...) is not supported")
-        self.value[node] = self._emit(
-            node, kind, lambda x: function(x, **params, **self.kernel_options), [node.args[0]])
+            params["divisor_override"] = module.divisor_override
+        self._emit(node, kind, lambda x: function(x, **params, **self.kernel_options),
+                   [node.args[0]])
 
     def _add(self, node):
         activation, tail = self._absorb_activation(node)
@@ -320,9 +341,9 @@ class _Importer:
             self.absorbed.discard(tail)
             activation, tail = None, node
         relu = activation == "relu"
-        self.value[tail] = self._emit(
-            tail, "add", lambda a, b: api.add(a, b, relu=relu, **self.kernel_options),
-            list(node.args), fused=["add"] + (["relu"] if relu else []))
+        self._emit_at(tail, node, "add",
+                      lambda a, b: api.add(a, b, relu=relu, **self.kernel_options),
+                      list(node.args), None, ["add"] + (["relu"] if relu else []))
 
     def _is_cat(self, node):
         import torch
@@ -333,6 +354,9 @@ class _Importer:
 
     def _is_flatten(self, node):
         import torch
+        module = self._module(node)
+        if isinstance(module, torch.nn.Flatten):
+            return (module.start_dim, module.end_dim) == (1, -1)
         if node.op == "call_function" and node.target is torch.flatten:
             start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
         elif node.op == "call_method" and node.target == "flatten":
