@@ -155,3 +155,21 @@ def test_torchvision_models(name, rng):
     size, against torch in float32."""
     from tvmprims.roofline.models import build_model
     _check(build_model(name), (2, 3, 64, 64), rng, tol=1e-3)
+
+
+def test_outputs_are_not_overwritten_by_later_calls(rng):
+    """Layers reuse their buffers from call to call; what a call returned stays as it was,
+    also when the output is a view (flatten) of a layer's buffer, and on other threads."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten()).eval()
+    graph = Graph.from_torch(model)
+    xs = [rng.standard_normal((2, 3, 6, 6)).astype(np.float32) for _ in range(3)]
+    outs = [graph(x) for x in xs]
+    with torch.inference_mode():
+        for x, out in zip(xs, outs):
+            np.testing.assert_allclose(out, model(torch.from_numpy(x)).numpy(), rtol=1e-5,
+                                       atol=1e-5)
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(graph, xs * 8))
+    for x, out in zip(xs * 8, results):
+        np.testing.assert_array_equal(out, graph(x))

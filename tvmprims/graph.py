@@ -24,11 +24,12 @@ Sigmoid, Hardsigmoid, Hardswish)
 
 Anything else raises :class:`UnsupportedNode` naming the node, its target and the model
 code it came from. Fusions apply only where the intermediate has no other user. The graph
-runs its steps in order, dropping each intermediate after its last use; each step writes into
-a buffer kept per input shape (allocated on the first call of that shape).
+runs its steps in order, dropping each intermediate after its last use; convolution and dense
+layers write into buffers kept from the previous call of the same input shape (per thread).
 """
 
 import operator
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +56,11 @@ class Step:
     inputs: tuple
     layer: object = None
     fused: tuple = field(default_factory=tuple)
+
+    @property
+    def writes_out(self):
+        """Whether ``run`` takes ``out=`` (a layer writing into a given buffer)."""
+        return self.layer is not None
 
 
 def _activation_of(node, modules):
@@ -110,15 +116,30 @@ class Graph:
                 last_use[name] = index
         self._dead_after = [[n for n in step.inputs if last_use[n] == i and n != output_name]
                             for i, step in enumerate(self.steps)]
+        self._local = threading.local()
 
     def __call__(self, x):
-        """The model's output for input ``x`` (a numpy array or torch CPU tensor)."""
+        """The model's output for input ``x`` (a numpy array or torch CPU tensor), a new
+        array. Layers write into the buffers of the previous call when its input had the
+        same shape (kept per thread, for the last input shape only)."""
         values = {self.input_name: as_array(x) if hasattr(x, "detach") else x}
+        shape = getattr(values[self.input_name], "shape", None)
+        cached = getattr(self._local, "buffers", None)
+        buffers = cached[1] if cached is not None and cached[0] == shape else {}
         for step, dead in zip(self.steps, self._dead_after):
-            values[step.name] = step.run(*(values[name] for name in step.inputs))
+            inputs = (values[name] for name in step.inputs)
+            out = buffers.get(step.name)
+            result = step.run(*inputs) if out is None else step.run(*inputs, out=out)
+            if step.writes_out and step.name != self.output_name:
+                buffers[step.name] = result
+            values[step.name] = result
             for name in dead:
                 values.pop(name, None)
-        return values[self.output_name]
+        self._local.buffers = (shape, buffers)
+        result = values[self.output_name]
+        if any(np.may_share_memory(result, b) for b in buffers.values()):
+            result = result.copy()  # a view (flatten) of a buffer the next call overwrites
+        return result
 
     def summary(self):
         """One row per step: ``(name, kind, fused)``."""

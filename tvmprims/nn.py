@@ -71,12 +71,13 @@ class Dense:
                 schedule=self.schedule)
         return kernel
 
-    def __call__(self, x):
+    def __call__(self, x, out=None):
+        """``act(x @ weight.T + bias)``, written into ``out`` when given."""
         x = as_input(x, "x")
         require(x.ndim == 2 and x.shape[1] == self.in_features,
                 f"expected input (batch, {self.in_features}), got shape {x.shape}")
         args = [x, self.weight_t] + ([self.bias] if self.bias is not None else [])
-        return self.kernel(x.shape[0]).run_checked(args)
+        return self.kernel(x.shape[0]).run_checked(args, out)
 
 
 class LowRankDense:
