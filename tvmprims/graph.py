@@ -11,7 +11,7 @@ torch                                           tvmprims
                                                 kernel: BN folded into weight and bias, a
                                                 residual add and the activation fused into
                                                 the write-back
-``Linear`` [+ ``ReLU``]                          :class:`~tvmprims.nn.Dense`
+``Linear`` [+ ``ReLU``]                          :class:`~tvmprims.dense_layer.Dense`
 ``BatchNorm2d`` alone [+ act]                   a depthwise 1x1 ``Conv2d`` (scale, shift)
 an activation alone (ReLU, ReLU6, SiLU,        a depthwise 1x1 identity ``Conv2d`` with it
 Sigmoid, Hardsigmoid, Hardswish)
@@ -162,8 +162,10 @@ class Graph:
             For the first node that has no tvmprims mapping, naming it.
         """
         import torch.fx
-        require(not model.training, "import a model in eval mode (model.eval()): batch norm "
-                                    "and dropout are folded as in inference")
+        training = [m for m in model.modules() if m.training and isinstance(
+            m, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.modules.dropout._DropoutNd))]
+        require(not training, "import a model in eval mode (model.eval()): its batch norm "
+                              "and dropout layers are imported as in inference")
         traced = torch.fx.symbolic_trace(model)
         return _Importer(traced, dict(algo=algo, target=target, schedule=schedule)).graph()
 
@@ -310,7 +312,7 @@ class _Importer:
         self._emit_at(tail, node, "conv2d", layer, inputs, layer, fused)
 
     def _linear(self, node, linear):
-        from .nn import Dense
+        from .dense_layer import Dense
         activation, tail = self._absorb_activation(node)
         if activation not in (None, "relu"):  # Dense fuses ReLU only: leave it to its own step
             self.absorbed.discard(tail)
