@@ -23,7 +23,8 @@ LAYERS = [
     ((1, 1, 1, 1), (1, 1, 1, 1), 1, 0, 1, ("direct", "im2col", "fft")),
 ]
 EPILOGUES = [("relu", True, True), ("relu6", False, True), ("silu", True, False),
-             (None, True, True), ("relu", False, False)]
+             (None, True, True), ("relu", False, False), ("sigmoid", True, False),
+             ("hardsigmoid", False, True), ("hardswish", True, True)]
 
 
 def _reference(x, w, b, r, stride, padding, groups, activation):

@@ -2,7 +2,7 @@
 layouts (C order, Fortran order, strided views, addresses 4 to 32 bytes off alignment) for
 every operator and algorithm, against float64 numpy/torch references.
 
-CI runs a fixed set of 182 cases; ``TVMPRIMS_FUZZ_SCALE=N`` runs N times as many,
+CI runs a fixed set of 198 cases; ``TVMPRIMS_FUZZ_SCALE=N`` runs N times as many,
 new random ones each run (a failure prints the shrunk case and how to reproduce it)::
 
     TVMPRIMS_FUZZ_SCALE=20 .venv/bin/python -m pytest tests/test_fuzz.py
@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 import tvmprims
 from tvmprims import algorithms
 from tvmprims.ops.matmul_log import error_bound
+from tvmprims.ops.conv2d import ACTIVATIONS
 from tvmprims.testing import (assert_close, conv1d_ref, conv2d_ref, convolve_ref,
-                              matmul_ref)
+                              epilogue_ref, matmul_ref)
 
 #: Multiplies every test's number of cases; 1 (CI) also fixes the cases (derandomised).
 SCALE = int(os.environ.get("TVMPRIMS_FUZZ_SCALE", "1"))
@@ -225,6 +226,26 @@ test_conv2d_winograd2 = _conv2d_test("winograd2")
 test_conv2d_winograd4 = _conv2d_test("winograd4")
 test_conv2d_fft = _conv2d_test("fft")
 test_conv2d_auto = _conv2d_test("auto")
+
+
+@cases(16)
+@given(st.data(), st.sampled_from(["direct", "direct", "im2col", "winograd4"]), DTYPES,
+       st.sampled_from([None, *ACTIVATIONS]), st.booleans())
+def test_conv2d_layer_with_epilogue(data, algo, dtype, activation, residual):
+    """``tvmprims.nn.Conv2d`` (weight packed or transformed once) with a random fused
+    epilogue, called twice (the second call on the prepared weight)."""
+    from tvmprims.nn import Conv2d
+    _threads(data.draw)
+    x_shape, w_shape, stride, padding, dilation, groups = data.draw(conv2d_layers(algo))
+    x, w = data.draw(arrays(x_shape, dtype)), data.draw(arrays(w_shape, dtype))
+    bias = data.draw(st.one_of(st.none(), arrays((w_shape[0],), dtype)))
+    expected = conv2d_ref(x, w, bias, stride, padding, dilation, groups)
+    r = data.draw(arrays(expected.shape, dtype)) if residual else None
+    expected = epilogue_ref(expected, activation, r)
+    layer = Conv2d(w, bias, stride, padding, dilation, groups, activation, algo=algo)
+    for _ in range(2):
+        _assert_conv_close(layer(x, r), expected, dtype, w_shape[1] * w_shape[2] * w_shape[3],
+                           algo)
 
 
 @cases(20)

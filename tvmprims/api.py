@@ -141,7 +141,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     :func:`depthwise_conv2d`.
 
     The epilogue ``activation(conv + bias + residual)`` runs in the kernel's write-back:
-    ``activation`` None, ``"relu"``, ``"relu6"`` or ``"silu"``; ``residual`` None or an array
+    ``activation`` None or one of ``tvmprims.ops.conv2d.ACTIVATIONS`` (``"relu"``,
+    ``"relu6"``, ``"silu"``, ``"sigmoid"``, ``"hardsigmoid"``, ``"hardswish"``, as torch's
+    functions of those names); ``residual`` None or an array
     of the output's shape (a residual block's shortcut).
     """
     if algo not in CONV2D_ALGORITHMS:

@@ -58,7 +58,7 @@ class Conv2d:
     bias : array (O,) or None
     stride, padding, dilation, groups
         As :func:`tvmprims.conv2d`.
-    activation : None, "relu", "relu6" or "silu"
+    activation : None or one of :data:`tvmprims.ops.conv2d.ACTIVATIONS`
     algo : str
         ``"auto"`` (rules), ``"search"`` (measured once per machine) or an algorithm name
         (:data:`tvmprims.CONV2D_ALGORITHMS`).
@@ -184,17 +184,29 @@ class Conv2d:
     def __call__(self, x, residual=None, out=None):
         """``activation(conv2d(x) + bias + residual)``; written into ``out`` when given."""
         x = as_input(x, "x")
-        arrays = [x, self.weight] + ([] if residual is None else [as_input(residual, "residual")])
-        common_dtype(arrays, ["x", "weight", "residual"][:len(arrays)])
-        require(x.ndim == 4 and x.shape[1] == self.weight.shape[1] * self.groups,
-                f"expected input (N, {self.weight.shape[1] * self.groups}, H, W), got shape "
-                f"{x.shape}")
-        kernel, weight, algo = self._plan(x.shape, residual is not None, self.algo)
-        rest = ([] if self.bias is None else [self.bias]) + arrays[2:]
-        result = kernel(x, weight, *rest, out=out)
+        residual = None if residual is None else as_input(residual, "residual")
+        arrays = [x] + ([] if residual is None else [residual])
+        plan = self._plans.get((x.shape, residual is not None, self.algo))
+        if plan is None or x.dtype != self.weight.dtype or (
+                residual is not None and (residual.shape != plan[0].workload.shapes[-1]
+                                          or residual.dtype != x.dtype)):
+            common_dtype(arrays + [self.weight], ["x", "residual", "weight"][:len(arrays)]
+                         + ["weight"])
+            require(x.ndim == 4 and x.shape[1] == self.weight.shape[1] * self.groups,
+                    f"expected input (N, {self.weight.shape[1] * self.groups}, H, W), got "
+                    f"shape {x.shape}")
+            plan = self._plan(x.shape, residual is not None, self.algo)
+            plan[0]._check([x, plan[1], *self._rest(arrays)])  # names a wrong residual
+        kernel, weight, algo = plan
+        rest = self._rest(arrays)
+        result = kernel.run_checked([x, weight, *rest], kernel._output(out))
         if algo not in PROPAGATES_NON_FINITE and not all_finite(result):
             # Winograd and the FFT spread a NaN or inf over a tile or the whole output; the
             # direct algorithm propagates them as torch does.
             kernel, weight, _ = self._plan(x.shape, residual is not None, "direct")
-            result = kernel(x, weight, *rest, out=result)
+            result = kernel.run_checked([x, weight, *rest], result)
         return result
+
+    def _rest(self, arrays):
+        """The kernel's arguments after x and the weight: bias, then the residual."""
+        return ([] if self.bias is None else [self.bias]) + arrays[1:]

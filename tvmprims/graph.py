@@ -9,11 +9,12 @@ torch                                           tvmprims
 ==============================================  ============================================
 ``Conv2d`` [+ ``BatchNorm2d``] [+ add] [+ act]   one :class:`~tvmprims.conv_layer.Conv2d`
                                                 kernel: BN folded into weight and bias, a
-                                                residual add and ReLU/ReLU6/SiLU fused into
+                                                residual add and the activation fused into
                                                 the write-back
-``Linear`` [+ ``ReLU``]                          :class:`~tvmprims.nn.Dense`
+``Linear`` [+ ``ReLU``]                          :class:`~tvmprims.dense_layer.Dense`
 ``BatchNorm2d`` alone [+ act]                   a depthwise 1x1 ``Conv2d`` (scale, shift)
-``ReLU``/``ReLU6``/``SiLU`` alone               a depthwise 1x1 identity ``Conv2d`` with it
+an activation alone (ReLU, ReLU6, SiLU,        a depthwise 1x1 identity ``Conv2d`` with it
+Sigmoid, Hardsigmoid, Hardswish)
 ``MaxPool2d``, ``AvgPool2d``,                   ``max_pool2d``, ``avg_pool2d``,
 ``AdaptiveAvgPool2d``, ``mean([2, 3])``         ``adaptive_avg_pool2d``
 ``x + y`` not fused [+ ``ReLU``]                ``add``
@@ -23,11 +24,12 @@ torch                                           tvmprims
 
 Anything else raises :class:`UnsupportedNode` naming the node, its target and the model
 code it came from. Fusions apply only where the intermediate has no other user. The graph
-runs its steps in order, dropping each intermediate after its last use; each step writes into
-a buffer kept per input shape (allocated on the first call of that shape).
+runs its steps in order, dropping each intermediate after its last use; convolution and dense
+layers write into buffers kept from the previous call of the same input shape (per thread).
 """
 
 import operator
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +57,11 @@ class Step:
     layer: object = None
     fused: tuple = field(default_factory=tuple)
 
+    @property
+    def writes_out(self):
+        """Whether ``run`` takes ``out=`` (a layer writing into a given buffer)."""
+        return self.layer is not None
+
 
 def _activation_of(node, modules):
     """``"relu"``, ``"relu6"`` or ``"silu"`` when ``node`` applies that activation, else None."""
@@ -68,14 +75,17 @@ def _activation_of(node, modules):
             return "relu6"
         if isinstance(module, torch.nn.Hardtanh) and (module.min_val, module.max_val) == (0, 6):
             return "relu6"
-        if isinstance(module, torch.nn.SiLU):
-            return "silu"
-        return None
+        return next((name for cls, name in ((torch.nn.SiLU, "silu"), (torch.nn.Sigmoid, "sigmoid"),
+                                             (torch.nn.Hardsigmoid, "hardsigmoid"),
+                                             (torch.nn.Hardswish, "hardswish"))
+                     if isinstance(module, cls)), None)
     if node.op == "call_function":
         return {functional.relu: "relu", torch.relu: "relu", functional.relu6: "relu6",
-                functional.silu: "silu"}.get(node.target)
-    if node.op == "call_method" and node.target in ("relu", "relu_"):
-        return "relu"
+                functional.silu: "silu", torch.sigmoid: "sigmoid",
+                functional.hardsigmoid: "hardsigmoid",
+                functional.hardswish: "hardswish"}.get(node.target)
+    if node.op == "call_method" and node.target in ("relu", "relu_", "sigmoid"):
+        return node.target.rstrip("_")
     return None
 
 
@@ -86,9 +96,13 @@ def _is_add(node):
             and all(hasattr(a, "op") for a in node.args))
 
 
-def _describe(node):
-    where = node.stack_trace.strip().splitlines()[-1].strip() if node.stack_trace else ""
-    return f"node {node.name!r} ({node.op} {node.target})" + (f" at {where}" if where else "")
+def _describe(node, modules):
+    """``node 'name' (what it calls)``: the module's class for a module call."""
+    if node.op == "call_module":
+        what = f"{type(modules[node.target]).__name__} module {node.target}"
+    else:
+        what = f"{node.op} {getattr(node.target, '__name__', node.target)}"
+    return f"node {node.name!r} ({what})"
 
 
 class Graph:
@@ -102,15 +116,30 @@ class Graph:
                 last_use[name] = index
         self._dead_after = [[n for n in step.inputs if last_use[n] == i and n != output_name]
                             for i, step in enumerate(self.steps)]
+        self._local = threading.local()
 
     def __call__(self, x):
-        """The model's output for input ``x`` (a numpy array or torch CPU tensor)."""
+        """The model's output for input ``x`` (a numpy array or torch CPU tensor), a new
+        array. Layers write into the buffers of the previous call when its input had the
+        same shape (kept per thread, for the last input shape only)."""
         values = {self.input_name: as_array(x) if hasattr(x, "detach") else x}
+        shape = getattr(values[self.input_name], "shape", None)
+        cached = getattr(self._local, "buffers", None)
+        buffers = cached[1] if cached is not None and cached[0] == shape else {}
         for step, dead in zip(self.steps, self._dead_after):
-            values[step.name] = step.run(*(values[name] for name in step.inputs))
+            inputs = (values[name] for name in step.inputs)
+            out = buffers.get(step.name)
+            result = step.run(*inputs) if out is None else step.run(*inputs, out=out)
+            if step.writes_out and step.name != self.output_name:
+                buffers[step.name] = result
+            values[step.name] = result
             for name in dead:
                 values.pop(name, None)
-        return values[self.output_name]
+        self._local.buffers = (shape, buffers)
+        result = values[self.output_name]
+        if any(np.may_share_memory(result, b) for b in buffers.values()):
+            result = result.copy()  # a view (flatten) of a buffer the next call overwrites
+        return result
 
     def summary(self):
         """One row per step: ``(name, kind, fused)``."""
@@ -133,8 +162,10 @@ class Graph:
             For the first node that has no tvmprims mapping, naming it.
         """
         import torch.fx
-        require(not model.training, "import a model in eval mode (model.eval()): batch norm "
-                                    "and dropout are folded as in inference")
+        training = [m for m in model.modules() if m.training and isinstance(
+            m, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.modules.dropout._DropoutNd))]
+        require(not training, "import a model in eval mode (model.eval()): its batch norm "
+                              "and dropout layers are imported as in inference")
         traced = torch.fx.symbolic_trace(model)
         return _Importer(traced, dict(algo=algo, target=target, schedule=schedule)).graph()
 
@@ -147,6 +178,7 @@ class _Importer:
         self.kernel_options = dict(target=options["target"], schedule=options["schedule"])
         self.value = {}      # fx node -> name of the value holding its result
         self.absorbed = set()
+        self.deferred = {}   # fused chain's last node -> its step, emitted when reached
         self.steps = []
 
     def graph(self):
@@ -155,12 +187,16 @@ class _Importer:
         self.value[inputs[0]] = inputs[0].name
         output = None
         for node in self.nodes:
+            if node in self.deferred:
+                self._emit(node, *self.deferred.pop(node))
+                continue
             if node.op == "placeholder" or node in self.absorbed:
                 continue
             if node.op == "output":
                 result = node.args[0]
                 if not hasattr(result, "op"):
-                    raise UnsupportedNode(f"{_describe(node)}: the model must return one tensor")
+                    raise UnsupportedNode(f"{_describe(node, self.modules)}: the model must "
+                                          "return one tensor")
                 output = self.value[result]
                 continue
             self._map(node)
@@ -169,17 +205,28 @@ class _Importer:
     # --- helpers ---------------------------------------------------------------------------
 
     def _sole_user(self, node):
+        """The one user of ``node``, when it has one that no fused chain took yet."""
         users = list(node.users)
-        return users[0] if len(users) == 1 and users[0].op != "output" else None
+        if len(users) == 1 and users[0].op != "output" and users[0] not in self.absorbed:
+            return users[0]
+        return None
 
     def _module(self, node):
         return self.modules[node.target] if node.op == "call_module" else None
 
     def _emit(self, tail, kind, run, inputs, layer=None, fused=()):
-        name = tail.name
-        self.steps.append(Step(name, kind, run, tuple(self.value[i] for i in inputs), layer,
-                               tuple(fused)))
-        return name
+        """Append the step computing ``tail``'s value; ``inputs`` are fx nodes."""
+        self.value[tail] = tail.name
+        self.steps.append(Step(tail.name, kind, run, tuple(self.value[i] for i in inputs),
+                               layer, tuple(fused)))
+        return tail.name
+
+    def _emit_at(self, tail, node, *step):
+        """Emit a fused step now when ``tail`` is ``node`` itself, else when the importer
+        reaches ``tail`` (a residual operand may be computed between the two)."""
+        if tail is node:
+            return self._emit(tail, *step)
+        self.deferred[tail] = step
 
     def _absorb_activation(self, tail):
         """``(activation, new tail)`` when the sole user of ``tail`` is an activation."""
@@ -237,8 +284,8 @@ class _Importer:
         if self._is_flatten(node):
             return self._emit(node, "flatten", lambda x: x.reshape(x.shape[0], -1),
                               [node.args[0]])
-        raise UnsupportedNode(f"cannot import {_describe(node)}: no tvmprims layer or operator "
-                              "computes it")
+        raise UnsupportedNode(f"cannot import {_describe(node, self.modules)}: no tvmprims "
+                              "layer or operator computes it")
 
     def _conv(self, node, conv):
         import torch
@@ -262,19 +309,18 @@ class _Importer:
             fused.append(activation)
         layer = Conv2d.from_torch(conv, batch_norm, activation, **self.options)
         inputs = [node.args[0]] + ([residual] if residual is not None else [])
-        self.value[tail] = self._emit(tail, "conv2d", layer, inputs, layer, fused)
-        return self.value[tail]
+        self._emit_at(tail, node, "conv2d", layer, inputs, layer, fused)
 
     def _linear(self, node, linear):
-        from .nn import Dense
+        from .dense_layer import Dense
         activation, tail = self._absorb_activation(node)
         if activation not in (None, "relu"):  # Dense fuses ReLU only: leave it to its own step
             self.absorbed.discard(tail)
             activation, tail = None, node
         layer = Dense(as_array(linear.weight), None if linear.bias is None
                       else as_array(linear.bias), activation == "relu", **self.kernel_options)
-        self.value[tail] = self._emit(tail, "dense", layer, [node.args[0]], layer,
-                                      ["dense"] + ([activation] if activation else []))
+        self._emit_at(tail, node, "dense", layer, [node.args[0]], layer,
+                      ["dense"] + ([activation] if activation else []))
 
     def _batch_norm(self, node, bn):
         """Inference batch norm alone (DenseNet's pre-activation): a depthwise 1x1
@@ -290,15 +336,14 @@ class _Importer:
         weight, bias = fold_batch_norm(weight, None, mean, var, gamma, beta, bn.eps)
         activation, tail = self._absorb_activation(node)
         layer = Conv2d(weight, bias, groups=channels, activation=activation, **self.options)
-        self.value[tail] = self._emit(tail, "batch_norm", layer, [node.args[0]], layer,
-                                      ["batch_norm"] + ([activation] if activation else []))
+        self._emit_at(tail, node, "batch_norm", layer, [node.args[0]], layer,
+                      ["batch_norm"] + ([activation] if activation else []))
 
     def _activation(self, node, activation):
         """An activation nothing before it could take: a depthwise 1x1 identity convolution
         with that activation (element-wise, on the compiled kernels)."""
         source = node.args[0]
-        self.value[node] = self._emit(node, activation, _Elementwise(activation,
-                                                                     self.options), [source])
+        self._emit(node, activation, _Elementwise(activation, self.options), [source])
 
     def _pool(self, node, kind, module):
         function = getattr(api, kind)
@@ -309,10 +354,9 @@ class _Importer:
             params["dilation"] = module.dilation
         else:
             params["count_include_pad"] = module.count_include_pad
-            require(module.divisor_override is None,
-                    "AvgPool2d(divisor_override=...) is not supported")
-        self.value[node] = self._emit(
-            node, kind, lambda x: function(x, **params, **self.kernel_options), [node.args[0]])
+            params["divisor_override"] = module.divisor_override
+        self._emit(node, kind, lambda x: function(x, **params, **self.kernel_options),
+                   [node.args[0]])
 
     def _add(self, node):
         activation, tail = self._absorb_activation(node)
@@ -320,9 +364,9 @@ class _Importer:
             self.absorbed.discard(tail)
             activation, tail = None, node
         relu = activation == "relu"
-        self.value[tail] = self._emit(
-            tail, "add", lambda a, b: api.add(a, b, relu=relu, **self.kernel_options),
-            list(node.args), fused=["add"] + (["relu"] if relu else []))
+        self._emit_at(tail, node, "add",
+                      lambda a, b: api.add(a, b, relu=relu, **self.kernel_options),
+                      list(node.args), None, ["add"] + (["relu"] if relu else []))
 
     def _is_cat(self, node):
         import torch
@@ -333,6 +377,9 @@ class _Importer:
 
     def _is_flatten(self, node):
         import torch
+        module = self._module(node)
+        if isinstance(module, torch.nn.Flatten):
+            return (module.start_dim, module.end_dim) == (1, -1)
         if node.op == "call_function" and node.target is torch.flatten:
             start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
         elif node.op == "call_method" and node.target == "flatten":

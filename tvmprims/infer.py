@@ -151,7 +151,7 @@ def run(models, batches=(1, 8), image=224, rounds=3, algo="auto", target=None, o
 def plot(results, path):
     """Bar chart of torch time / tvmprims time per model and batch size."""
     from .studies.output import new_figure, save_figure
-    fig, ax = new_figure(width=max(6.4, 0.7 * len(results)))
+    fig, (ax,) = new_figure(width=max(6.4, 0.7 * len(results)))
     labels = [f"{r.model}\nbatch {r.batch}" for r in results]
     ratios = [r.ratio for r in results]
     ax.bar(range(len(results)), ratios, color=["tab:green" if v >= 1 else "tab:red"

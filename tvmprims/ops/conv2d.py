@@ -37,8 +37,8 @@ CONV = "conv"
 BIAS_ADD = "bias_add"
 STAGES = (PAD, CONV, BIAS_ADD)
 
-#: Activations the epilogue can apply, as ``torch.nn.functional.relu``, ``relu6``, ``silu``.
-ACTIVATIONS = ("relu", "relu6", "silu")
+#: Activations the epilogue can apply, as the ``torch.nn.functional`` functions of those names.
+ACTIVATIONS = ("relu", "relu6", "silu", "sigmoid", "hardsigmoid", "hardswish")
 
 
 def normalize_padding(padding, kernel, dilation, stride):
@@ -196,6 +196,11 @@ def _activate(value, activation, dtype):
         return te.min(te.max(value, te.const(0, dtype)), te.const(6, dtype))
     if activation == "silu":  # x * sigmoid(x), as torch.nn.functional.silu
         return value / (te.const(1, dtype) + te.exp(-value))
+    if activation == "sigmoid":
+        return te.const(1, dtype) / (te.const(1, dtype) + te.exp(-value))
+    if activation in ("hardsigmoid", "hardswish"):  # relu6(x + 3) / 6, times x for hardswish
+        gate = _activate(value + te.const(3, dtype), "relu6", dtype) / te.const(6, dtype)
+        return gate if activation == "hardsigmoid" else value * gate
     return value
 
 
