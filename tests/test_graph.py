@@ -76,6 +76,33 @@ class Dense(nn.Module):
         return self.fc(z.mean([2, 3]))
 
 
+class SqueezeExcite(nn.Module):
+    """MobileNetV3 / EfficientNet blocks: hardswish, a squeeze-and-excitation multiply,
+    stochastic depth on the shortcut."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.ops import SqueezeExcitation, StochasticDepth
+        self.expand = nn.Sequential(nn.Conv2d(8, 24, 1, bias=False), nn.BatchNorm2d(24),
+                                    nn.Hardswish())
+        self.se = SqueezeExcitation(24, 8, scale_activation=nn.Hardsigmoid)
+        self.se2 = SqueezeExcitation(24, 6)  # sigmoid
+        self.project = nn.Sequential(nn.Conv2d(24, 8, 1, bias=False), nn.BatchNorm2d(8))
+        self.drop = StochasticDepth(0.2, "row")
+
+    def forward(self, x):
+        return x + self.drop(self.project(self.se2(self.se(self.expand(x)))))
+
+
+def test_squeeze_excitation_and_stochastic_depth(rng):
+    graph = _check(SqueezeExcite(), (2, 8, 9, 7), rng)
+    kinds = [kind for _, kind, _ in graph.summary()]
+    assert kinds.count("scale_channels") == 2 and "add" not in kinds
+    fused = [f for _, _, f in graph.summary()]
+    assert "conv2d+hardsigmoid" in fused and "conv2d+sigmoid" in fused
+    assert "conv2d+batch_norm+hardswish" in fused and "conv2d+batch_norm+add" in fused
+
+
 def test_residual_blocks_fuse_batch_norm_add_and_activation(rng):
     graph = _check(Residual(), (2, 8, 15, 17), rng)
     fused = [f for _, kind, f in graph.summary() if kind == "conv2d"]

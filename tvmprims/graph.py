@@ -18,8 +18,10 @@ Sigmoid, Hardsigmoid, Hardswish)
 ``MaxPool2d``, ``AvgPool2d``,                   ``max_pool2d``, ``avg_pool2d``,
 ``AdaptiveAvgPool2d``, ``mean([2, 3])``         ``adaptive_avg_pool2d``
 ``x + y`` not fused [+ ``ReLU``]                ``add``
+``x * s``, s (N, C, 1, 1) (squeeze-excitation)  ``scale_channels``
 ``torch.cat(..., 1)``                           ``concat``
-``flatten``, ``Dropout``, ``Identity``          a reshape (no copy); identity (inference)
+``flatten``, ``Dropout``, ``Identity``,         a reshape (no copy); identity (inference)
+stochastic depth
 ==============================================  ============================================
 
 Anything else raises :class:`UnsupportedNode` naming the node, its target and the model
@@ -255,8 +257,7 @@ class _Importer:
             return self._batch_norm(node, module)
         if activation is not None:
             return self._activation(node, activation)
-        if isinstance(module, (nn.Dropout, nn.Identity)) or (
-                node.op == "call_function" and node.target is torch.nn.functional.dropout):
+        if self._is_identity(node):
             return self._alias(node, node.args[0])
         if isinstance(module, nn.MaxPool2d):
             return self._pool(node, "max_pool2d", module)
@@ -276,6 +277,8 @@ class _Importer:
                               .reshape(x.shape[:2]), [node.args[0]])
         if _is_add(node):
             return self._add(node)
+        if self._is_channel_scale(node):
+            return self._emit(node, "scale_channels", _scale_channels, list(node.args))
         if self._is_cat(node):
             tensors = node.args[0]
             return self._emit(node, "concat", lambda *xs: api.concat(xs, axis=1,
@@ -296,6 +299,9 @@ class _Importer:
             self.absorbed.add(user)
             fused.append("batch_norm")
         user = self._sole_user(tail)
+        while user is not None and self._is_identity(user):  # a shortcut's stochastic depth
+            self.absorbed.add(user)
+            tail, user = user, self._sole_user(user)
         if user is not None and _is_add(user):
             residual = user.args[1] if user.args[0] is tail else user.args[0]
             if residual is not tail:
@@ -368,6 +374,28 @@ class _Importer:
                       lambda a, b: api.add(a, b, relu=relu, **self.kernel_options),
                       list(node.args), None, ["add"] + (["relu"] if relu else []))
 
+    def _is_identity(self, node):
+        """Dropout, ``Identity`` and stochastic depth (EfficientNet) in inference."""
+        import torch
+        import torchvision
+        if isinstance(self._module(node), (torch.nn.Dropout, torch.nn.Identity)):
+            return True
+        if node.op != "call_function":
+            return False
+        if node.target is torch.nn.functional.dropout:
+            return not (node.args[2] if len(node.args) > 2 else node.kwargs.get("training", True))
+        if node.target is torchvision.ops.stochastic_depth:
+            return not (node.args[3] if len(node.args) > 3 else node.kwargs.get("training", True))
+        return False
+
+    def _is_channel_scale(self, node):
+        """``x * s`` of two tensors: a squeeze-and-excitation block's multiply (one operand
+        (N, C, 1, 1), checked when it runs)."""
+        import torch
+        return (node.op == "call_function" and node.target in (operator.mul, torch.mul)
+                and len(node.args) == 2 and not node.kwargs
+                and all(hasattr(a, "op") for a in node.args))
+
     def _is_cat(self, node):
         import torch
         if node.op != "call_function" or node.target is not torch.cat:
@@ -395,6 +423,13 @@ class _Importer:
         dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
         keepdim = node.args[2] if len(node.args) > 2 else node.kwargs.get("keepdim", False)
         return list(dims or []) in ([2, 3], [-2, -1]) and not keepdim
+
+
+def _scale_channels(a, b):
+    """``a * b`` where one of them is a per-channel scale (N, C, 1, 1)."""
+    if a.ndim == 4 and a.shape[2:] == (1, 1) and b.shape[2:] != (1, 1):
+        a, b = b, a
+    return api.scale_channels(a, b)
 
 
 class _Elementwise:
