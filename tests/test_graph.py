@@ -122,11 +122,11 @@ def test_sequential_cnn_with_every_pooling(rng):
         nn.AvgPool2d(3, 1, 1),
         nn.Conv2d(16, 24, 1), nn.SiLU(),
         nn.AdaptiveAvgPool2d((3, 2)), nn.Flatten(), nn.Dropout(0.5),
-        nn.Linear(24 * 6, 32), nn.ReLU(), nn.Linear(32, 7))
+        nn.Linear(24 * 6, 32), nn.Hardswish(), nn.Linear(32, 7))
     graph = _check(model, (3, 3, 37, 29), rng)
     assert [kind for _, kind, _ in graph.summary()] == [
         "conv2d", "max_pool2d", "conv2d", "avg_pool2d", "conv2d", "adaptive_avg_pool2d",
-        "flatten", "dense", "dense"]
+        "flatten", "dense", "hardswish", "dense"]
     layers = Sequential.from_torch(randomize_batch_norm(model.eval(), 1))
     x = rng.standard_normal((1, 3, 37, 29)).astype(np.float32)
     with torch.inference_mode():

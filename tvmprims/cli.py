@@ -232,7 +232,7 @@ def _infer(args):
                         rounds=args.rounds, algo=args.algo, target=args.target,
                         out_dir=args.out, report=lambda m: print(m, flush=True))
     print(f"wrote infer.csv and infer.png to {args.out}/")
-    return 1 if any(r.status == "WRONG" for r in results) else 0
+    return 1 if any(r.status == "WRONG" or r.status.startswith("FAILED") for r in results) else 0
 
 
 def main(argv=None):

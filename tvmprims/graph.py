@@ -433,13 +433,15 @@ def _scale_channels(a, b):
 
 
 class _Elementwise:
-    """``activation(x)`` on NCHW input, as a depthwise 1x1 identity convolution (one layer
-    per channel count)."""
+    """``activation(x)`` on (N, C, H, W) or (N, F) input (viewed as (N, F, 1, 1)), as a
+    depthwise 1x1 identity convolution (one layer per channel count)."""
 
     def __init__(self, activation, options):
         self.activation, self.options, self._layers = activation, options, {}
 
     def __call__(self, x):
+        if getattr(x, "ndim", 4) == 2:  # after a Linear layer (MobileNetV3's classifier)
+            return self(x.reshape(*x.shape, 1, 1)).reshape(x.shape)
         channels = x.shape[1]
         layer = self._layers.get((channels, x.dtype))
         if layer is None:

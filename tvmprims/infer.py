@@ -29,7 +29,9 @@ SETTLE_SECONDS = 1.0
 
 @dataclass
 class InferResult:
-    """One model at one batch size; ``status`` is ``ok``, ``WRONG`` or ``refused: ...``."""
+    """One model at one batch size; ``status`` is ``ok``, ``WRONG`` (output off torch's),
+    ``refused: ...`` (a node the importer cannot map) or ``FAILED: ...`` (an error while
+    running)."""
 
     model: str
     batch: int
@@ -99,7 +101,12 @@ def run_model(name, batches=(1, 8), image=224, rounds=3, algo="auto", target=Non
         x = torch.randn(batch, 3, image, image, generator=torch.Generator().manual_seed(batch))
         x_np = x.numpy()
         start = time.perf_counter()
-        actual = graph(x_np)
+        try:
+            actual = graph(x_np)
+        except Exception as e:  # noqa: BLE001  (reported, and fails the command; see run)
+            report(f"{name} batch {batch}: FAILED: {type(e).__name__}: {e}")
+            results.append(InferResult(name, batch, f"FAILED: {type(e).__name__}: {e}"))
+            continue
         first_call_s = time.perf_counter() - start
         with torch.inference_mode():
             expected = model(x).numpy()
