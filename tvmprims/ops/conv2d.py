@@ -19,9 +19,11 @@ Every convolution operator shares two options of this module:
 Inputs in argument order: x, weight, bias (when given), residual (when ``residual``).
 """
 
+import functools
+
 import numpy as np
 
-from .._tvm import te
+from .._tvm import te, tirx
 from ..workload import Workload
 from ._checks import conv_output_size, is_int, pair, positive_pair, require
 
@@ -189,15 +191,42 @@ def pad_input(x, padding, name=PAD):
         name=name)
 
 
+#: Cephes' minimax polynomial for ``exp(f) - 1 - f`` over ``|f| <= ln(2) / 2``, float32.
+_EXP_POLYNOMIAL = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
+                   1.6666665459e-1, 5.0000001201e-1)
+
+
+def exp(value, dtype):
+    """``exp(value)`` as vector code. For float32, ``2**n * p(f)`` with ``n = round(value /
+    ln 2)`` and Cephes' polynomial ``p`` (within 2 ulp; the algorithm of TVM's
+    ``topi.fast_exp``): LLVM turns ``te.exp`` into a scalar libm call per element, which made
+    a SiLU epilogue 8x slower than the convolution it ends (1x1, 16 -> 96 channels at
+    112 x 112: 1.69 ms against 0.20 ms without it). NaN and +inf propagate; below -88.4 the
+    result is about 6e-39 rather than 0. float64 keeps ``te.exp``."""
+    if dtype != "float32":
+        return te.exp(value)
+    const = functools.partial(tirx.const, dtype=dtype)
+    x = te.max(te.min(value, const(88.3762626647950)), const(-88.3762626647949))
+    n = te.floor(x * const(1.44269504088896341) + const(0.5))
+    f = x - n * const(0.6931471805599453)
+    poly = const(_EXP_POLYNOMIAL[0])
+    for c in _EXP_POLYNOMIAL[1:]:
+        poly = poly * f + const(c)
+    y = poly * f * f + f + const(1)
+    scale = tirx.reinterpret(dtype, (n + const(127)).astype("int32") << 23)
+    # max with value: +inf stays inf; NaN, which min and max may drop, is put back.
+    return te.if_then_else(value != value, value, te.max(scale * y, value))
+
+
 def _activate(value, activation, dtype):
     if activation == "relu":
         return te.max(value, te.const(0, dtype))
     if activation == "relu6":
         return te.min(te.max(value, te.const(0, dtype)), te.const(6, dtype))
     if activation == "silu":  # x * sigmoid(x), as torch.nn.functional.silu
-        return value / (te.const(1, dtype) + te.exp(-value))
+        return value / (te.const(1, dtype) + exp(-value, dtype))
     if activation == "sigmoid":
-        return te.const(1, dtype) / (te.const(1, dtype) + te.exp(-value))
+        return te.const(1, dtype) / (te.const(1, dtype) + exp(-value, dtype))
     if activation in ("hardsigmoid", "hardswish"):  # relu6(x + 3) / 6, times x for hardswish
         gate = _activate(value + te.const(3, dtype), "relu6", dtype) / te.const(6, dtype)
         return gate if activation == "hardsigmoid" else value * gate
