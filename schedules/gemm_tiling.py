@@ -368,40 +368,56 @@ def schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cores, params=None):
         parallel_vectorized_stage(sch, consumer, lanes)
     i, j, _ = sch.get_loops(block)
     sch.reorder(j, i)  # j outermost, so that partitioning it leaves (j, i, k) to each part
-    if 0 < whole < n:
-        var = sch.get(j).loop_var.name
-        sch.loop_partition(j, [whole, None])
-        block = sch.get_sblock(partitioned_block_name(name, var, 0))
-        _gemv_tail(sch, sch.get_sblock(partitioned_block_name(name, var, 1)))
-    elif whole == 0:
+    if whole == 0:
         _gemv_tail(sch, block)
         return
     if k_parts > 1:
-        block = _split_k(sch, block, k_parts, lanes, itemsize, params or CpuParams())
+        block = _split_k(sch, block, k_parts, whole < n, lanes, itemsize, params or CpuParams())
+    elif whole < n:
+        block = _partition_tail(sch, block, j, whole)
     *outer, j, i, kk = sch.get_loops(block)
     jo, jv, jl = sch.split(j, [chunks, chunk_vectors, lanes])
     ko, ki = sch.split(kk, [None, ku])
     sch.reorder(*outer, jo, ko, jv, ki, i, jl)
-    sch.parallel(outer[0] if outer else jo)
+    if k_parts == 1:
+        sch.parallel(jo)
     sch.vectorize(jl)
     sch.unroll(i)
     sch.unroll(ki)
     sch.decompose_reduction(block, ko)
 
 
-def _split_k(sch, block, parts, lanes, itemsize, params):
+def _partition_tail(sch, block, j, whole):
+    """Cut the GEMV block's column loop ``j`` at ``whole`` (``loop_partition``), schedule the
+    last columns with :func:`_gemv_tail`; returns the block of the whole vectors."""
+    name, var = sch.get(block).name_hint, sch.get(j).loop_var.name
+    sch.loop_partition(j, [whole, None])
+    _gemv_tail(sch, sch.get_sblock(partitioned_block_name(name, var, 1)))
+    return sch.get_sblock(partitioned_block_name(name, var, 0))
+
+
+def _split_k(sch, block, parts, tail, lanes, itemsize, params):
     """Split the reduction of the GEMV block ``block`` (loops ``j, i, k``) into ``parts`` parts
-    of K (``rfactor``): returns the block accumulating the partial results, loops
-    ``part, j, i, k``; the block summing them into C is scheduled here (parallel over rows and
-    vectors of columns, the parts unrolled)."""
+    of K (``rfactor``), parallel: returns the block accumulating the whole vectors of columns
+    of the partial results, loops ``(part,) j, i, k`` (``part`` outside the block's scope
+    after a partition). With a ``tail`` (``N % lanes`` columns), its
+    partial results are accumulated in the same parallel loop over the parts
+    (:func:`_gemv_tail`). The block summing the parts into C is scheduled here (parallel over
+    rows and vectors of columns, the parts unrolled; the tail's columns scalar)."""
     j, i, kk = sch.get_loops(block)
+    whole = loop_extent(sch, j) // lanes * lanes
     part, kk = sch.split(kk, [parts, None])
     partial = sch.rfactor(part, factor_axis=0)
     line = max(1, params.cache_line_bytes // itemsize)
     sch.storage_align(partial, 0, axis=1, factor=line, offset=0)
     j, i, part, kk = sch.get_loops(partial)
     sch.reorder(part, j, i, kk)
+    sch.parallel(part)
     total = sch.get_consumers(partial)[0]
+    if tail:
+        partial = _partition_tail(sch, partial, j, whole)
+        j, i, part = sch.get_loops(total)
+        total = _partition_sum_tail(sch, total, j, whole)
     j, i, part = sch.get_loops(total)
     jo, jl = sch.split(j, [None, lanes])
     sch.reorder(i, jo, part, jl)
@@ -412,10 +428,22 @@ def _split_k(sch, block, parts, lanes, itemsize, params):
     return partial
 
 
+def _partition_sum_tail(sch, total, j, whole):
+    """Cut the column loop of the block summing the parts at ``whole``; the last columns are a
+    scalar loop. Returns the block of the whole vectors."""
+    name, var = sch.get(total).name_hint, sch.get(j).loop_var.name
+    sch.loop_partition(j, [whole, None])
+    last = sch.get_sblock(partitioned_block_name(name, var, 1))
+    j, i, part = sch.get_loops(last)
+    sch.reorder(i, j, part)
+    sch.decompose_reduction(last, part)
+    return sch.get_sblock(partitioned_block_name(name, var, 0))
+
+
 def _gemv_tail(sch, block):
     """The last ``< lanes`` columns: for each row of A, one pass over K with the columns
-    unrolled (their partial sums stay in registers)."""
-    j, i, kk = sch.get_loops(block)
+    unrolled (their partial sums stay in registers). Loops ``(*outer, j, i, k)``."""
+    *_, j, i, kk = sch.get_loops(block)
     sch.reorder(i, kk, j)
     sch.unroll(j)
     sch.decompose_reduction(block, kk)
