@@ -357,9 +357,15 @@ def schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cores, params=None):
     parts into C. No cache line is written by two cores while B is swept. Splitting the
     columns among the cores instead, each accumulating in C in place, wrote the cache lines at
     the chunk borders from both cores on every sweep of K when C's rows are not a whole number
-    of lines (N = 1000 floats): 8x4096x1000 ran 1.85 ms on two threads against 0.98 ms on one
-    (Zen 4). Without the split (one core, K not a multiple of the cores), the chunks are
-    parallel and C accumulates in place: there is no workspace.
+    of lines (N = 1000 floats): 8x4096x1000 ran slower on two threads than on one. Measured on
+    Zen 4, 2 cores, kernel, columns split -> K split, two threads (one thread): 8x4096x1000
+    0.92 -> 0.48 ms (0.84 -> 0.83), 1x4096x1000 0.15 -> 0.10 (0.28 -> 0.25), 8x1024x1000
+    0.15 -> 0.12; K x N = 4096x4096 -13% to +2%, 9216x4096 3-10% slower on two threads (not
+    understood; perhaps the cores streaming B from rows far apart); one thread -12% to +16%
+    (4x1024x1000 slowest). The last ``N % lanes`` columns are split the same way,
+    inside the parallel loop. Without the split (one core, K not a multiple of the cores, no
+    whole vector of columns), the chunks are parallel and C accumulates in place: there is
+    no workspace.
     """
     k_parts, chunks, chunk_vectors, ku = gemv_tiling(m, n, k, lanes, itemsize, cores, params)
     whole = n // lanes * lanes
