@@ -30,9 +30,9 @@ from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finis
                          shrink_to_fill, threads_per_block)
 from .hardware import DEFAULT_GPU, CpuParams, cpu_cores, cpu_model, lanes_for
 
-__all__ = ["cpu_tile_sizes", "columns_outer", "schedule_cpu_gemm", "schedule_cpu_matmul", "matmul_path",
-           "uses_gemv", "gemv_tiling", "schedule_cpu_gemv", "schedule_cpu_blocked_gemm",
-           "gemm_blocks",
+__all__ = ["cpu_tile_sizes", "columns_outer", "schedule_cpu_gemm", "schedule_cpu_matmul",
+           "matmul_path", "uses_gemv", "gemv_tiling", "gemv_k_parts", "schedule_cpu_gemv",
+           "schedule_cpu_blocked_gemm", "gemm_blocks",
            "gpu_tile_sizes", "schedule_gpu_gemm",
            "producer_of_read", "reads_named", "inline_into_write_back"]
 
@@ -307,18 +307,35 @@ def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None):
 # --- CPU, few rows: a GEMV over rows of B -------------------------------------------------------
 
 def gemv_tiling(m, n, k, lanes, itemsize, cores, params=None):
-    """``(chunks, chunk_vectors, ku)`` of the few-rows schedule (:func:`schedule_cpu_gemv`):
-    the ``N // lanes`` whole vectors of columns are cut into ``chunks`` chunks (a multiple of
-    ``cores``) of ``chunk_vectors`` vectors, few enough that a chunk's ``m`` rows of results
-    stay in L1 (``params.gemv_result_bytes``); K is unrolled by ``ku``, a divisor of K of at
-    most ``params.gemv_k_unroll`` (B rows read at once)."""
+    """``(k_parts, chunks, chunk_vectors, ku)`` of the few-rows schedule
+    (:func:`schedule_cpu_gemv`).
+
+    ``k_parts``: the parts K is split into, one per core (:func:`gemv_k_parts`; 1: no split).
+    The ``N // lanes`` whole vectors of columns are cut into ``chunks`` chunks of
+    ``chunk_vectors`` vectors, few enough that a chunk's ``m`` rows of results stay in cache
+    (``params.gemv_result_bytes``); without a split of K the chunks are also what the cores
+    share, so there are a multiple of ``cores`` of them. K (or each part of it) is unrolled
+    by ``ku``, a divisor of at most ``params.gemv_k_unroll`` (B rows read at once)."""
     params = params or CpuParams()
+    k_parts = gemv_k_parts(n, k, lanes, cores, params)
     n_vectors = n // lanes
     per_chunk = max(1, params.gemv_result_bytes // (m * lanes * itemsize))
     chunks = max(1, -(-n_vectors // per_chunk))
-    chunks = -(-chunks // cores) * cores if n_vectors >= cores else max(1, n_vectors)
+    if k_parts == 1:
+        chunks = -(-chunks // cores) * cores if n_vectors >= cores else max(1, n_vectors)
     chunk_vectors = max(1, -(-n_vectors // chunks))
-    return -(-n_vectors // chunk_vectors), chunk_vectors, divisor_at_most(k, params.gemv_k_unroll)
+    return (k_parts, -(-n_vectors // chunk_vectors), chunk_vectors,
+            divisor_at_most(k // k_parts, params.gemv_k_unroll))
+
+
+def gemv_k_parts(n, k, lanes, cores, params=None):
+    """Parts the few-rows schedule splits K into: ``cores`` when ``params.gemv_split_k``, there
+    are several cores, at least one whole vector of columns, and ``cores`` divides K; else 1
+    (the cores share the columns instead)."""
+    params = params or CpuParams()
+    if params.gemv_split_k and cores > 1 and n >= lanes and k % cores == 0:
+        return cores
+    return 1
 
 
 def schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cores, params=None):
@@ -327,42 +344,112 @@ def schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cores, params=None):
 
     Nothing is padded or packed (either would copy all of B, as much memory traffic as the
     product itself when M is small). The whole vectors of columns are cut into chunks
-    (:func:`gemv_tiling`), parallel; for each chunk, ``ku`` rows of B at a time are swept
-    left to right, contiguous loads, each B vector multiplied by every row of A (unrolled)
-    and added into the chunk's rows of C, which stay in L1. The last ``N % lanes`` columns
-    (``loop_partition``) are a scalar loop. C accumulates in place: there is no write-back,
-    and element-wise consumers (bias, ReLU) are a parallel vectorised pass after it.
+    (:func:`gemv_tiling`); for each chunk, ``ku`` rows of B at a time are swept left to
+    right, contiguous loads, each B vector multiplied by every row of A (unrolled) and added
+    into the chunk's rows of the result, which stay in L1. The last ``N % lanes`` columns
+    (``loop_partition``) are a scalar loop. Element-wise consumers (bias, ReLU) are a
+    parallel vectorised pass after it.
+
+    Split K (``k_parts > 1``, :func:`gemv_k_parts`: several cores): K is cut into one part per
+    core (``rfactor``), parallel; each core accumulates its part of K, for all columns, into its
+    own partial result ``C_rf[part, i, j]`` (``k_parts x m x N`` elements: small, M is), whose
+    rows start on a cache line (``storage_align``), and a parallel vectorised pass sums the
+    parts into C. No cache line is written by two cores while B is swept. Splitting the
+    columns among the cores instead, each accumulating in C in place, wrote the cache lines at
+    the chunk borders from both cores on every sweep of K when C's rows are not a whole number
+    of lines (N = 1000 floats): 8x4096x1000 ran slower on two threads than on one. Measured on
+    Zen 4, 2 cores, kernel, columns split -> K split, two threads (one thread): 8x4096x1000
+    0.92 -> 0.48 ms (0.84 -> 0.83), 1x4096x1000 0.15 -> 0.10 (0.28 -> 0.25), 8x1024x1000
+    0.15 -> 0.12; K x N = 4096x4096 -13% to +2%, 9216x4096 3-10% slower on two threads (not
+    understood; perhaps the cores streaming B from rows far apart); one thread -12% to +16%
+    (4x1024x1000 slowest). The last ``N % lanes`` columns are split the same way,
+    inside the parallel loop. Without the split (one core, K not a multiple of the cores, no
+    whole vector of columns), the chunks are parallel and C accumulates in place: there is
+    no workspace.
     """
-    chunks, chunk_vectors, ku = gemv_tiling(m, n, k, lanes, itemsize, cores, params)
+    k_parts, chunks, chunk_vectors, ku = gemv_tiling(m, n, k, lanes, itemsize, cores, params)
     whole = n // lanes * lanes
     block = sch.get_sblock(name)
     for consumer in sch.get_consumers(block):
         parallel_vectorized_stage(sch, consumer, lanes)
     i, j, _ = sch.get_loops(block)
     sch.reorder(j, i)  # j outermost, so that partitioning it leaves (j, i, k) to each part
-    if 0 < whole < n:
-        var = sch.get(j).loop_var.name
-        sch.loop_partition(j, [whole, None])
-        block = sch.get_sblock(partitioned_block_name(name, var, 0))
-        _gemv_tail(sch, sch.get_sblock(partitioned_block_name(name, var, 1)))
-    elif whole == 0:
+    if whole == 0:
         _gemv_tail(sch, block)
         return
-    j, i, kk = sch.get_loops(block)
+    if k_parts > 1:
+        block = _split_k(sch, block, k_parts, whole < n, lanes, itemsize, params or CpuParams())
+    elif whole < n:
+        block = _partition_tail(sch, block, j, whole)
+    *outer, j, i, kk = sch.get_loops(block)
     jo, jv, jl = sch.split(j, [chunks, chunk_vectors, lanes])
     ko, ki = sch.split(kk, [None, ku])
-    sch.reorder(jo, ko, jv, ki, i, jl)
-    sch.parallel(jo)
+    sch.reorder(*outer, jo, ko, jv, ki, i, jl)
+    if k_parts == 1:
+        sch.parallel(jo)
     sch.vectorize(jl)
     sch.unroll(i)
     sch.unroll(ki)
     sch.decompose_reduction(block, ko)
 
 
+def _partition_tail(sch, block, j, whole):
+    """Cut the GEMV block's column loop ``j`` at ``whole`` (``loop_partition``), schedule the
+    last columns with :func:`_gemv_tail`; returns the block of the whole vectors."""
+    name, var = sch.get(block).name_hint, sch.get(j).loop_var.name
+    sch.loop_partition(j, [whole, None])
+    _gemv_tail(sch, sch.get_sblock(partitioned_block_name(name, var, 1)))
+    return sch.get_sblock(partitioned_block_name(name, var, 0))
+
+
+def _split_k(sch, block, parts, tail, lanes, itemsize, params):
+    """Split the reduction of the GEMV block ``block`` (loops ``j, i, k``) into ``parts`` parts
+    of K (``rfactor``), parallel: returns the block accumulating the whole vectors of columns
+    of the partial results, loops ``(part,) j, i, k`` (``part`` outside the block's scope
+    after a partition). With a ``tail`` (``N % lanes`` columns), its
+    partial results are accumulated in the same parallel loop over the parts
+    (:func:`_gemv_tail`). The block summing the parts into C is scheduled here (parallel over
+    rows and vectors of columns, the parts unrolled; the tail's columns scalar)."""
+    j, i, kk = sch.get_loops(block)
+    whole = loop_extent(sch, j) // lanes * lanes
+    part, kk = sch.split(kk, [parts, None])
+    partial = sch.rfactor(part, factor_axis=0)
+    line = max(1, params.cache_line_bytes // itemsize)
+    sch.storage_align(partial, 0, axis=1, factor=line, offset=0)
+    j, i, part, kk = sch.get_loops(partial)
+    sch.reorder(part, j, i, kk)
+    sch.parallel(part)
+    total = sch.get_consumers(partial)[0]
+    if tail:
+        partial = _partition_tail(sch, partial, j, whole)
+        j, i, part = sch.get_loops(total)
+        total = _partition_sum_tail(sch, total, j, whole)
+    j, i, part = sch.get_loops(total)
+    jo, jl = sch.split(j, [None, lanes])
+    sch.reorder(i, jo, part, jl)
+    fuse_parallel(sch, [i, jo])
+    sch.unroll(part)
+    sch.vectorize(jl)
+    sch.decompose_reduction(total, part)
+    return partial
+
+
+def _partition_sum_tail(sch, total, j, whole):
+    """Cut the column loop of the block summing the parts at ``whole``; the last columns are a
+    scalar loop. Returns the block of the whole vectors."""
+    name, var = sch.get(total).name_hint, sch.get(j).loop_var.name
+    sch.loop_partition(j, [whole, None])
+    last = sch.get_sblock(partitioned_block_name(name, var, 1))
+    j, i, part = sch.get_loops(last)
+    sch.reorder(i, j, part)
+    sch.decompose_reduction(last, part)
+    return sch.get_sblock(partitioned_block_name(name, var, 0))
+
+
 def _gemv_tail(sch, block):
     """The last ``< lanes`` columns: for each row of A, one pass over K with the columns
-    unrolled (their partial sums stay in registers)."""
-    j, i, kk = sch.get_loops(block)
+    unrolled (their partial sums stay in registers). Loops ``(*outer, j, i, k)``."""
+    *_, j, i, kk = sch.get_loops(block)
     sch.reorder(i, kk, j)
     sch.unroll(j)
     sch.decompose_reduction(block, kk)

@@ -154,6 +154,14 @@ class CpuParams:
         itemsize; kept in L2): 64 KiB ran M = 8 1.4x faster than 16 KiB.
     gemv_k_unroll : int
         Rows of B the GEMV path reads at once (and adds into C between loads and stores of C).
+    gemv_split_k : bool
+        On several cores, the GEMV path splits K among them (each core accumulates its part
+        of K into its own partial result, summed after: ``gemv_k_parts``) instead of splitting
+        the columns (each core accumulating in C in place, where cores write the same cache
+        lines at chunk borders when C's rows are not a whole number of lines).
+    cache_line_bytes : int
+        Bytes of a data cache line (64 on x86-64 and Arm Neoverse cores): the alignment of
+        the rows of per-core partial results, so that no two cores write one line.
     convolve_vectors : int
         SIMD vectors of outputs ``convolve`` accumulates per block (``schedules/cpu/convolve.py``).
     depthwise_vectors : int
@@ -191,6 +199,8 @@ class CpuParams:
     gemv_max_rows: int = 8
     gemv_result_bytes: int = 64 * 1024
     gemv_k_unroll: int = 8
+    gemv_split_k: bool = True
+    cache_line_bytes: int = 64
     plane_sum_vector_bytes: int = 32
     plane_sum_parallel_elements: int = 48 * 1024
 

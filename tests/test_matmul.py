@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import tvmprims
-from tvmprims.schedules.gemm_tiling import gemm_blocks, matmul_path, uses_gemv
+from tvmprims.schedules.gemm_tiling import (gemm_blocks, gemv_k_parts, gemv_tiling, matmul_path,
+                                            uses_gemv)
 from tvmprims.schedules.hardware import CpuParams, cpu_params
 from tvmprims.testing import assert_close, matmul_ref, workspace_allocations
-from cpu_targets import CPU_TARGETS, compile_for, target_params
+from cpu_targets import CPU_TARGETS, compile_for, cpu_target, target_params
 
 SMALL = (1, 7, 64, 127)
 LARGE = [(2048, 2048, 2048), (1, 2048, 2048), (2048, 1, 3), (1021, 1031, 1033), (3, 2048, 1),
@@ -81,14 +82,62 @@ def _script(m, k, n, target="avx2-znver3", dtype="float32"):
     return compile_for(CPU_TARGETS[target][0], "matmul", (m, k), (k, n), dtype=dtype)
 
 
-@pytest.mark.parametrize("m,k,n", [(1, 4096, 4095), (8, 9216, 17), (3, 17, 7)])
-def test_few_rows_read_b_in_place(m, k, n):
-    """The GEMV path copies nothing: no padded or packed operand, no workspace."""
-    assert uses_gemv(m, cpu_params(CPU_TARGETS["avx2-znver3"][0]))
-    kernel = _script(m, k, n)
+@pytest.mark.parametrize("cores", [1, 2])
+@pytest.mark.parametrize("m,k,n", [(1, 4096, 4095), (8, 9216, 17), (3, 17, 7), (4, 1001, 64)])
+def test_few_rows_read_b_in_place(m, k, n, cores):
+    """The GEMV path copies nothing of A or B: no padded or packed operand. Its only buffer
+    is the per-core partial results when K is split (several cores, K a multiple of them,
+    at least one vector of columns); with one core or no split, no workspace at all."""
+    target = cpu_target("znver3", cores=cores)
+    assert uses_gemv(m, cpu_params(target))
+    kernel = compile_for(target, "matmul", (m, k), (k, n))
     script = kernel.script()
-    assert "sblock_alloc_buffer" not in script and "_pad" not in script
-    assert workspace_allocations(kernel) == 0
+    assert "_pad" not in script
+    split = gemv_k_parts(n, k, 8, cores) > 1
+    assert split == (cores == 2 and k % 2 == 0 and n >= 8)
+    allocs = [line for line in script.splitlines() if "sblock_alloc_buffer" in line]
+    assert len(allocs) == split and all("_rf" in line for line in allocs)
+    assert workspace_allocations(kernel) == split
+
+
+@pytest.mark.parametrize("m,k,n", [(8, 4096, 1000), (3, 64, 33)])
+def test_few_rows_split_k_structure(m, k, n):
+    """On two cores the GEMV path splits K in two (``rfactor``): a parallel loop of extent 2
+    over the parts, partial results whose rows start on a cache line (``storage_align``:
+    N = 1000 floats is padded to 1008 per row), and a vectorised sum of the parts."""
+    k_parts, *_ = gemv_tiling(m, n, k, 8, 4, 2)
+    assert k_parts == 2
+    script = _script(m, k, n).script()
+    assert "T.parallel(2)" in script and "buffer_dim_align" in script
+    assert script.count("T.vectorized(8)") >= 3  # partial sums, their zeroing, the sum
+
+
+def test_gemv_k_parts_rule():
+    assert gemv_k_parts(1000, 4096, 16, 2) == 2 and gemv_k_parts(4096, 9216, 8, 16) == 16
+    assert gemv_k_parts(1000, 4096, 16, 1) == 1      # one core: nothing to split for
+    assert gemv_k_parts(1000, 4095, 16, 2) == 1      # K not a multiple of the cores
+    assert gemv_k_parts(7, 4096, 8, 2) == 1          # no whole vector: the scalar tail only
+    assert gemv_k_parts(1000, 4096, 16, 2, CpuParams(gemv_split_k=False)) == 1
+    # Without the split the cores share the column chunks: a multiple of the cores.
+    k_parts, chunks, _, _ = gemv_tiling(8, 1000, 4095, 16, 4, 2)
+    assert k_parts == 1 and chunks % 2 == 0
+
+
+@pytest.mark.parametrize("m,k,n", [(8, 4096, 1000), (1, 1024, 1000), (3, 1000, 1001),
+                                   (2, 4095, 1000), (8, 9216, 17), (5, 2, 33)])
+def test_few_rows_equal_on_one_and_two_threads(rng, tvm_threads, m, k, n):
+    """The few-rows path on one and two threads (split K, or column chunks for odd K) against
+    float64, and the two results alike: each part of the parallel loop computes the same sums
+    whichever thread runs it."""
+    assert uses_gemv(m)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    results = []
+    for threads in (1, 2):
+        tvm_threads(threads)
+        results.append(tvmprims.matmul(a, b, schedule="hand"))
+        assert_close(results[-1], matmul_ref(a, b), "float32", k)
+    np.testing.assert_array_equal(results[0], results[1])
 
 
 def test_paths_are_taken_where_intended():

@@ -49,28 +49,32 @@ def _aligned(x):
     return copy
 
 
-def measure(m, k, n, rounds=3, seconds=0.05, target="llvm", clock=time.perf_counter):
+def measure(m, k, n, rounds=3, seconds=0.05, target="llvm", clock=time.perf_counter,
+            schedule="auto"):
     """Seconds per call: ``{"api", "numpy", "kernel"}``, each the best single call over
     ``rounds`` interleaved rounds (:func:`tvmprims.timing.interleaved_best`, with blocks of
-    ``seconds`` after the settling calls)."""
+    ``seconds`` after the settling calls). ``schedule``: as :func:`tvmprims.matmul`'s
+    (``"hand"`` leaves tuned records out)."""
     rng = np.random.default_rng(0)
     a = rng.random((m, k)).astype(np.float32)
     b = rng.random((k, n)).astype(np.float32)
-    kernel = build("matmul", (m, k), (k, n), target=target)
+    kernel = build("matmul", (m, k), (k, n), target=target, schedule=schedule)
     aligned = [_aligned(a), _aligned(b), aligned_empty((m, n), np.float32)]
     func = kernel.module["main"]
-    calls = {"api": lambda: matmul(a, b, target=target), "numpy": lambda: np.matmul(a, b),
+    calls = {"api": lambda: matmul(a, b, target=target, schedule=schedule),
+             "numpy": lambda: np.matmul(a, b),
              "kernel": lambda: func(*aligned)}
     best = interleaved_best(tuple(calls.values()), rounds, seconds, clock=clock)
     return dict(zip(calls, best))
 
 
-def run(shapes, rounds=3, seconds=0.05, target="llvm", progress=print, clock=time.perf_counter):
+def run(shapes, rounds=3, seconds=0.05, target="llvm", progress=print, clock=time.perf_counter,
+        schedule="auto"):
     """One row dict per shape: times, ratios (numpy / tvmprims) for the API and the kernel,
     GFLOP/s and, for M=1, the GB/s read from B."""
     rows = []
     for m, k, n in shapes:
-        t = measure(m, k, n, rounds, seconds, target, clock)
+        t = measure(m, k, n, rounds, seconds, target, clock, schedule)
         row = {"m": m, "k": k, "n": n, **t, "api_ratio": t["numpy"] / t["api"],
                "kernel_ratio": t["numpy"] / t["kernel"],
                "gflops": 2 * m * k * n / t["kernel"] / 1e9,
@@ -111,6 +115,8 @@ def main(argv=None):
     parser.add_argument("--cpu-time", action="store_true",
                         help="one thread's CPU time (needs TVM_NUM_THREADS=1 and "
                              "OPENBLAS_NUM_THREADS=1)")
+    parser.add_argument("--schedule", default="auto", choices=("auto", "hand", "tuned"),
+                        help="tvmprims' schedule: 'hand' leaves tuned records out")
     args = parser.parse_args(argv)
     clock = time.perf_counter
     if args.cpu_time:
@@ -122,7 +128,7 @@ def main(argv=None):
     else:
         shapes = list(ISSUE_CASES) if args.quick else sweep_shapes(args.max_gflop * 1e9)
     start = time.perf_counter()
-    rows = run(shapes, args.rounds, clock=clock)
+    rows = run(shapes, args.rounds, clock=clock, schedule=args.schedule)
     print()
     print(format_rows(rows))
     print(f"({len(rows)} shapes in {time.perf_counter() - start:.0f} s)")
