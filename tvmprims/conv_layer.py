@@ -187,24 +187,25 @@ class Conv2d:
         residual = None if residual is None else as_input(residual, "residual")
         arrays = [x] + ([] if residual is None else [residual])
         plan = self._plans.get((x.shape, residual is not None, self.algo))
-        if plan is None or x.dtype != self.weight.dtype or (
-                residual is not None and (residual.shape != plan[0].workload.shapes[-1]
-                                          or residual.dtype != x.dtype)):
+        new = plan is None or x.dtype != self.weight.dtype or (
+            residual is not None and (residual.shape != plan[0].workload.shapes[-1]
+                                      or residual.dtype != x.dtype))
+        if new:
             common_dtype(arrays + [self.weight], ["x", "residual", "weight"][:len(arrays)]
                          + ["weight"])
             require(x.ndim == 4 and x.shape[1] == self.weight.shape[1] * self.groups,
                     f"expected input (N, {self.weight.shape[1] * self.groups}, H, W), got "
                     f"shape {x.shape}")
             plan = self._plan(x.shape, residual is not None, self.algo)
-            plan[0]._check([x, plan[1], *self._rest(arrays)])  # names a wrong residual
         kernel, weight, algo = plan
-        rest = self._rest(arrays)
-        result = kernel.run_checked([x, weight, *rest], kernel._output(out))
+        args = [x, weight, *self._rest(arrays)]
+        # A new shape or dtype: the kernel checks every argument (and names a wrong residual).
+        result = kernel(*args, out=out) if new else kernel.run_checked(args, out)
         if algo not in PROPAGATES_NON_FINITE and not all_finite(result):
             # Winograd and the FFT spread a NaN or inf over a tile or the whole output; the
             # direct algorithm propagates them as torch does.
-            kernel, weight, _ = self._plan(x.shape, residual is not None, "direct")
-            result = kernel.run_checked([x, weight, *rest], result)
+            kernel, args[1], _ = self._plan(x.shape, residual is not None, "direct")
+            result = kernel.run_checked(args, result)
         return result
 
     def _rest(self, arrays):

@@ -77,6 +77,7 @@ def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, paddi
     are not stored, so a workload without them keys caches and tuning records as before.
     """
     require(len(x_shape) == 4, f"{op} expects x of rank 4 (N, C, H, W), got shape {tuple(x_shape)}")
+    packed_shape = tuple(w_shape)
     if weight_block is not None:
         w_shape = _unpacked_weight_shape(w_shape, weight_block, op)
     require(len(w_shape) == 4,
@@ -100,7 +101,7 @@ def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, paddi
     oh = conv_output_size(h, pads[0] + pads[1], kh, stride[0], dilation[0], "height")
     ow = conv_output_size(w, pads[2] + pads[3], kw, stride[1], dilation[1], "width")
     if weight_block is not None:
-        w_shape = weight_shape(w_shape, weight_block)
+        w_shape = packed_shape
     shapes = (x_shape, w_shape) + ((bias_shape,) if bias_shape is not None else ())
     params = dict(stride=stride, padding=pads, dilation=dilation, **(extra or {}))
     if op != "depthwise_conv2d":
@@ -127,7 +128,12 @@ def _unpacked_weight_shape(w_shape, block, op):
     require(len(w_shape) == 5 and w_shape[4] == block,
             f"a weight packed with weight_block={block} must have shape "
             f"(O/{block}, C/groups, KH, KW, {block}), got {tuple(w_shape)}")
-    return (w_shape[0] * block, *w_shape[1:4])
+    return _unpacked(w_shape)
+
+
+def _unpacked(w_shape):
+    """(O/b, C/groups, KH, KW, b) -> (O, C/groups, KH, KW)."""
+    return (w_shape[0] * w_shape[4], *w_shape[1:4])
 
 
 def weight_shape(w_shape, block):
@@ -161,9 +167,7 @@ def output_shape(wl):
 def _logical_weight_shape(wl):
     """(O, C/groups, KH, KW), also for a pre-packed weight."""
     w_shape = wl.shapes[1]
-    if len(w_shape) == 5:
-        return (w_shape[0] * w_shape[4], *w_shape[1:4])
-    return w_shape
+    return _unpacked(w_shape) if len(w_shape) == 5 else w_shape
 
 
 def flops(wl):
@@ -266,7 +270,7 @@ def placeholders(wl):
 def inputs_and_output(inputs, out, wl):
     """The tensors ``compute`` returns: the inputs given (None left out), then the epilogue
     applied to ``out``. ``inputs`` is ``(x, weight, bias, residual)``."""
-    x, w, bias, residual = inputs
+    *_, bias, residual = inputs
     return [t for t in inputs if t is not None] + [epilogue(out, wl, bias, residual)]
 
 
