@@ -16,7 +16,7 @@ from . import kernel_cache, schedule_choice
 from ._tvm import Schedule, compile_module, create_prim_func, dlight, element_aligned_arguments, tvm
 from .kernel import Kernel
 from .target import resolve_target, schedule_kind, target_key
-from .tuning_records import tuned_record
+from .tuning_records import logs_fingerprint, tuned_record
 from .workload import Workload
 
 __all__ = ["build_workload", "kernel_for_call", "forget_calls", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
@@ -94,9 +94,7 @@ def _scheduled(workload, target, schedule):
                 return sch.mod, "tuned"
             return hand, "hand"
         if schedule == "tuned":
-            warnings.warn(f"no tuning record for {workload.describe()} ({workload.dtype}) on "
-                          f"{target.kind.name}: using the hand schedule", TunedRecordMissing,
-                          stacklevel=5)
+            _warn_untuned(workload, target, stacklevel=7)
     return hand_schedule(workload, target).mod, "hand"
 
 
@@ -127,8 +125,7 @@ def build_workload(workload, target="llvm", schedule="auto"):
                 return kernel
             _stats["misses"] += 1
         try:
-            mod, used = schedule_workload(workload, resolved, schedule)
-            kernel = _compiled(workload, resolved, used, mod)
+            kernel = _cached_or_compiled(workload, resolved, schedule)
             with _lock:
                 _kernels[key] = kernel
         finally:
@@ -138,22 +135,45 @@ def build_workload(workload, target="llvm", schedule="auto"):
     return kernel
 
 
-def _compiled(workload, target, used, mod):
-    """The :class:`Kernel` of scheduled ``mod``: from the on-disk kernel cache
-    (:mod:`tvmprims.kernel_cache`, CPU targets) when it holds a valid entry, else compiled
-    (and written there in the background)."""
+def _cached_or_compiled(workload, target, schedule):
+    """The :class:`Kernel` of ``workload`` scheduled as ``schedule`` asks: from the on-disk
+    kernel cache (:mod:`tvmprims.kernel_cache`, CPU targets) when it holds a valid entry, else
+    compiled (and written there in the background).
+
+    The cache is asked twice: first by the request (no schedule built, no tuning log
+    opened), then by the scheduled module's structural hash."""
     directory = kernel_cache.cache_dir() if schedule_kind(target) == "cpu" else None
     if directory is None:
+        mod, used = schedule_workload(workload, target, schedule)
         return Kernel(workload, target, used, compile_module(mod, target).mod, mod)
     text = target_cache_key(target)
+    logs = logs_fingerprint(target) if schedule in ("auto", "tuned") else ()
+    request = kernel_cache.request_key(workload, text, schedule, logs)
+    hit = kernel_cache.load_request(directory, request, workload, text)
+    if hit is not None:
+        module, path, used = hit
+        if schedule == "tuned" and used == "hand":
+            _warn_untuned(workload, target, stacklevel=5)
+        return Kernel(workload, target, used, module,
+                      lambda: schedule_workload(workload, target, used)[0],
+                      library_path=str(path))
+    mod, used = schedule_workload(workload, target, schedule)
     key = kernel_cache.entry_key(workload, text, mod)
     hit = kernel_cache.load(directory, key, workload, text)
     if hit is not None:
         module, path = hit
-        return Kernel(workload, target, used, module, mod, library_path=str(path))
-    kernel = Kernel(workload, target, used, compile_module(mod, target).mod, mod)
-    kernel_cache.store(directory, key, kernel)
+        kernel = Kernel(workload, target, used, module, mod, library_path=str(path))
+    else:
+        kernel = Kernel(workload, target, used, compile_module(mod, target).mod, mod)
+        kernel_cache.store(directory, key, kernel)
+    kernel_cache.store_request(directory, request, key, used)
     return kernel
+
+
+def _warn_untuned(workload, target, stacklevel):
+    warnings.warn(f"no tuning record for {workload.describe()} ({workload.dtype}) on "
+                  f"{target.kind.name}: using the hand schedule", TunedRecordMissing,
+                  stacklevel=stacklevel)
 
 
 def kernel_for_call(signature, make):

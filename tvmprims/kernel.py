@@ -46,7 +46,7 @@ class Kernel:
         self.target = resolve_target(target)
         self.schedule = schedule
         self.module = runtime_module
-        self.ir_module = ir_module
+        self._ir_module = ir_module  # or a function that makes it (kernels from the disk cache)
         self._func = runtime_module["main"]
         self._device = device_for(self.target)
         self._on_cpu = schedule_kind(self.target) == "cpu"
@@ -59,6 +59,13 @@ class Kernel:
 
     def __repr__(self):
         return f"Kernel({self.workload.describe()}, {self.workload.dtype}, target={self.target.kind.name}, schedule={self.schedule!r})"
+
+    @property
+    def ir_module(self):
+        """The scheduled TensorIR (None for a kernel loaded from an exported library)."""
+        if callable(self._ir_module):
+            self._ir_module = self._ir_module()
+        return self._ir_module
 
     @property
     def flops(self):

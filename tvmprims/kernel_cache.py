@@ -9,6 +9,14 @@ are written atomically (temporary files moved into place) by a background thread
 before use (the sidecar's workload and target, the library's size and SHA-256): an entry that
 is corrupt, truncated or does not match is rebuilt, never trusted.
 
+A second, cheaper key finds an entry before the scheduled TensorIR exists
+(:func:`request_key`): the call as asked for (workload, target, ``schedule=``), a digest of
+tvmprims' own source (operators and schedules), the versions, and the size and time of every
+tuning log that could apply. ``<request>.req.json`` names the entry that request resolved to
+and the schedule it used, so a later process loads the library without building the schedule
+or looking up tuned records (MetaSchedule's import alone takes about 1.5 s). Any change to
+tvmprims' source or to a log gives a new request key; the entry key still guards the rest.
+
 ``$TVMPRIMS_KERNEL_CACHE`` moves the cache (default ``~/.cache/tvmprims/kernels``); ``off``
 (or ``0``, ``false``, ``no``) turns it off. Nothing in it is ever needed: delete it at will
 (:func:`clear`).
@@ -29,7 +37,8 @@ from ._tvm import structural_hash, tvm
 from ._version import __version__
 from .kernel import LibraryMismatchError, check_library
 
-__all__ = ["ENV", "cache_dir", "entry_key", "load", "store", "clear", "flush"]
+__all__ = ["ENV", "cache_dir", "entry_key", "request_key", "load", "load_request", "store",
+           "store_request", "clear", "flush"]
 
 ENV = "TVMPRIMS_KERNEL_CACHE"
 _OFF = ("off", "0", "false", "no")
@@ -61,6 +70,61 @@ def entry_key(workload, target_text, mod):
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:40]
 
 
+_source_digest = None
+
+
+def _source_fingerprint():
+    """SHA-256 of tvmprims' Python source (the package and its schedules), once per process."""
+    global _source_digest
+    if _source_digest is None:
+        import importlib.util
+        roots = [Path(__file__).resolve().parent]
+        spec = importlib.util.find_spec(f"{__package__}.schedules")
+        roots += [Path(p).resolve() for p in (spec.submodule_search_locations or [])] if spec else []
+        files = set()
+        for root in roots:
+            for folder, dirs, names in os.walk(root):  # not following links: schedules is a root
+                dirs[:] = [d for d in dirs if d != "__pycache__"]
+                files.update(Path(folder, n).resolve() for n in names if n.endswith(".py"))
+        digest = hashlib.sha256()
+        for path in sorted(files):
+            digest.update(str(path.name).encode() + b"\0" + path.read_bytes() + b"\0")
+        _source_digest = digest.hexdigest()
+    return _source_digest
+
+
+def request_key(workload, target_text, schedule, logs=()):
+    """The name of the request file for building ``workload`` with ``schedule=`` on the
+    target whose ``str()`` is ``target_text``; ``logs`` identifies the tuning logs that could
+    apply (:func:`tvmprims.tuning_records.logs_fingerprint`)."""
+    fields = {"workload": workload.to_json(), "target": target_text, "schedule": schedule,
+              "logs": [list(entry) for entry in logs], "source": _source_fingerprint(),
+              "tvmprims": __version__, "tvm": tvm.__version__}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:40]
+
+
+def load_request(directory, request, workload, target_text):
+    """``(runtime_module, library_path, schedule_used)`` of the entry an earlier process
+    resolved ``request`` to, or None."""
+    try:
+        with open(Path(directory) / f"{request}.req.json") as f:
+            meta = json.load(f)
+        entry, used = meta["entry"], meta["schedule"]
+        if not (isinstance(entry, str) and entry.isalnum() and used in ("tuned", "hand", "none")):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    hit = load(directory, entry, workload, target_text)
+    return None if hit is None else (*hit, used)
+
+
+def store_request(directory, request, entry, used):
+    """Record, in the background after any pending write of ``entry``, that ``request``
+    resolves to ``entry`` built with schedule ``used``."""
+    path = Path(directory) / f"{request}.req.json"
+    _submit(path, _write_request, path, {"entry": entry, "schedule": used})
+
+
 def load(directory, key, workload, target_text):
     """``(runtime_module, library_path)`` of a valid entry, or None (absent or unusable: a
     damaged entry is reported once and left for :func:`store` to replace)."""
@@ -81,15 +145,19 @@ def load(directory, key, workload, target_text):
 
 def store(directory, key, kernel):
     """Write ``kernel`` as entry ``key`` in the background (once per entry and process)."""
-    global _writer
     path = Path(directory) / f"{key}.so"
+    _submit(path, _write, path, kernel)
+
+
+def _submit(path, write, *args):
+    global _writer
     with _writer_lock:
         if path in _pending:
             return
         _pending.add(path)
         if _writer is None:
             _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tvmprims-kernel-cache")
-        _writer.submit(_write, path, kernel)
+        _writer.submit(write, *args)
 
 
 def flush():
@@ -126,6 +194,24 @@ def _write(path, kernel):
         for leftover in (tmp, f"{tmp}.json") if tmp else ():
             if os.path.exists(leftover):
                 os.unlink(leftover)
+        with _writer_lock:
+            _pending.discard(path)
+
+
+def _write_request(path, meta):
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(meta, f)
+        os.replace(tmp, path)
+        tmp = None
+    except Exception as e:  # noqa: BLE001
+        _warn_once(path.parent, f"could not write the kernel cache in {path.parent}: {e}")
+    finally:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
         with _writer_lock:
             _pending.discard(path)
 

@@ -35,7 +35,7 @@ from ._tvm import create_prim_func, llvm_host_triple, meta_schedule, tvm
 from .target import resolve_target, schedule_kind, target_key
 
 __all__ = ["TuningLogError", "REPO_LOGS", "REPO_LOGS_IN_CHECKOUT", "USER_ENV", "RECORD_FILES", "TARGET_FILE",
-           "user_logs_dir", "search_dirs", "compatibility_key", "stored_target", "tuned_record",
+           "user_logs_dir", "search_dirs", "logs_fingerprint", "compatibility_key", "stored_target", "tuned_record",
            "lookup_report", "log_dir", "validate_log", "open_database",
            "forget_database", "tuned_schedule", "quiet_meta_schedule"]
 
@@ -121,6 +121,20 @@ def search_dirs(target):
     exact = [root / key for root in (user_logs_dir(), REPO_LOGS)]
     return exact + [d for d, stored in _logged_targets()
                     if d.name != key and _compatible(stored, target)]
+
+
+def logs_fingerprint(target):
+    """``(path, size, mtime_ns)`` of every record file that could serve ``target``: what the
+    on-disk kernel cache keys a tuned-or-hand request by, without opening any log."""
+    found = []
+    for directory in search_dirs(target):
+        for name in RECORD_FILES:
+            try:
+                stat = (directory / name).stat()
+            except OSError:
+                continue
+            found.append((str(directory / name), stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
 
 
 def log_dir(root, target):
