@@ -140,10 +140,27 @@ def _param(text):
         return key, value  # a bare string, e.g. mode=same
 
 
+def _tune_model(args):
+    from .model_tuning import format_report, model_tuning_cases, tune_model
+    from .tuning_records import lookup_report
+    try:
+        name, cases = model_tuning_cases(args.model, args.manifest, args.batch)
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"tvmprims tune: {e}")
+    print(lookup_report(args.target), flush=True)
+    result = tune_model(cases, name, args.trials, args.target, args.chunk, args.log_dir,
+                        args.batch, args.rounds, args.timeout,
+                        report=lambda m: print(m, flush=True))
+    print(format_report(result), flush=True)
+    return 130 if result.interrupted else 0
+
+
 def _tune(args):
     from . import bench
     from .api import build_workload_from_shapes
     from .tuning import tune
+    if args.model or args.manifest:
+        return _tune_model(args)
     if args.bench_workloads:
         cases = [c for c in bench.WORKLOADS if not args.only or c.group in args.only.split(",")
                  or c.op in args.only.split(",")]
@@ -281,7 +298,17 @@ def main(argv=None):
                    help="operator parameter KEY=VALUE, e.g. padding=1, stride=(2,2), mode=same")
     t.add_argument("--dtype", default="float32")
     t.add_argument("--target", default="llvm")
-    t.add_argument("--trials", type=int, default=64)
+    t.add_argument("--trials", type=int, default=64,
+                   help="trials per workload; with --model/--manifest, for all layers together")
+    t.add_argument("--model", help="tune every layer of this torchvision model (resnet18, "
+                                   "mobilenet_v2, ...) under one budget; resumable")
+    t.add_argument("--manifest", help="tune the layers of this manifest (tvmprims export's "
+                                      "format; 'uses' counts an entry's layers)")
+    t.add_argument("--batch", type=int, default=1, help="with --model: batch size (default 1)")
+    t.add_argument("--chunk", type=int, default=16,
+                   help="with --model/--manifest: trials per round given to one layer")
+    t.add_argument("--rounds", type=int, default=3,
+                   help="with --model/--manifest: interleaved timing rounds per layer")
     t.add_argument("--timeout", type=float, default=120, help="build/run timeout per candidate (s)")
     t.add_argument("--log-dir", help="root of the tuning logs (default: the repo's tuning_logs/)")
     t.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker to measure on")

@@ -19,7 +19,7 @@ from .ops.registry import layer_args
 
 __all__ = ["SuiteCase", "CATEGORIES", "GEMM_SHAPES", "CONV1D_LAYERS", "CONVOLVE_SIZES",
            "QUICK_MODELS", "conv_category", "model_cases", "gemm_cases", "conv1d_cases",
-           "convolve_cases", "suite_cases", "quick_cases", "select"]
+           "convolve_cases", "suite_cases", "quick_cases", "select", "workload_case"]
 
 #: Every category, in report order.
 CATEGORIES = ("conv", "conv1x1", "strided", "depthwise", "grouped", "linear", "gemm", "conv1d",
@@ -70,6 +70,9 @@ class SuiteCase:
 
     def kwargs(self):
         return dict(self.params)
+
+    def with_users(self, users):
+        return replace(self, users=tuple(users))
 
     @property
     def models(self):
@@ -135,6 +138,21 @@ def _linear_case(wl, user):
     (m, k), (_, n), *bias = wl.shapes
     return SuiteCase("linear", f"{k}->{n} M={m}", "linear", ((m, k), (n, k), *bias), (),
                      (user,))
+
+
+def workload_case(workload, user):
+    """The case of a ``conv2d`` (direct), ``dense`` or ``matmul`` workload (a manifest's
+    layer); ``ValueError`` for other operators."""
+    params = dict(workload.params)
+    if workload.op == "conv2d" and not params.get("activation") and not params.get("residual"):
+        return _conv_case(workload, user)
+    if workload.op == "dense" and not params.get("relu"):
+        return _linear_case(workload, user)
+    if workload.op == "matmul":
+        (m, k), (_, n) = workload.shapes
+        return SuiteCase("gemm", f"M={m} K={k} N={n}", "matmul", workload.shapes, (), (user,))
+    raise ValueError(f"{user}: a layer must be a conv2d (no epilogue), dense (no relu) or matmul "
+                     f"kernel, got {workload.describe()}")
 
 
 def model_cases(models=None, batch=1, image=224):

@@ -1,0 +1,212 @@
+"""Tune every layer of a model under one trial budget (``tvmprims tune --model resnet18``).
+
+1. **Layers**: the distinct Conv2d and Linear layers of a torchvision model
+   (:func:`tvmprims.layer_cases.model_cases`) or of a manifest (:func:`manifest_cases`), each
+   with the number of layers that compute it.
+2. **Before**: each layer timed through the public API (``tvmprims.conv2d`` with the
+   algorithm ``algo="auto"`` picks, ``tvmprims.nn.Dense``) against torch, interleaved
+   (:func:`tvmprims.layer_suite.run`). A *task* is the workload the API executed for the
+   layer (a Winograd layer's Winograd workload, a depthwise layer's grouped conv).
+3. **Rounds**: each round gives ``chunk`` trials (:func:`tvmprims.tuning.tune`, whose records
+   go to the target's log as they are measured) to the task with the most model time per
+   round already spent on it, ``seconds x uses / (1 + rounds)``: the layers that take most of
+   the time get most of the trials, and no layer is tuned twice before every layer worth a
+   round had one (MetaSchedule's task scheduler shares its budget the same way). A task
+   whose computation MetaSchedule cannot search (Winograd today) keeps its hand record and
+   gets no more rounds.
+4. **State**: trials and rounds per task are written after every round to
+   ``<log dir>/model_tuning/<model>-b<batch>.json``; running the same command again resumes
+   (Ctrl-C stops after keeping every measured record), and a larger ``trials`` continues.
+5. **After**: the layers timed again; :class:`ModelTuning` has both sums (each layer time
+   times its uses) and torch's.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .json_store import JsonStore
+from .target import resolve_target, target_key
+
+__all__ = ["Task", "ModelTuning", "manifest_cases", "model_tuning_cases", "state_path",
+           "tune_model", "format_report"]
+
+
+@dataclass
+class Task:
+    """One workload to tune: the layer ``case`` and what the API executes for it."""
+
+    case: object
+    workload: object
+    seconds: float   # the layer's time through the API, scaled by what tuning gained
+    uses: int
+    trials: int = 0
+    rounds: int = 0
+    failed: str = None
+
+    @property
+    def key(self):
+        import json
+        return json.dumps(self.workload.to_json(), sort_keys=True)
+
+    def priority(self):
+        return -math.inf if self.failed else self.seconds * self.uses / (1 + self.rounds)
+
+
+@dataclass
+class ModelTuning:
+    """What :func:`tune_model` did: rows of the layer suite before and after (seconds per
+    call), the tasks, trials spent in this run and in all runs."""
+
+    name: str
+    before: list
+    after: list
+    tasks: list
+    trials_run: int
+    trials_total: int
+    interrupted: bool = False
+    state_file: Path = None
+    notes: list = field(default_factory=list)
+
+    @staticmethod
+    def total(rows, key="tvmprims_s"):
+        """Model time of ``rows``: each layer's time times the layers computing it."""
+        return sum(r[key] * r["users"] for r in rows if r.get(key) is not None)
+
+
+def manifest_cases(path):
+    """The layer cases of a manifest (:func:`tvmprims.deploy.read_manifest` format): conv2d,
+    depthwise_conv2d, dense and matmul kernels; ``"uses"`` in an entry counts its layers."""
+    import json
+    from .deploy import read_manifest
+    from .layer_cases import workload_case
+    _, kernels = read_manifest(path)
+    uses = {e["name"]: int(e.get("uses", 1)) for e in json.loads(Path(path).read_text())["kernels"]}
+    cases = []
+    for name, workload in kernels:
+        case = workload_case(workload, name)
+        cases.append(case.with_users(tuple(f"{name}#{i}" for i in range(max(1, uses[name])))))
+    return cases
+
+
+def model_tuning_cases(model=None, manifest=None, batch=1):
+    """``(name, cases)`` for a torchvision model name or a manifest path."""
+    from .layer_cases import model_cases
+    if (model is None) == (manifest is None):
+        raise ValueError("give a model name or a manifest, not both")
+    if manifest is not None:
+        return Path(manifest).stem, manifest_cases(manifest)
+    from .roofline.models import MODELS
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
+    return model, model_cases([model], batch)
+
+
+def state_path(log_root, target, name, batch):
+    """Where the trials spent on each task of ``name`` are kept."""
+    from .tuning import _default_root
+    return (Path(log_root or _default_root()) / target_key(resolve_target(target))
+            / "model_tuning" / f"{name}-b{batch}.json")
+
+
+def _valid_state(key, value):
+    if not (isinstance(value.get("trials"), int) and isinstance(value.get("rounds"), int)):
+        raise ValueError("needs integer 'trials' and 'rounds'")
+
+
+def _measure(cases, target, rounds, report):
+    from .layer_suite import run
+    return run(cases, target=target, rounds=rounds, progress=lambda m: report("  " + m))
+
+
+def tune_model(cases, name, trials=256, target="llvm", chunk=16, log_root=None, batch=1,
+               rounds=3, timeout=120, report=print, tune=None):
+    """Tune the layers ``cases`` of model ``name`` with ``trials`` trials in all (counting the
+    trials of earlier runs kept in the state file); see the module docstring. ``tune`` is
+    :func:`tvmprims.tuning.tune` (tests pass a stand-in)."""
+    if tune is None:
+        from .tuning import tune
+    if int(trials) < 0 or int(chunk) < 1:
+        raise ValueError(f"trials must be >= 0 and chunk >= 1, got {trials!r} and {chunk!r}")
+    target = resolve_target(target)
+    path = state_path(log_root, target, name, batch)
+    state = JsonStore(path, "model tuning state", validate=_valid_state)
+    report(f"[model] {name}: {len(cases)} distinct layers ({sum(len(c.users) for c in cases)} "
+           f"in all) on {target_key(target)}; budget {trials} trials, state {path}")
+    report("[model] timing every layer before tuning")
+    before = _measure(cases, target, rounds, report)
+    tasks = {}
+    for case, row in zip(cases, before):
+        workload = row.get("executed_workload")
+        if workload is None:
+            report(f"[model] skipping {case.label}: {row['status']}")
+            continue
+        task = tasks.get(workload)
+        if task is None:
+            task = tasks[workload] = Task(case, workload, row["tvmprims_s"], 0)
+        task.uses += len(case.users)
+    for task in tasks.values():
+        known = state.get(task.key) or {}
+        task.trials, task.rounds = known.get("trials", 0), known.get("rounds", 0)
+        task.failed = known.get("failed")
+        task.seconds = min(task.seconds, known.get("seconds", math.inf))
+    spent = sum(t.trials for t in tasks.values())
+    if spent:
+        report(f"[model] resuming: {spent} trials spent in earlier runs")
+    run_trials, interrupted, started = 0, False, time.perf_counter()
+    while spent < trials:
+        task = max(tasks.values(), key=Task.priority, default=None)
+        if task is None or task.failed:
+            report("[model] no layer left that MetaSchedule can search")
+            break
+        n = min(int(chunk), int(trials) - spent)
+        share = task.seconds * task.uses / max(1e-12, sum(t.seconds * t.uses for t in tasks.values()))
+        report(f"[model] {spent}/{trials} trials, {time.perf_counter() - started:.0f} s: "
+               f"{n} for {task.case.category} {task.case.label} ({task.workload.op}, "
+               f"{task.uses} uses, {share:.0%} of the model's time, round {task.rounds + 1})")
+        result = tune(task.workload, target, n, log_root, timeout=timeout,
+                      report=lambda m: report("  " + m))
+        measured = result.trials if result.trials else n  # a failed search still used its round
+        task.trials += measured
+        task.rounds += 1
+        if result.hand_seconds > 0:  # the API time, scaled by the round's gain over hand
+            task.seconds *= min(1.0, result.best_seconds / result.hand_seconds)
+        task.failed = result.search_failed
+        spent += measured
+        run_trials += measured
+        state.put(task.key, {"trials": task.trials, "rounds": task.rounds,
+                             "seconds": task.seconds, "failed": task.failed,
+                             "layer": task.case.label})
+        if result.interrupted:
+            interrupted = True
+            report(f"[model] interrupted: {spent} trials kept; run the same command to resume")
+            break
+    after = before
+    if run_trials and not interrupted:
+        report("[model] timing every layer after tuning")
+        after = _measure(cases, target, rounds, report)
+    return ModelTuning(name, before, after, list(tasks.values()), run_trials, spent,
+                       interrupted, path)
+
+
+def format_report(result):
+    """The per-layer table and the totals of a :class:`ModelTuning`, as text."""
+    lines = [f"{'layer':<34} {'uses':>4} {'algorithm':<12} {'before ms':>10} {'after ms':>10} "
+             f"{'torch ms':>9} {'trials':>6}"]
+    trials = {t.case.label: t.trials for t in result.tasks}
+    for old, new in zip(result.before, result.after):
+        if old.get("tvmprims_s") is None:
+            lines.append(f"{old['category'] + ' ' + old['case']:<34} {old['status']}")
+            continue
+        lines.append(f"{old['category'] + ' ' + old['case']:<34} {old['users']:>4} "
+                     f"{str(new['algorithm']):<12} {old['tvmprims_s'] * 1e3:>10.3f} "
+                     f"{new['tvmprims_s'] * 1e3:>10.3f} {new['ref_s'] * 1e3:>9.3f} "
+                     f"{trials.get(old['case'], 0):>6}")
+    before, after = ModelTuning.total(result.before), ModelTuning.total(result.after)
+    torch = ModelTuning.total(result.after, "ref_s")
+    lines.append(f"{result.name}: layer time (sum over layers) {before * 1e3:.2f} ms before, "
+                 f"{after * 1e3:.2f} ms after ({before / after:.2f}x), torch {torch * 1e3:.2f} ms "
+                 f"(tvmprims {torch / after:.2f}x torch); {result.trials_run} trials this run, "
+                 f"{result.trials_total} in all")
+    return "\n".join(lines)
