@@ -25,6 +25,8 @@ SVE targets get NEON's 16 bytes: TVM's fixed-width vector code does not use SVE'
 registers.
 """
 
+import contextlib
+import contextvars
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +34,8 @@ import numpy as np
 from .._tvm import Target, llvm_cpu_features, llvm_host_triple
 from ..target import DEFAULT_CUDA_ARCH
 
-__all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "cpu_cores",
+__all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "cpu_params_override",
+           "cpu_cores",
            "MEASURED_REGISTERS",
            "GpuModel", "gpu_model", "SM_COUNTS", "DEFAULT_SM_COUNT", "DEFAULT_GPU"]
 
@@ -62,8 +65,27 @@ class CpuModel:
 
     @property
     def params(self):
-        """The :class:`CpuParams` of this model's register file."""
-        return CpuParams.for_registers(self.vector_registers)
+        """The :class:`CpuParams` of this model's register file (or those of an enclosing
+        :func:`cpu_params_override`)."""
+        override = _params_override.get()
+        return override if override is not None else CpuParams.for_registers(self.vector_registers)
+
+
+#: Set by :func:`cpu_params_override` (per thread: MetaSchedule calls a template's schedule
+#: function from its worker threads).
+_params_override = contextvars.ContextVar("tvmprims_cpu_params_override", default=None)
+
+
+@contextlib.contextmanager
+def cpu_params_override(params):
+    """For the duration, every CPU model reports ``params`` (:class:`CpuParams`): a hand
+    schedule applied inside it is the same schedule with other tile sizes (the tuning
+    templates of :mod:`tvmprims.tuning_templates`)."""
+    token = _params_override.set(params)
+    try:
+        yield
+    finally:
+        _params_override.reset(token)
 
 
 def lanes_for(vector_bytes, dtype):

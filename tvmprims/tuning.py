@@ -20,12 +20,13 @@ from .arrays import ALIGNMENT
 from .build import clear_cache, hand_schedule
 from .kernel import Kernel
 from .target import resolve_target, target_key
+from .tuning_templates import has_template, template_space
 from .tuning_records import (RECORD_FILES, REPO_LOGS, REPO_LOGS_IN_CHECKOUT,  # noqa: F401
                              TARGET_FILE, USER_ENV, TuningLogError, forget_database, log_dir, open_database,
                              quiet_meta_schedule, search_dirs, tuned_schedule, user_logs_dir,
                              validate_log)
 
-__all__ = ["TuningLogError", "TuneResult", "REPO_LOGS", "user_logs_dir", "search_dirs",
+__all__ = ["TuningLogError", "TuneResult", "SPACES", "REPO_LOGS", "user_logs_dir", "search_dirs",
            "log_dir", "open_database", "tuned_schedule", "tune", "drop_records", "RECORD_FILES"]
 
 
@@ -140,8 +141,13 @@ def drop_records(workload, target="llvm", log_root=None):
     return len(lines) - len(kept)
 
 
+#: Design spaces :func:`tune` can search: the hand schedule's template
+#: (:mod:`tvmprims.tuning_templates`), or MetaSchedule's default rules.
+SPACES = ("template", "default")
+
+
 def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rpc_key=None,
-         timeout=120, report=print, seed=None, fresh=False):
+         timeout=120, report=print, seed=None, fresh=False, space=None):
     """Tune ``workload`` with MetaSchedule and append the records to its target's log.
 
     The hand schedule is measured and committed to the database first, so the best record
@@ -166,10 +172,20 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
         Seconds a build or a measurement may take (the 30 s defaults time out on 2 cores).
     fresh : bool
         Drop the workload's earlier records first (:func:`drop_records`).
+    space : str, optional
+        ``"template"``: the hand schedule with sampled tile sizes, unrolling and paths
+        (:mod:`tvmprims.tuning_templates`; the default where the operator has one on the
+        target); ``"default"``: MetaSchedule's own rules.
     """
     ms = meta_schedule_for_tuning()
     if int(trials) < 1:
         raise ValueError(f"trials must be positive, got {trials!r}")
+    if space is None:
+        space = "template" if has_template(workload, target) else "default"
+    if space not in SPACES:
+        raise ValueError(f"unknown space {space!r}: expected one of {SPACES}")
+    if space == "template" and not has_template(workload, target):
+        raise ValueError(f"{workload.op} has no template on {target}: use space='default'")
     runner = _runner(rpc_tracker, rpc_key, timeout)
     target = resolve_target(target)
     if log_root is None:
@@ -190,7 +206,12 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
         sch.trace, database.commit_workload(mod), run_secs=[hand_seconds], target=target,
         args_info=ms.arg_info.ArgInfo.from_prim_func(func)))
     report(f"[tune] {workload.describe()} on {target_key(target)}: hand schedule "
-           f"{hand_seconds * 1e3:.4f} ms; {trials} trials")
+           f"{hand_seconds * 1e3:.4f} ms; {trials} trials in the {space} space")
+    if space == "template":
+        search = dict(space=template_space(workload, target),
+                      strategy=ms.search_strategy.ReplayFunc())
+    else:
+        search = dict(strategy=_search_strategy(int(trials)))
 
     progress = _progress_callback(int(trials), hand_seconds, workload.flops, report)
     callbacks = [ms.measure_callback.AddToDatabase(), ms.measure_callback.RemoveBuildArtifact(),
@@ -203,8 +224,7 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
                         num_trials_per_iter=min(int(trials), 16), database=database,
                         builder=ms.builder.LocalBuilder(timeout_sec=timeout),
                         runner=runner,
-                        measure_callbacks=callbacks, seed=seed,
-                        strategy=_search_strategy(int(trials)))
+                        measure_callbacks=callbacks, seed=seed, **search)
     except KeyboardInterrupt:
         interrupted = True
         report("[tune] interrupted: keeping the records measured so far")
