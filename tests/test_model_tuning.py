@@ -38,7 +38,7 @@ class FakeTune:
     def __init__(self, fail=lambda workload: False, interrupt_at=None):
         self.calls, self.fail, self.interrupt_at = [], fail, interrupt_at
 
-    def __call__(self, workload, target, trials, log_root, timeout, report):
+    def __call__(self, workload, target, trials, log_root, timeout, report, space):
         self.calls.append((workload, trials))
         failed = "ValueError: no space" if self.fail(workload) else None
         interrupted = len(self.calls) == self.interrupt_at

@@ -33,7 +33,7 @@ __all__ = [
 
 
 def tune(op, *shapes, dtype="float32", target="llvm", trials=64, log_root=None, rpc_tracker=None,
-         rpc_key=None, timeout=120, report=print, fresh=False, **params):
+         rpc_key=None, timeout=120, report=print, fresh=False, space=None, **params):
     """Tune operator ``op`` on ``shapes`` with MetaSchedule (see :func:`tvmprims.tuning.tune`).
 
     Example: ``tvmprims.tune("matmul", (1024, 1024), (1024, 1024), trials=64)``.
@@ -41,4 +41,4 @@ def tune(op, *shapes, dtype="float32", target="llvm", trials=64, log_root=None, 
     from .tuning import tune as _tune
     workload = build_workload_from_shapes(op, shapes, dtype, params)
     return _tune(workload, target, trials, log_root, rpc_tracker, rpc_key, timeout, report,
-                 fresh=fresh)
+                 fresh=fresh, space=space)

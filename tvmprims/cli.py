@@ -150,7 +150,7 @@ def _tune_model(args):
     print(lookup_report(args.target), flush=True)
     result = tune_model(cases, name, args.trials, args.target, args.chunk, args.log_dir,
                         args.batch, args.rounds, args.timeout,
-                        report=lambda m: print(m, flush=True))
+                        report=lambda m: print(m, flush=True), space=args.space)
     print(format_report(result), flush=True)
     return 130 if result.interrupted else 0
 
@@ -176,7 +176,7 @@ def _tune(args):
         print(f"== [{i}/{len(workloads)}] {wl.describe()}", flush=True)
         result = tune(wl, args.target, args.trials, args.log_dir, args.rpc_tracker, args.rpc_key,
                       timeout=args.timeout, report=lambda m: print(m, flush=True),
-                      fresh=args.fresh)
+                      fresh=args.fresh, space=args.space)
         print(result, flush=True)
         if result.interrupted:
             return 130
@@ -300,6 +300,10 @@ def main(argv=None):
     t.add_argument("--target", default="llvm")
     t.add_argument("--trials", type=int, default=64,
                    help="trials per workload; with --model/--manifest, for all layers together")
+    t.add_argument("--space", choices=("template", "default"),
+                   help="template: the hand schedule with sampled tile sizes, unrolling and "
+                        "paths (default where the operator has one); default: MetaSchedule's "
+                        "own rules")
     t.add_argument("--model", help="tune every layer of this torchvision model (resnet18, "
                                    "mobilenet_v2, ...) under one budget; resumable")
     t.add_argument("--manifest", help="tune the layers of this manifest (tvmprims export's "

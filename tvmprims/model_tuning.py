@@ -121,7 +121,7 @@ def _measure(cases, target, rounds, report):
 
 
 def tune_model(cases, name, trials=256, target="llvm", chunk=16, log_root=None, batch=1,
-               rounds=3, timeout=120, report=print, tune=None):
+               rounds=3, timeout=120, report=print, tune=None, space=None):
     """Tune the layers ``cases`` of model ``name`` with ``trials`` trials in all (counting the
     trials of earlier runs kept in the state file); see the module docstring. ``tune`` is
     :func:`tvmprims.tuning.tune` (tests pass a stand-in)."""
@@ -166,7 +166,7 @@ def tune_model(cases, name, trials=256, target="llvm", chunk=16, log_root=None, 
                f"{n} for {task.case.category} {task.case.label} ({task.workload.op}, "
                f"{task.uses} uses, {share:.0%} of the model's time, round {task.rounds + 1})")
         result = tune(task.workload, target, n, log_root, timeout=timeout,
-                      report=lambda m: report("  " + m))
+                      report=lambda m: report("  " + m), space=space)
         measured = result.trials if result.trials else n  # a failed search still used its round
         task.trials += measured
         task.rounds += 1
