@@ -35,14 +35,16 @@ def manifest(tmp_path):
 class FakeTune:
     """Stands in for tvmprims.tuning.tune: records what it was asked, halves the time."""
 
-    def __init__(self, fail=lambda workload: False, interrupt_at=None):
-        self.calls, self.fail, self.interrupt_at = [], fail, interrupt_at
+    def __init__(self, fail=lambda workload: False, interrupt_at=None,
+                 gains=lambda workload: True):
+        self.calls, self.fail, self.interrupt_at, self.gains = [], fail, interrupt_at, gains
 
     def __call__(self, workload, target, trials, log_root, timeout, report, space):
         self.calls.append((workload, trials))
         failed = "ValueError: no space" if self.fail(workload) else None
         interrupted = len(self.calls) == self.interrupt_at
-        return TuneResult(workload, "llvm", log_root, 0 if failed else trials, 1e-3, 5e-4,
+        best = 1e-3 / 1.05 if self.gains(workload) else 1e-3  # 5% gains, or none
+        return TuneResult(workload, "llvm", log_root, 0 if failed else trials, 1e-3, best,
                           interrupted, failed)
 
 
@@ -98,6 +100,17 @@ def test_a_layer_whose_search_fails_gets_no_more_rounds(manifest, tmp_path):
     assert len(conv_rounds) == 2  # one round each, then never again
     assert all(t.failed for t in result.tasks if t.workload.op != "dense")
     assert all(w.op == "dense" for w, _ in fake.calls[2:]) and len(fake.calls) > 2
+
+
+def test_a_layer_that_stops_improving_yields_to_the_others(manifest, tmp_path):
+    def rounds_of_the_big_layer(fake, run):
+        _run(manifest, tmp_path / run, 40, fake)
+        return sum(w.shapes[0] == (1, 32, 28, 28) for w, _ in fake.calls)
+    gaining = rounds_of_the_big_layer(FakeTune(), "gaining")
+    stalled = FakeTune(gains=lambda workload: workload.shapes[0] != (1, 32, 28, 28))
+    assert rounds_of_the_big_layer(stalled, "stalled") < gaining
+    state = json.loads(next((tmp_path / "stalled").rglob("tiny-b1.json")).read_text())
+    assert max(entry["stalls"] for entry in state.values()) >= 2
 
 
 @pytest.mark.parametrize("entry, match", [

@@ -8,10 +8,12 @@
    (:func:`tvmprims.layer_suite.run`). A *task* is the workload the API executed for the
    layer (a Winograd layer's Winograd workload, a depthwise layer's grouped conv).
 3. **Rounds**: each round gives ``chunk`` trials (:func:`tvmprims.tuning.tune`, whose records
-   go to the target's log as they are measured) to the task with the most model time per
-   round already spent on it, ``seconds x uses / (1 + rounds)``: the layers that take most of
-   the time get most of the trials, and no layer is tuned twice before every layer worth a
-   round had one (MetaSchedule's task scheduler shares its budget the same way). A task
+   go to the target's log as they are measured) to the task with the highest priority,
+   ``seconds x uses / (1 + rounds) / 2 ** stalls``: the model time per round already spent
+   on it, halved for each round in a row that gained less than 2% over the hand schedule. The
+   layers that take most of the time get most of the trials while they keep improving, and a
+   layer whose search stalls yields to the others (MetaSchedule's gradient task scheduler
+   shares its budget by recent gains too). A task
    whose computation MetaSchedule cannot search (Winograd today) keeps its hand record and
    gets no more rounds.
 4. **State**: trials and rounds per task are written after every round to
@@ -29,6 +31,9 @@ from pathlib import Path
 from .json_store import JsonStore
 from .target import resolve_target, target_key
 
+#: A round whose best record is not this much faster than the hand schedule is a stall.
+STALL_GAIN = 0.02
+
 __all__ = ["Task", "ModelTuning", "manifest_cases", "model_tuning_cases", "state_path",
            "tune_model", "format_report"]
 
@@ -43,6 +48,7 @@ class Task:
     uses: int
     trials: int = 0
     rounds: int = 0
+    stalls: int = 0  # rounds in a row that gained less than STALL_GAIN
     failed: str = None
 
     @property
@@ -51,7 +57,9 @@ class Task:
         return json.dumps(self.workload.to_json(), sort_keys=True)
 
     def priority(self):
-        return -math.inf if self.failed else self.seconds * self.uses / (1 + self.rounds)
+        if self.failed:
+            return -math.inf
+        return self.seconds * self.uses / (1 + self.rounds) / 2 ** self.stalls
 
 
 @dataclass
@@ -149,6 +157,7 @@ def tune_model(cases, name, trials=256, target="llvm", chunk=16, log_root=None, 
     for task in tasks.values():
         known = state.get(task.key) or {}
         task.trials, task.rounds = known.get("trials", 0), known.get("rounds", 0)
+        task.stalls = known.get("stalls", 0)
         task.failed = known.get("failed")
         task.seconds = min(task.seconds, known.get("seconds", math.inf))
     spent = sum(t.trials for t in tasks.values())
@@ -170,12 +179,14 @@ def tune_model(cases, name, trials=256, target="llvm", chunk=16, log_root=None, 
         measured = result.trials if result.trials else n  # a failed search still used its round
         task.trials += measured
         task.rounds += 1
-        if result.hand_seconds > 0:  # the API time, scaled by the round's gain over hand
-            task.seconds *= min(1.0, result.best_seconds / result.hand_seconds)
+        gain = result.hand_seconds / result.best_seconds - 1 if result.best_seconds > 0 else 0
+        if gain > 0:  # the API time, scaled by the round's gain over hand
+            task.seconds /= 1 + gain
+        task.stalls = 0 if gain >= STALL_GAIN else task.stalls + 1
         task.failed = result.search_failed
         spent += measured
         run_trials += measured
-        state.put(task.key, {"trials": task.trials, "rounds": task.rounds,
+        state.put(task.key, {"trials": task.trials, "rounds": task.rounds, "stalls": task.stalls,
                              "seconds": task.seconds, "failed": task.failed,
                              "layer": task.case.label})
         if result.interrupted:
