@@ -202,9 +202,11 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
     hand = Kernel(workload, target, "hand", compile_module(sch.mod, target).mod, sch.mod,
                   alignment=ALIGNMENT)  # the 64-byte function MetaSchedule tunes
     hand_seconds = hand.time(repeat=3).seconds
-    database.commit_tuning_record(ms.database.TuningRecord(
-        sch.trace, database.commit_workload(mod), run_secs=[hand_seconds], target=target,
-        args_info=ms.arg_info.ArgInfo.from_prim_func(func)))
+    # Once per workload: a resumed search (each round of tune_model) finds it there already.
+    if not (database.has_workload(mod) and database.get_top_k(database.commit_workload(mod), 1)):
+        database.commit_tuning_record(ms.database.TuningRecord(
+            sch.trace, database.commit_workload(mod), run_secs=[hand_seconds], target=target,
+            args_info=ms.arg_info.ArgInfo.from_prim_func(func)))
     report(f"[tune] {workload.describe()} on {target_key(target)}: hand schedule "
            f"{hand_seconds * 1e3:.4f} ms; {trials} trials in the {space} space")
     if space == "template":
