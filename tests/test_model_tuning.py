@@ -159,3 +159,41 @@ def test_a_real_run_writes_records_that_the_api_then_uses(tmp_path, monkeypatch,
     reference = np.einsum("nchw,oc->nohw", x.astype(np.float64), w[:, :, 0, 0])
     assert_close(tvmprims.conv2d(x, w), reference, "float32", 16)
     print(format_report(result))
+
+
+# --- graph mode: the fused kernels `tvmprims infer` runs ---------------------------------------
+
+def _tiny_cnn():
+    import torch
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1, bias=False), torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 10)).eval()
+
+
+def test_graph_mode_tunes_the_fused_kernels_the_graph_runs(tmp_path):
+    fake = FakeTune()
+    lines = []
+    result = model_tuning.tune_graph("tiny", 12, chunk=4, log_root=tmp_path, rounds=1,
+                                     report=lines.append, tune=fake, model=_tiny_cnn(),
+                                     image=16)
+    ops = {t.workload.op for t in result.tasks}
+    assert "dense" in ops and ops & {"conv2d", "conv2d_winograd", "conv2d_im2col"}
+    convs = [t for t in result.tasks if t.workload.op != "dense"]
+    # the fused epilogue (folded BN bias, ReLU) is part of the tuned workload
+    assert all(dict(t.workload.params).get("activation") == "relu" for t in convs)
+    assert sum(t.uses for t in result.tasks) == 4  # three convolutions and the classifier
+    assert sum(n for _, n in fake.calls) == 12 == result.trials_total
+    assert result.before.status == "ok" and result.after.status == "ok"
+    assert set(result.kernel_after) == {t.workload for t in result.tasks}
+    text = model_tuning.format_graph_report(result)
+    assert "end to end" in text and "torch" in text
+    assert (tmp_path / tvmprims.target_key("llvm") / "model_tuning" / "tiny-b1-graph.json").exists()
+
+
+def test_graph_mode_cli_needs_a_model():
+    out = subprocess.run([sys.executable, "-m", "tvmprims.cli", "tune", "--graph",
+                          "--manifest", "x.json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "give --model" in out.stderr

@@ -109,3 +109,35 @@ def test_template_search_records_replay_in_the_api(tmp_path, monkeypatch, rng):
     with pytest.raises(ValueError, match="no template"):
         tvmprims.tune("matmul", (4, 4), (4, 4), trials=1, log_root=tmp_path, space="template",
                       target="cuda")
+
+
+@pytest.mark.parametrize("fused", ["epilogue", "weight_block"])
+def test_sampled_points_of_fused_layers_are_correct(fused, rng):
+    """The workloads `tvmprims infer` runs (tune --graph): bias, activation and residual in
+    the write-back, or the weight pre-packed in the schedule's channel panels."""
+    from tvmprims.ops import conv2d as conv2d_op
+    from tvmprims.schedules.cpu.conv2d import weight_block
+    from tvmprims.testing import epilogue_ref
+    target = tvmprims.resolve_target("llvm")
+    x_shape, w_shape = (1, 8, 11, 10), (32, 8, 3, 3)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    bias = rng.standard_normal(32).astype(np.float32)
+    residual = rng.standard_normal((1, 32, 11, 10)).astype(np.float32)
+    if fused == "epilogue":
+        shapes, params = [x_shape, w_shape, (32,)], {"activation": "silu", "residual": True}
+        arrays = [x, w, bias, residual]
+        expected = epilogue_ref(conv2d_ref(x, w, bias, padding=1), "silu", residual)
+    else:
+        bare = build_workload_from_shapes("conv2d", [x_shape, w_shape], "float32", {"padding": 1})
+        block = weight_block(bare, target)
+        packed = conv2d_op.pack_weight(w, block)
+        shapes, params = [x_shape, packed.shape], {"weight_block": block}
+        arrays, expected = [x, packed], conv2d_ref(x, w, padding=1)
+    workload = build_workload_from_shapes("conv2d", shapes, "float32", {"padding": 1, **params})
+    apply = template(workload, target)
+    for seed in range(1, 5):
+        sch = apply(Schedule(create_prim_func(workload.compute()), seed=seed))
+        mod = element_aligned_arguments(sch.mod)
+        kernel = Kernel(workload, target, "tuned", compile_module(mod, target).mod, mod)
+        assert_close(kernel(*arrays), expected, "float32", 72)

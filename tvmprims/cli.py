@@ -143,6 +143,8 @@ def _param(text):
 def _tune_model(args):
     from .model_tuning import format_report, model_tuning_cases, tune_model
     from .tuning_records import lookup_report
+    if args.graph:
+        return _tune_graph(args)
     try:
         name, cases = model_tuning_cases(args.model, args.manifest, args.batch)
     except (ValueError, FileNotFoundError) as e:
@@ -152,6 +154,20 @@ def _tune_model(args):
                         args.batch, args.rounds, args.timeout,
                         report=lambda m: print(m, flush=True), space=args.space)
     print(format_report(result), flush=True)
+    return 130 if result.interrupted else 0
+
+
+def _tune_graph(args):
+    from .model_tuning import format_graph_report, tune_graph
+    from .roofline.models import MODELS
+    from .tuning_records import lookup_report
+    if not args.model or args.model not in MODELS:
+        sys.exit(f"tvmprims tune --graph: give --model, one of {', '.join(MODELS)}")
+    print(lookup_report(args.target), flush=True)
+    result = tune_graph(args.model, args.trials, args.target, args.chunk, args.log_dir,
+                        args.batch, args.rounds, args.timeout,
+                        report=lambda m: print(m, flush=True), space=args.space)
+    print(format_graph_report(result), flush=True)
     return 130 if result.interrupted else 0
 
 
@@ -309,6 +325,10 @@ def main(argv=None):
     t.add_argument("--manifest", help="tune the layers of this manifest (tvmprims export's "
                                       "format; 'uses' counts an entry's layers)")
     t.add_argument("--batch", type=int, default=1, help="with --model: batch size (default 1)")
+    t.add_argument("--graph", action="store_true",
+                   help="with --model: tune the fused kernels `tvmprims infer` runs (conv + "
+                        "bias + activation + residual, packed weights) and time the model end "
+                        "to end, instead of the layers as the numpy API runs them")
     t.add_argument("--chunk", type=int, default=16,
                    help="with --model/--manifest: trials per round given to one layer")
     t.add_argument("--rounds", type=int, default=3,

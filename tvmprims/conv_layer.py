@@ -133,6 +133,10 @@ class Conv2d:
         return algorithm_of(_algorithms.choose_algorithm(direct, self.target, self.schedule,
                                                          self.algo))
 
+    def kernels(self):
+        """The kernels compiled so far (one per input shape and residual use)."""
+        return [plan[0] for plan in list(self._plans.values())]
+
     def _plan(self, x_shape, residual, algo):
         """``(kernel, weight argument, algorithm)`` for inputs of ``x_shape``."""
         key = (x_shape, residual, algo)

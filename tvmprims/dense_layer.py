@@ -46,6 +46,10 @@ class Dense:
     def parameters(self):
         return self.weight_t.size + (0 if self.bias is None else self.bias.size)
 
+    def kernels(self):
+        """The kernels compiled so far (one per batch size)."""
+        return list(self._kernels.values())
+
     def kernel(self, batch):
         """The compiled kernel for ``batch`` rows."""
         kernel = self._kernels.get(batch)

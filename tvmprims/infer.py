@@ -80,15 +80,16 @@ def _relative_error(actual, expected):
 
 
 def run_model(name, batches=(1, 8), image=224, rounds=3, algo="auto", target=None,
-              report=print):
-    """:class:`InferResult` per batch size of torchvision model ``name``."""
+              report=print, model=None):
+    """:class:`InferResult` per batch size of torchvision model ``name`` (or of the torch
+    module ``model``, reported as ``name``)."""
     import torch
 
     from .graph import Graph, UnsupportedNode
     from .roofline.models import build_model
 
     torch.manual_seed(0)
-    model = randomize_batch_norm(build_model(name))
+    model = randomize_batch_norm(build_model(name) if model is None else model)
     start = time.perf_counter()
     try:
         graph = Graph.from_torch(model, algo=algo, target=target)

@@ -34,22 +34,28 @@ from .target import resolve_target, target_key
 #: A round whose best record is not this much faster than the hand schedule is a stall.
 STALL_GAIN = 0.02
 
-__all__ = ["Task", "ModelTuning", "manifest_cases", "model_tuning_cases", "state_path",
-           "tune_model", "format_report"]
+__all__ = ["Task", "ModelTuning", "GraphTuning", "manifest_cases", "model_tuning_cases",
+           "state_path", "tune_model", "format_report", "graph_tasks", "tune_graph",
+           "format_graph_report"]
 
 
 @dataclass
 class Task:
-    """One workload to tune: the layer ``case`` and what the API executes for it."""
+    """One workload to tune, ``label`` naming the layers it serves (``case``: the layer-suite
+    case in layer mode)."""
 
-    case: object
+    label: str
     workload: object
-    seconds: float   # the layer's time through the API, scaled by what tuning gained
+    seconds: float   # the layer's time, scaled by what tuning gained
     uses: int
+    case: object = None
     trials: int = 0
     rounds: int = 0
     stalls: int = 0  # rounds in a row that gained less than STALL_GAIN
     failed: str = None
+
+    def __post_init__(self):
+        self.seconds_before = self.seconds
 
     @property
     def key(self):
@@ -111,11 +117,11 @@ def model_tuning_cases(model=None, manifest=None, batch=1):
     return model, model_cases([model], batch)
 
 
-def state_path(log_root, target, name, batch):
+def state_path(log_root, target, name, batch, graph=False):
     """Where the trials spent on each task of ``name`` are kept."""
     from .tuning import _default_root
     return (Path(log_root or _default_root()) / target_key(resolve_target(target))
-            / "model_tuning" / f"{name}-b{batch}.json")
+            / "model_tuning" / f"{name}-b{batch}{'-graph' if graph else ''}.json")
 
 
 def _valid_state(key, value):
@@ -126,6 +132,50 @@ def _valid_state(key, value):
 def _measure(cases, target, rounds, report):
     from .layer_suite import run
     return run(cases, target=target, rounds=rounds, progress=lambda m: report("  " + m))
+
+
+def _tune_rounds(tasks, trials, target, chunk, log_root, state, timeout, report, tune, space):
+    """The rounds of the module docstring over ``tasks``, resumed from and kept in ``state``;
+    returns ``(trials run now, trials spent in all, interrupted)``."""
+    for task in tasks:
+        known = state.get(task.key) or {}
+        task.trials, task.rounds = known.get("trials", 0), known.get("rounds", 0)
+        task.stalls = known.get("stalls", 0)
+        task.failed = known.get("failed")
+        task.seconds = min(task.seconds, known.get("seconds", math.inf))
+    spent = sum(t.trials for t in tasks)
+    if spent:
+        report(f"[model] resuming: {spent} trials spent in earlier runs")
+    run_trials, started = 0, time.perf_counter()
+    while spent < trials:
+        task = max(tasks, key=Task.priority, default=None)
+        if task is None or task.failed:
+            report("[model] no layer left that MetaSchedule can search")
+            break
+        n = min(int(chunk), int(trials) - spent)
+        share = task.seconds * task.uses / max(1e-12, sum(t.seconds * t.uses for t in tasks))
+        report(f"[model] {spent}/{trials} trials, {time.perf_counter() - started:.0f} s: "
+               f"{n} for {task.label} ({task.workload.op}, {task.uses} uses, {share:.0%} of "
+               f"the model's time, round {task.rounds + 1})")
+        result = tune(task.workload, target, n, log_root, timeout=timeout,
+                      report=lambda m: report("  " + m), space=space)
+        measured = result.trials if result.trials else n  # a failed search still used its round
+        task.trials += measured
+        task.rounds += 1
+        gain = result.hand_seconds / result.best_seconds - 1 if result.best_seconds > 0 else 0
+        if gain > 0:  # the layer's time, scaled by the round's gain over hand
+            task.seconds /= 1 + gain
+        task.stalls = 0 if gain >= STALL_GAIN else task.stalls + 1
+        task.failed = result.search_failed
+        spent += measured
+        run_trials += measured
+        state.put(task.key, {"trials": task.trials, "rounds": task.rounds, "stalls": task.stalls,
+                             "seconds": task.seconds, "failed": task.failed,
+                             "layer": task.label})
+        if result.interrupted:
+            report(f"[model] interrupted: {spent} trials kept; run the same command to resume")
+            return run_trials, spent, True
+    return run_trials, spent, False
 
 
 def tune_model(cases, name, trials=256, target="llvm", chunk=16, log_root=None, batch=1,
@@ -152,47 +202,12 @@ def tune_model(cases, name, trials=256, target="llvm", chunk=16, log_root=None, 
             continue
         task = tasks.get(workload)
         if task is None:
-            task = tasks[workload] = Task(case, workload, row["tvmprims_s"], 0)
+            task = tasks[workload] = Task(f"{case.category} {case.label}", workload,
+                                          row["tvmprims_s"], 0, case)
         task.uses += len(case.users)
-    for task in tasks.values():
-        known = state.get(task.key) or {}
-        task.trials, task.rounds = known.get("trials", 0), known.get("rounds", 0)
-        task.stalls = known.get("stalls", 0)
-        task.failed = known.get("failed")
-        task.seconds = min(task.seconds, known.get("seconds", math.inf))
-    spent = sum(t.trials for t in tasks.values())
-    if spent:
-        report(f"[model] resuming: {spent} trials spent in earlier runs")
-    run_trials, interrupted, started = 0, False, time.perf_counter()
-    while spent < trials:
-        task = max(tasks.values(), key=Task.priority, default=None)
-        if task is None or task.failed:
-            report("[model] no layer left that MetaSchedule can search")
-            break
-        n = min(int(chunk), int(trials) - spent)
-        share = task.seconds * task.uses / max(1e-12, sum(t.seconds * t.uses for t in tasks.values()))
-        report(f"[model] {spent}/{trials} trials, {time.perf_counter() - started:.0f} s: "
-               f"{n} for {task.case.category} {task.case.label} ({task.workload.op}, "
-               f"{task.uses} uses, {share:.0%} of the model's time, round {task.rounds + 1})")
-        result = tune(task.workload, target, n, log_root, timeout=timeout,
-                      report=lambda m: report("  " + m), space=space)
-        measured = result.trials if result.trials else n  # a failed search still used its round
-        task.trials += measured
-        task.rounds += 1
-        gain = result.hand_seconds / result.best_seconds - 1 if result.best_seconds > 0 else 0
-        if gain > 0:  # the API time, scaled by the round's gain over hand
-            task.seconds /= 1 + gain
-        task.stalls = 0 if gain >= STALL_GAIN else task.stalls + 1
-        task.failed = result.search_failed
-        spent += measured
-        run_trials += measured
-        state.put(task.key, {"trials": task.trials, "rounds": task.rounds, "stalls": task.stalls,
-                             "seconds": task.seconds, "failed": task.failed,
-                             "layer": task.case.label})
-        if result.interrupted:
-            interrupted = True
-            report(f"[model] interrupted: {spent} trials kept; run the same command to resume")
-            break
+    run_trials, spent, interrupted = _tune_rounds(
+        list(tasks.values()), trials, target, chunk, log_root, state, timeout, report, tune,
+        space)
     after = before
     if run_trials and not interrupted:
         report("[model] timing every layer after tuning")
@@ -205,7 +220,7 @@ def format_report(result):
     """The per-layer table and the totals of a :class:`ModelTuning`, as text."""
     lines = [f"{'layer':<34} {'uses':>4} {'algorithm':<12} {'before ms':>10} {'after ms':>10} "
              f"{'torch ms':>9} {'trials':>6}"]
-    trials = {t.case.label: t.trials for t in result.tasks}
+    trials = {t.case.label: t.trials for t in result.tasks if t.case is not None}
     for old, new in zip(result.before, result.after):
         if old.get("tvmprims_s") is None:
             lines.append(f"{old['category'] + ' ' + old['case']:<34} {old['status']}")
@@ -220,4 +235,104 @@ def format_report(result):
                  f"{after * 1e3:.2f} ms after ({before / after:.2f}x), torch {torch * 1e3:.2f} ms "
                  f"(tvmprims {torch / after:.2f}x torch); {result.trials_run} trials this run, "
                  f"{result.trials_total} in all")
+    return "\n".join(lines)
+
+
+# --- Graph mode: the fused kernels `tvmprims infer` runs ------------------------------------
+
+@dataclass
+class GraphTuning:
+    """What :func:`tune_graph` did: the model end to end (:class:`tvmprims.infer.InferResult`)
+    before and after, each task's kernel time before and after (seconds), trials spent."""
+
+    name: str
+    before: object
+    after: object
+    tasks: list
+    kernel_after: dict
+    trials_run: int
+    trials_total: int
+    interrupted: bool = False
+    state_file: Path = None
+
+
+def graph_tasks(graph, x):
+    """One :class:`Task` per distinct kernel of the convolution and dense layers that
+    ``graph`` (:class:`tvmprims.graph.Graph`) runs on ``x``, timed by the kernel alone."""
+    graph(x)  # compiles every layer's kernel for this input
+    tasks = {}
+    for step in graph.steps:
+        layer = step.layer
+        for kernel in (layer.kernels() if hasattr(layer, "kernels") else ()):
+            task = tasks.get(kernel.workload)
+            if task is None:
+                seconds = kernel.time(*kernel.random_inputs(), repeat=3, min_repeat_ms=50).seconds
+                task = tasks[kernel.workload] = Task(step.name, kernel.workload, seconds, 0)
+            task.uses += 1
+    return list(tasks.values())
+
+
+def _kernel_seconds(workload, target):
+    from .build import build_workload
+    kernel = build_workload(workload, target, "auto")
+    return kernel.time(*kernel.random_inputs(), repeat=3, min_repeat_ms=50).seconds
+
+
+def tune_graph(name, trials=256, target="llvm", chunk=16, log_root=None, batch=1, rounds=3,
+               timeout=120, report=print, tune=None, space=None, model=None, image=224):
+    """Tune the kernels ``tvmprims infer`` runs for torchvision model ``name`` (its fused
+    convolution and dense layers: bias, activation, residual and packed weights included),
+    under one budget as :func:`tune_model` does; the model is timed end to end against torch
+    before and after. ``model``: a torch module to use instead of building ``name``."""
+    import numpy as np
+    import torch
+    from .build import clear_cache
+    from .graph import Graph
+    from .infer import randomize_batch_norm, run_model
+    if tune is None:
+        from .tuning import tune
+    if int(trials) < 0 or int(chunk) < 1:
+        raise ValueError(f"trials must be >= 0 and chunk >= 1, got {trials!r} and {chunk!r}")
+    target = resolve_target(target)
+    path = state_path(log_root, target, name, batch, graph=True)
+    state = JsonStore(path, "model tuning state", validate=_valid_state)
+    report(f"[model] {name} (graph), batch {batch}, on {target_key(target)}: timing end to end")
+    before = run_model(name, (batch,), image, rounds, target=target, report=report,
+                       model=model)[0]
+    torch.manual_seed(0)
+    if model is None:
+        from .roofline.models import build_model
+        model = build_model(name)
+    graph = Graph.from_torch(randomize_batch_norm(model), target=target)
+    x = np.random.default_rng(0).standard_normal((batch, 3, image, image)).astype(np.float32)
+    tasks = graph_tasks(graph, x)
+    report(f"[model] {len(tasks)} distinct kernels of {sum(t.uses for t in tasks)} layers; "
+           f"budget {trials} trials, state {path}")
+    run_trials, spent, interrupted = _tune_rounds(tasks, trials, target, chunk, log_root, state,
+                                                  timeout, report, tune, space)
+    after, kernel_after = before, {}
+    if run_trials and not interrupted:
+        clear_cache()
+        kernel_after = {t.workload: _kernel_seconds(t.workload, target) for t in tasks}
+        report("[model] timing end to end after tuning")
+        after = run_model(name, (batch,), image, rounds, target=target, report=report,
+                          model=model)[0]
+    return GraphTuning(name, before, after, tasks, kernel_after, run_trials, spent,
+                       interrupted, path)
+
+
+def format_graph_report(result):
+    """The per-kernel table and the end-to-end times of a :class:`GraphTuning`, as text."""
+    lines = [f"{'kernel (first layer using it)':<34} {'uses':>4} {'op':<16} {'before ms':>10} "
+             f"{'after ms':>10} {'trials':>6}"]
+    for task in result.tasks:
+        after = result.kernel_after.get(task.workload)
+        lines.append(f"{task.label:<34} {task.uses:>4} {task.workload.op:<16} "
+                     f"{task.seconds_before * 1e3:>10.3f} "
+                     f"{(after * 1e3 if after else float('nan')):>10.3f} {task.trials:>6}")
+    before, after = result.before, result.after
+    lines.append(f"{result.name}: end to end {before.tvmprims_ms:.2f} ms before, "
+                 f"{after.tvmprims_ms:.2f} ms after ({before.tvmprims_ms / after.tvmprims_ms:.2f}x)"
+                 f", torch {after.torch_ms:.2f} ms (tvmprims {after.ratio:.2f}x torch); "
+                 f"{result.trials_run} trials this run, {result.trials_total} in all")
     return "\n".join(lines)
