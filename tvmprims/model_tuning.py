@@ -13,14 +13,18 @@
    on it, halved for each round in a row that gained less than 2% over the hand schedule. The
    layers that take most of the time get most of the trials while they keep improving, and a
    layer whose search stalls yields to the others (MetaSchedule's gradient task scheduler
-   shares its budget by recent gains too). A task
-   whose computation MetaSchedule cannot search (Winograd today) keeps its hand record and
-   gets no more rounds.
+   shares its budget by recent gains too). A task whose search fails (MetaSchedule's default
+   space on Winograd; the template space, the default, searches it) keeps its hand record
+   and gets no more rounds.
 4. **State**: trials and rounds per task are written after every round to
    ``<log dir>/model_tuning/<model>-b<batch>.json``; running the same command again resumes
    (Ctrl-C stops after keeping every measured record), and a larger ``trials`` continues.
 5. **After**: the layers timed again; :class:`ModelTuning` has both sums (each layer time
    times its uses) and torch's.
+
+Graph mode (:func:`tune_graph`, ``--graph``) tunes the kernels ``tvmprims infer`` runs
+instead: the fused convolution and dense kernels of the imported model (bias, activation,
+residual, packed weights), timed kernel by kernel and the model end to end.
 """
 
 import math
