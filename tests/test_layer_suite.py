@@ -223,3 +223,25 @@ def test_fresh_caches_are_set_for_the_run_and_restored(monkeypatch, tmp_path):
         assert os.environ["TVMPRIMS_KERNEL_CACHE"] == "off"
     assert os.environ["TVMPRIMS_ALGO_CACHE"] == str(tmp_path / "mine.json")
     assert "TVMPRIMS_KERNEL_CACHE" not in os.environ
+
+
+@pytest.mark.parametrize("op", ["matmul", "linear", "conv2d"])
+def test_schedule_reaches_every_call(op, monkeypatch):
+    """``--schedule hand`` (the tuning logs left out) is what every tvmprims call builds with."""
+    import tvmprims.api
+    from tvmprims.layer_suite import prepare
+    seen = []
+    original = tvmprims.api.build_workload
+    monkeypatch.setattr(tvmprims.api, "build_workload",
+                        lambda wl, target, schedule: seen.append(schedule) or
+                        original(wl, target, schedule))
+    case = {"matmul": lambda: layer_cases.gemm_cases([(3, 5, 7)])[0],
+            "linear": lambda: layer_cases.SuiteCase("linear", "5->7", "linear", ((2, 5), (7, 5))),
+            "conv2d": lambda: layer_cases.SuiteCase(
+                "conv", "c", "conv2d", ((1, 2, 6, 6), (3, 2, 3, 3)),
+                (("stride", (1, 1)), ("padding", (1, 1, 1, 1)), ("dilation", (1, 1)),
+                 ("groups", 1)))}[op]()
+    tvmprims.clear_cache()
+    calls = prepare(case, np.random.default_rng(0), schedule="hand")
+    np.testing.assert_allclose(calls.tvmprims(), calls.reference(), rtol=1e-4, atol=1e-4)
+    assert seen and set(seen) == {"hand"}

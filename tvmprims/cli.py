@@ -53,7 +53,8 @@ def _bench_layers(args):
     progress(f"{len(cases)} cases: " + ", ".join(
         f"{c} {n}" for c, n in _counts(cases).items()))
     started = time.perf_counter()
-    rows = layer_suite.run(cases, args.target, args.conv_algo, args.rounds, progress=progress)
+    rows = layer_suite.run(cases, args.target, args.conv_algo, args.rounds, progress=progress,
+                           schedule=args.schedule)
     progress(f"measured {len(cases)} cases in {time.perf_counter() - started:.0f} s")
     if args.peaks != "none":
         peaks = machine_peaks(args.target, quick=args.peaks == "quick", report=progress)
@@ -300,6 +301,9 @@ def main(argv=None):
     ls.add_argument("--conv-algo", default="auto", choices=("auto", *CONV2D_ALGORITHM_TABLE),
                     help="conv2d/conv1d algo (default auto, what users get)")
     ls.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per case")
+    ls.add_argument("--schedule", default="auto", choices=("auto", "hand"),
+                    help="tvmprims' schedules: auto (tuned records where a log has one, the "
+                         "default) or hand (the tuning logs left out)")
     ls.add_argument("--peaks", choices=("quick", "full", "none"), default="quick",
                     help="roof measurement for the %% of roof column (cached; default quick)")
     ls.add_argument("--out", default="results/layer_suite",

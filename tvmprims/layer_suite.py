@@ -13,6 +13,7 @@ Reports (CSV, plot, Markdown) are in :mod:`tvmprims.layer_report`.
 """
 
 import contextlib
+import functools
 import math
 import os
 import tempfile
@@ -47,7 +48,7 @@ def _random(shape, rng):
     return rng.random(shape).astype(np.float32)
 
 
-def _auto_conv(direct_wl, algo, target):
+def _auto_conv(direct_wl, algo, target, schedule="auto"):
     """``(algorithm(), executed())`` for a conv2d through ``algo`` (``"auto"``: what
     :func:`~tvmprims.algorithms.choose_algorithm` chose, a memory look-up after the first
     call)."""
@@ -55,13 +56,14 @@ def _auto_conv(direct_wl, algo, target):
 
     def executed():
         if algo == "auto":
-            return choose_algorithm(direct_wl, target)
+            return choose_algorithm(direct_wl, target, schedule)
         return algorithm_workload(direct_wl, algo)
     return (lambda: algorithm_of(executed())), executed
 
 
-def prepare(case, rng, target=None, conv_algo="auto"):
-    """The :class:`CaseCalls` of ``case`` on fresh random inputs."""
+def prepare(case, rng, target=None, conv_algo="auto", schedule="auto"):
+    """The :class:`CaseCalls` of ``case`` on fresh random inputs (tvmprims called with
+    ``schedule=``: ``"hand"`` leaves the tuning logs out)."""
     import torch
     import tvmprims
     import tvmprims.nn
@@ -70,22 +72,24 @@ def prepare(case, rng, target=None, conv_algo="auto"):
     wl = case.workload
     if case.op == "matmul":
         a, b = arrays
-        return CaseCalls(lambda: tvmprims.matmul(a, b, target=target), lambda: np.matmul(a, b),
+        return CaseCalls(lambda: tvmprims.matmul(a, b, target=target, schedule=schedule), lambda: np.matmul(a, b),
                          "numpy", lambda: "matmul", lambda: wl)
     if case.op == "convolve":
         a, v = arrays
-        return CaseCalls(lambda: tvmprims.convolve(a, v, kw["mode"], target=target),
+        return CaseCalls(lambda: tvmprims.convolve(a, v, kw["mode"], target=target,
+                                                         schedule=schedule),
                          lambda: np.convolve(a, v, kw["mode"]), "numpy", lambda: "convolve",
                          lambda: wl)
     tensors = [torch.from_numpy(a) for a in arrays]
     if case.op == "linear":
         x, w, *bias = arrays
-        layer = tvmprims.nn.Dense(w, *bias, target=target)
+        layer = tvmprims.nn.Dense(w, *bias, target=target, schedule=schedule)
         return CaseCalls(lambda: layer(x), lambda: torch.nn.functional.linear(*tensors),
                          "torch", lambda: "dense", lambda: wl)
-    algorithm, executed = _auto_conv(wl, conv_algo, target)
+    algorithm, executed = _auto_conv(wl, conv_algo, target, schedule)
     if case.op == "conv1d":
-        call = lambda: tvmprims.conv1d(*arrays, **kw, algo=conv_algo, target=target)  # noqa
+        call = lambda: tvmprims.conv1d(*arrays, **kw, algo=conv_algo, target=target,  # noqa
+                                         schedule=schedule)
         ref = lambda: torch.nn.functional.conv1d(*tensors, **kw)  # noqa: E731
         return CaseCalls(call, ref, "torch", algorithm, executed)
     if case.op != "conv2d":
@@ -100,7 +104,8 @@ def prepare(case, rng, target=None, conv_algo="auto"):
         if top == bottom and left == right:
             return torch.nn.functional.conv2d(x, *rest, padding=(top, left), **torch_kw)
         return torch.nn.functional.conv2d(torch.nn.functional.pad(x, pad), *rest, **torch_kw)
-    return CaseCalls(lambda: tvmprims.conv2d(*arrays, **kw, algo=conv_algo, target=target),
+    return CaseCalls(lambda: tvmprims.conv2d(*arrays, **kw, algo=conv_algo, target=target,
+                                             schedule=schedule),
                      ref, "torch", algorithm, executed)
 
 
@@ -214,15 +219,17 @@ def apply_peaks(rows, peaks):
 
 
 def run(cases, target=None, conv_algo="auto", rounds=5, round_seconds=0.05, seed=0,
-        progress=None, prepare_calls=prepare, settle=SETTLE_SECONDS):
+        progress=None, prepare_calls=None, settle=SETTLE_SECONDS, schedule="auto"):
     """Measure ``cases`` (in order) with empty choice and kernel caches; returns the rows
     (``percent_of_roof`` is filled by :func:`apply_peaks`). ``prepare_calls(case, rng,
-    target, conv_algo)`` makes each case's :class:`CaseCalls` (tests inject broken ones).
-    ``progress`` gets a line per case; ``settle``: seconds of untimed calls before each
+    target, conv_algo)`` makes each case's :class:`CaseCalls` (default :func:`prepare` with
+    ``schedule``; tests inject broken ones). ``progress`` gets a line per case; ``settle``: seconds of untimed calls before each
     timed block (:func:`tvmprims.timing.interleaved_best`).
     """
     import torch
     torch.set_num_threads(tvm_threads())  # torch gets TVM's thread count
+    if prepare_calls is None:
+        prepare_calls = functools.partial(prepare, schedule=schedule)
     rng = np.random.default_rng(seed)
     rows = []
     started = time.perf_counter()
