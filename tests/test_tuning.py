@@ -360,3 +360,22 @@ def test_the_fast_stack_gives_inspect_stacks_frames():
         assert (a.frame, a.filename, a.lineno, a.function, a.code_context, a.index) == \
                (e.frame, e.filename, e.lineno, e.function, e.code_context, e.index)
     assert any(e.filename == "<string>" for e in expected)
+
+
+def test_keep_hand_leaves_only_the_hand_record(tuned_logs, tmp_path, monkeypatch, rng):
+    """The model tuner's verification: a record that is not faster than the hand schedule
+    when timed beside it is replaced by the hand schedule's."""
+    root = tmp_path / "logs"
+    shutil.copytree(tuned_logs[0], root)
+    directory = root / tvmprims.target_key("llvm")
+    wl = tvmprims.build_workload_from_shapes("matmul", SHAPE)
+    assert _records_per_workload(directory)[-1] > 1
+    assert tvmprims.tuning.keep_hand(wl, "llvm", root, 1.5e-3) > 1
+    assert _records_per_workload(directory) == [1]
+    (line,) = [l for l in (directory / RECORD_FILES[1]).read_text().splitlines() if l.strip()]
+    assert json.loads(line)[1][1] == [1.5e-3]  # run_secs
+    _use_logs(monkeypatch, root)
+    kernel = tvmprims.build("matmul", *SHAPE, schedule="tuned")
+    a, b = (rng.standard_normal(s).astype(np.float32) for s in SHAPE)
+    assert_close(kernel(a, b), matmul_ref(a, b), "float32", SHAPE[0][1])
+    assert kernel.script() == tvmprims.build("matmul", *SHAPE, schedule="hand").script()

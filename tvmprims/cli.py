@@ -197,6 +197,10 @@ def _tune(args):
         print(result, flush=True)
         if result.interrupted:
             return 130
+    if not args.no_verify:
+        from .tuning import verify_record
+        for wl in workloads:
+            verify_record(wl, args.target, args.log_dir, report=lambda m: print(m, flush=True))
     return 0
 
 
@@ -320,6 +324,9 @@ def main(argv=None):
     t.add_argument("--target", default="llvm")
     t.add_argument("--trials", type=int, default=64,
                    help="trials per workload; with --model/--manifest, for all layers together")
+    t.add_argument("--no-verify", action="store_true",
+                   help="skip timing each best record beside the hand schedule after tuning "
+                        "(a record that is not faster is replaced by the hand schedule's)")
     t.add_argument("--space", choices=("template", "default"),
                    help="template: the hand schedule with sampled tile sizes, unrolling and "
                         "paths (default where the operator has one); default: MetaSchedule's "

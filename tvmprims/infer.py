@@ -80,9 +80,9 @@ def _relative_error(actual, expected):
 
 
 def run_model(name, batches=(1, 8), image=224, rounds=3, algo="auto", target=None,
-              report=print, model=None):
+              report=print, model=None, schedule="auto"):
     """:class:`InferResult` per batch size of torchvision model ``name`` (or of the torch
-    module ``model``, reported as ``name``)."""
+    module ``model``, reported as ``name``), its kernels built with ``schedule=``."""
     import torch
 
     from .graph import Graph, UnsupportedNode
@@ -92,7 +92,7 @@ def run_model(name, batches=(1, 8), image=224, rounds=3, algo="auto", target=Non
     model = randomize_batch_norm(build_model(name) if model is None else model)
     start = time.perf_counter()
     try:
-        graph = Graph.from_torch(model, algo=algo, target=target)
+        graph = Graph.from_torch(model, algo=algo, target=target, schedule=schedule)
     except UnsupportedNode as e:
         report(f"{name}: refused: {e}")
         return [InferResult(name, b, f"refused: {e}") for b in batches]

@@ -4,7 +4,8 @@
    (:func:`tvmprims.layer_cases.model_cases`) or of a manifest (:func:`manifest_cases`), each
    with the number of layers that compute it.
 2. **Before**: each layer timed through the public API (``tvmprims.conv2d`` with the
-   algorithm ``algo="auto"`` picks, ``tvmprims.nn.Dense``) against torch, interleaved
+   algorithm ``algo="auto"`` picks, ``tvmprims.nn.Dense``) with the hand schedules
+   (``schedule="hand"``: what runs where no log applies) against torch, interleaved
    (:func:`tvmprims.layer_suite.run`). A *task* is the workload the API executed for the
    layer (a Winograd layer's Winograd workload, a depthwise layer's grouped conv).
 3. **Rounds**: each round gives ``chunk`` trials (:func:`tvmprims.tuning.tune`, whose records
@@ -19,8 +20,10 @@
 4. **State**: trials and rounds per task are written after every round to
    ``<log dir>/model_tuning/<model>-b<batch>.json``; running the same command again resumes
    (Ctrl-C stops after keeping every measured record), and a larger ``trials`` continues.
-5. **After**: the layers timed again; :class:`ModelTuning` has both sums (each layer time
-   times its uses) and torch's.
+5. **Verify, then after**: each tuned task's best record is timed beside its hand schedule
+   once (:func:`_verify`); one that is not faster is replaced by the hand schedule's record.
+   Then the layers are timed again with ``schedule="auto"`` (the records); :class:`ModelTuning`
+   has both sums (each layer time times its uses) and torch's.
 
 Graph mode (:func:`tune_graph`, ``--graph``) tunes the kernels ``tvmprims infer`` runs
 instead: the fused convolution and dense kernels of the imported model (bias, activation,
@@ -133,9 +136,24 @@ def _valid_state(key, value):
         raise ValueError("needs integer 'trials' and 'rounds'")
 
 
-def _measure(cases, target, rounds, report):
+def _measure(cases, target, rounds, report, schedule):
     from .layer_suite import run
-    return run(cases, target=target, rounds=rounds, progress=lambda m: report("  " + m))
+    return run(cases, target=target, rounds=rounds, progress=lambda m: report("  " + m),
+               schedule=schedule)
+
+
+def _verify(tasks, target, log_root, state, report):
+    """:func:`tvmprims.tuning.verify_record` for each task tuned since its last check."""
+    from .tuning import verify_record
+    for task in tasks:
+        known = state.get(task.key) or {}
+        if not task.trials or known.get("verified") == task.trials:
+            continue
+        checked = verify_record(task.workload, target, log_root, report)
+        if checked is not None:
+            kept, hand_s, tuned_s = checked
+            state.put(task.key, {**known, "verified": task.trials, "kept": kept,
+                                 "verify_hand_s": hand_s, "verify_tuned_s": tuned_s})
 
 
 def _tune_rounds(tasks, trials, target, chunk, log_root, state, timeout, report, tune, space):
@@ -196,8 +214,8 @@ def tune_model(cases, name, trials=256, target="llvm", chunk=16, log_root=None, 
     state = JsonStore(path, "model tuning state", validate=_valid_state)
     report(f"[model] {name}: {len(cases)} distinct layers ({sum(len(c.users) for c in cases)} "
            f"in all) on {target_key(target)}; budget {trials} trials, state {path}")
-    report("[model] timing every layer before tuning")
-    before = _measure(cases, target, rounds, report)
+    report("[model] timing every layer with the hand schedules (before tuning)")
+    before = _measure(cases, target, rounds, report, "hand")
     tasks = {}
     for case, row in zip(cases, before):
         workload = row.get("executed_workload")
@@ -213,9 +231,10 @@ def tune_model(cases, name, trials=256, target="llvm", chunk=16, log_root=None, 
         list(tasks.values()), trials, target, chunk, log_root, state, timeout, report, tune,
         space)
     after = before
-    if run_trials and not interrupted:
-        report("[model] timing every layer after tuning")
-        after = _measure(cases, target, rounds, report)
+    if spent and not interrupted:
+        _verify(list(tasks.values()), target, log_root, state, report)
+        report("[model] timing every layer with the tuned records (after tuning)")
+        after = _measure(cases, target, rounds, report, "auto")
     return ModelTuning(name, before, after, list(tasks.values()), run_trials, spent,
                        interrupted, path)
 
@@ -302,12 +321,12 @@ def tune_graph(name, trials=256, target="llvm", chunk=16, log_root=None, batch=1
     state = JsonStore(path, "model tuning state", validate=_valid_state)
     report(f"[model] {name} (graph), batch {batch}, on {target_key(target)}: timing end to end")
     before = run_model(name, (batch,), image, rounds, target=target, report=report,
-                       model=model)[0]
+                       model=model, schedule="hand")[0]
     torch.manual_seed(0)
     if model is None:
         from .roofline.models import build_model
         model = build_model(name)
-    graph = Graph.from_torch(randomize_batch_norm(model), target=target)
+    graph = Graph.from_torch(randomize_batch_norm(model), target=target, schedule="hand")
     x = np.random.default_rng(0).standard_normal((batch, 3, image, image)).astype(np.float32)
     tasks = graph_tasks(graph, x)
     report(f"[model] {len(tasks)} distinct kernels of {sum(t.uses for t in tasks)} layers; "
@@ -315,7 +334,8 @@ def tune_graph(name, trials=256, target="llvm", chunk=16, log_root=None, batch=1
     run_trials, spent, interrupted = _tune_rounds(tasks, trials, target, chunk, log_root, state,
                                                   timeout, report, tune, space)
     after, kernel_after = before, {}
-    if run_trials and not interrupted:
+    if spent and not interrupted:
+        _verify(tasks, target, log_root, state, report)
         clear_cache()
         kernel_after = {t.workload: _kernel_seconds(t.workload, target) for t in tasks}
         report("[model] timing end to end after tuning")

@@ -17,7 +17,7 @@ from pathlib import Path
 from ._tvm import (compile_module, create_prim_func, meta_schedule, meta_schedule_for_tuning,
                    structural_hash, tvm)
 from .arrays import ALIGNMENT
-from .build import clear_cache, hand_schedule
+from .build import build_workload, clear_cache, hand_schedule
 from .kernel import Kernel
 from .target import resolve_target, target_key
 from .tuning_templates import has_template, template_space
@@ -26,7 +26,7 @@ from .tuning_records import (RECORD_FILES, REPO_LOGS, REPO_LOGS_IN_CHECKOUT,  # 
                              quiet_meta_schedule, search_dirs, tuned_schedule, user_logs_dir,
                              validate_log)
 
-__all__ = ["TuningLogError", "TuneResult", "SPACES", "REPO_LOGS", "user_logs_dir", "search_dirs",
+__all__ = ["TuningLogError", "TuneResult", "SPACES", "keep_hand", "verify_record", "REPO_LOGS", "user_logs_dir", "search_dirs",
            "log_dir", "open_database", "tuned_schedule", "tune", "drop_records", "RECORD_FILES"]
 
 
@@ -114,6 +114,63 @@ def _default_root():
     return user_logs_dir()
 
 
+def _commit_hand(database, sch, workload, target, seconds):
+    ms = meta_schedule()
+    func = create_prim_func(workload.compute())
+    database.commit_tuning_record(ms.database.TuningRecord(
+        sch.trace, database.commit_workload(tvm.IRModule({"main": func})), run_secs=[seconds],
+        target=target, args_info=ms.arg_info.ArgInfo.from_prim_func(func)))
+
+
+def keep_hand(workload, target="llvm", log_root=None, seconds=1.0):
+    """Replace every record of ``workload`` in its target's log under ``log_root`` with the
+    hand schedule's (recorded as taking ``seconds``): for a tuned record that, timed again
+    beside the hand schedule, is not faster (a candidate measured in a quiet moment, the hand
+    schedule in a busy one). Returns how many records were dropped."""
+    target = resolve_target(target)
+    root = Path(log_root or _default_root())
+    dropped = drop_records(workload, target, root)
+    directory = log_dir(root, target)
+    _commit_hand(open_database(directory, target), hand_schedule(workload, target), workload,
+                 target, seconds)
+    forget_database(directory)
+    clear_cache()
+    return dropped
+
+
+#: A tuned record must be this much faster than the hand schedule, timed beside it, to stay.
+VERIFY_MARGIN = 0.01
+
+
+def verify_record(workload, target="llvm", log_root=None, report=print):
+    """Time the best record of ``workload`` beside its hand schedule (alternating, on the same
+    arrays); where it is not faster by :data:`VERIFY_MARGIN`, the log under ``log_root``
+    keeps the hand schedule instead (:func:`keep_hand`), so that ``schedule="auto"`` is never
+    slower than hand. A record's own time and the hand schedule's were measured at different
+    moments of a search, and one noisy moment can crown a slower candidate.
+
+    Returns ``(kept, hand_seconds, tuned_seconds)``, ``kept`` ``"tuned"`` or ``"hand"``; None
+    when the record that applies (if any) is not in that log."""
+    from .timing import interleaved_best
+    from .tuning_records import tuned_record
+    target = resolve_target(target)
+    found = tuned_record(workload, target)
+    if found is None or found[1] != Path(log_root or _default_root()) / target_key(target):
+        return None
+    clear_cache()
+    hand, tuned = (build_workload(workload, target, s) for s in ("hand", "tuned"))
+    arrays = hand.random_inputs()
+    hand_s, tuned_s = interleaved_best([lambda: hand(*arrays), lambda: tuned(*arrays)],
+                                       rounds=5, block_seconds=0.05, settle=0.02)
+    kept = "tuned"
+    if tuned_s > hand_s * (1 - VERIFY_MARGIN):
+        keep_hand(workload, target, log_root, hand_s)
+        kept = "hand"
+    report(f"[verify] {workload.describe()}: tuned {tuned_s * 1e3:.4f} ms, hand "
+           f"{hand_s * 1e3:.4f} ms: the log keeps the {kept} schedule")
+    return kept, hand_s, tuned_s
+
+
 def drop_records(workload, target="llvm", log_root=None):
     """Remove every record of ``workload`` from its target's log under ``log_root`` (default:
     where :func:`tune` writes); returns how many were removed.
@@ -197,16 +254,13 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
     database = open_database(directory, target)
 
     sch = hand_schedule(workload, target)
-    func = create_prim_func(workload.compute())
-    mod = tvm.IRModule({"main": func})
+    mod = tvm.IRModule({"main": create_prim_func(workload.compute())})
     hand = Kernel(workload, target, "hand", compile_module(sch.mod, target).mod, sch.mod,
                   alignment=ALIGNMENT)  # the 64-byte function MetaSchedule tunes
     hand_seconds = hand.time(repeat=3).seconds
     # Once per workload: a resumed search (each round of tune_model) finds it there already.
     if not (database.has_workload(mod) and database.get_top_k(database.commit_workload(mod), 1)):
-        database.commit_tuning_record(ms.database.TuningRecord(
-            sch.trace, database.commit_workload(mod), run_secs=[hand_seconds], target=target,
-            args_info=ms.arg_info.ArgInfo.from_prim_func(func)))
+        _commit_hand(database, sch, workload, target, hand_seconds)
     report(f"[tune] {workload.describe()} on {target_key(target)}: hand schedule "
            f"{hand_seconds * 1e3:.4f} ms; {trials} trials in the {space} space")
     if space == "template":
