@@ -189,7 +189,7 @@ def _tune(args):
         workloads = [build_workload_from_shapes(args.op, args.shape, args.dtype, dict(args.param))]
     from .tuning_records import lookup_report
     print(lookup_report(args.target), flush=True)
-    for i, wl in enumerate(workloads, 1):
+    for i, wl in enumerate(workloads if args.trials > 0 else (), 1):  # --trials 0: verify only
         print(f"== [{i}/{len(workloads)}] {wl.describe()}", flush=True)
         result = tune(wl, args.target, args.trials, args.log_dir, args.rpc_tracker, args.rpc_key,
                       timeout=args.timeout, report=lambda m: print(m, flush=True),
@@ -323,7 +323,8 @@ def main(argv=None):
     t.add_argument("--dtype", default="float32")
     t.add_argument("--target", default="llvm")
     t.add_argument("--trials", type=int, default=64,
-                   help="trials per workload; with --model/--manifest, for all layers together")
+                   help="trials per workload (0: only verify the records there are); with "
+                        "--model/--manifest, for all layers together")
     t.add_argument("--no-verify", action="store_true",
                    help="skip timing each best record beside the hand schedule after tuning "
                         "(a record that is not faster is replaced by the hand schedule's)")
