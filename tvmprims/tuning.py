@@ -23,11 +23,12 @@ from .target import resolve_target, target_key
 from .tuning_templates import has_template, template_space
 from .tuning_records import (RECORD_FILES, REPO_LOGS, REPO_LOGS_IN_CHECKOUT,  # noqa: F401
                              TARGET_FILE, USER_ENV, TuningLogError, forget_database, log_dir, open_database,
-                             quiet_meta_schedule, search_dirs, tuned_schedule, user_logs_dir,
-                             validate_log)
+                             quiet_meta_schedule, search_dirs, tuned_record, tuned_schedule,
+                             user_logs_dir, validate_log)
 
-__all__ = ["TuningLogError", "TuneResult", "SPACES", "keep_hand", "verify_record", "REPO_LOGS", "user_logs_dir", "search_dirs",
-           "log_dir", "open_database", "tuned_schedule", "tune", "drop_records", "RECORD_FILES"]
+__all__ = ["TuningLogError", "TuneResult", "SPACES", "REPO_LOGS", "user_logs_dir", "search_dirs",
+           "log_dir", "open_database", "tuned_schedule", "tune", "drop_records", "keep_hand",
+           "verify_record", "RECORD_FILES"]
 
 
 @dataclass
@@ -152,7 +153,6 @@ def verify_record(workload, target="llvm", log_root=None, report=print):
     Returns ``(kept, hand_seconds, tuned_seconds)``, ``kept`` ``"tuned"`` or ``"hand"``; None
     when the record that applies (if any) is not in that log."""
     from .timing import interleaved_best
-    from .tuning_records import tuned_record
     target = resolve_target(target)
     found = tuned_record(workload, target)
     if found is None or found[1] != Path(log_root or _default_root()) / target_key(target):
