@@ -30,9 +30,10 @@ instead: the fused convolution and dense kernels of the imported model (bias, ac
 residual, packed weights), timed kernel by kernel and the model end to end.
 """
 
+import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .json_store import JsonStore
@@ -66,7 +67,6 @@ class Task:
 
     @property
     def key(self):
-        import json
         return json.dumps(self.workload.to_json(), sort_keys=True)
 
     def priority(self):
@@ -88,7 +88,6 @@ class ModelTuning:
     trials_total: int
     interrupted: bool = False
     state_file: Path = None
-    notes: list = field(default_factory=list)
 
     @staticmethod
     def total(rows, key="tvmprims_s"):
@@ -99,7 +98,6 @@ class ModelTuning:
 def manifest_cases(path):
     """The layer cases of a manifest (:func:`tvmprims.deploy.read_manifest` format): conv2d,
     depthwise_conv2d, dense and matmul kernels; ``"uses"`` in an entry counts its layers."""
-    import json
     from .deploy import read_manifest
     from .layer_cases import workload_case
     _, kernels = read_manifest(path)
@@ -129,6 +127,17 @@ def state_path(log_root, target, name, batch, graph=False):
     from .tuning import _default_root
     return (Path(log_root or _default_root()) / target_key(resolve_target(target))
             / "model_tuning" / f"{name}-b{batch}{'-graph' if graph else ''}.json")
+
+
+def _start(name, trials, target, chunk, log_root, batch, graph, tune):
+    """``(tune, target, state file, state)`` of a model-tuning run, its arguments checked."""
+    if tune is None:
+        from .tuning import tune
+    if int(trials) < 0 or int(chunk) < 1:
+        raise ValueError(f"trials must be >= 0 and chunk >= 1, got {trials!r} and {chunk!r}")
+    target = resolve_target(target)
+    path = state_path(log_root, target, name, batch, graph)
+    return tune, target, path, JsonStore(path, "model tuning state", validate=_valid_state)
 
 
 def _valid_state(key, value):
@@ -205,13 +214,8 @@ def tune_model(cases, name, trials=256, target="llvm", chunk=16, log_root=None, 
     """Tune the layers ``cases`` of model ``name`` with ``trials`` trials in all (counting the
     trials of earlier runs kept in the state file); see the module docstring. ``tune`` is
     :func:`tvmprims.tuning.tune` (tests pass a stand-in)."""
-    if tune is None:
-        from .tuning import tune
-    if int(trials) < 0 or int(chunk) < 1:
-        raise ValueError(f"trials must be >= 0 and chunk >= 1, got {trials!r} and {chunk!r}")
-    target = resolve_target(target)
-    path = state_path(log_root, target, name, batch)
-    state = JsonStore(path, "model tuning state", validate=_valid_state)
+    tune, target, path, state = _start(name, trials, target, chunk, log_root, batch, False,
+                                       tune)
     report(f"[model] {name}: {len(cases)} distinct layers ({sum(len(c.users) for c in cases)} "
            f"in all) on {target_key(target)}; budget {trials} trials, state {path}")
     report("[model] timing every layer with the hand schedules (before tuning)")
@@ -292,15 +296,13 @@ def graph_tasks(graph, x):
         for kernel in (layer.kernels() if hasattr(layer, "kernels") else ()):
             task = tasks.get(kernel.workload)
             if task is None:
-                seconds = kernel.time(*kernel.random_inputs(), repeat=3, min_repeat_ms=50).seconds
-                task = tasks[kernel.workload] = Task(step.name, kernel.workload, seconds, 0)
+                task = tasks[kernel.workload] = Task(step.name, kernel.workload,
+                                                     _kernel_seconds(kernel), 0)
             task.uses += 1
     return list(tasks.values())
 
 
-def _kernel_seconds(workload, target):
-    from .build import build_workload
-    kernel = build_workload(workload, target, "auto")
+def _kernel_seconds(kernel):
     return kernel.time(*kernel.random_inputs(), repeat=3, min_repeat_ms=50).seconds
 
 
@@ -312,16 +314,10 @@ def tune_graph(name, trials=256, target="llvm", chunk=16, log_root=None, batch=1
     before and after. ``model``: a torch module to use instead of building ``name``."""
     import numpy as np
     import torch
-    from .build import clear_cache
+    from .build import build_workload, clear_cache
     from .graph import Graph
     from .infer import randomize_batch_norm, run_model
-    if tune is None:
-        from .tuning import tune
-    if int(trials) < 0 or int(chunk) < 1:
-        raise ValueError(f"trials must be >= 0 and chunk >= 1, got {trials!r} and {chunk!r}")
-    target = resolve_target(target)
-    path = state_path(log_root, target, name, batch, graph=True)
-    state = JsonStore(path, "model tuning state", validate=_valid_state)
+    tune, target, path, state = _start(name, trials, target, chunk, log_root, batch, True, tune)
     report(f"[model] {name} (graph), batch {batch}, on {target_key(target)}: timing end to end")
     before = run_model(name, (batch,), image, rounds, target=target, report=report,
                        model=model, schedule="hand")[0]
@@ -340,7 +336,8 @@ def tune_graph(name, trials=256, target="llvm", chunk=16, log_root=None, batch=1
     if spent and not interrupted:
         _verify(tasks, target, log_root, state, report)
         clear_cache()
-        kernel_after = {t.workload: _kernel_seconds(t.workload, target) for t in tasks}
+        kernel_after = {t.workload: _kernel_seconds(build_workload(t.workload, target, "auto"))
+                        for t in tasks}
         report("[model] timing end to end after tuning")
         after = run_model(name, (batch,), image, rounds, target=target, report=report,
                           model=model)[0]
