@@ -122,7 +122,7 @@ def store_request(directory, request, entry, used):
     """Record, in the background after any pending write of ``entry``, that ``request``
     resolves to ``entry`` built with schedule ``used``."""
     path = Path(directory) / f"{request}.req.json"
-    _submit(path, _write_request, path, {"entry": entry, "schedule": used})
+    _submit(path, _write_request, {"entry": entry, "schedule": used})
 
 
 def load(directory, key, workload, target_text):
@@ -146,7 +146,7 @@ def load(directory, key, workload, target_text):
 def store(directory, key, kernel):
     """Write ``kernel`` as entry ``key`` in the background (once per entry and process)."""
     path = Path(directory) / f"{key}.so"
-    _submit(path, _write, path, kernel)
+    _submit(path, _write, kernel)
 
 
 def _submit(path, write, *args):
@@ -157,7 +157,7 @@ def _submit(path, write, *args):
         _pending.add(path)
         if _writer is None:
             _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tvmprims-kernel-cache")
-        _writer.submit(write, *args)
+        _writer.submit(_guarded, path, write, *args)
 
 
 def flush():
@@ -177,43 +177,43 @@ def clear():
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _write(path, kernel):
-    tmp = None
+def _guarded(path, write, *args):
+    """Run one background write of ``path``: a cache that cannot be written warns (once per
+    directory), it never fails a call."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".so")
-        os.close(fd)
+        write(path, *args)
+    except Exception as e:  # noqa: BLE001
+        _warn_once(path.parent, f"could not write the kernel cache in {path.parent}: {e}")
+    finally:
+        with _writer_lock:
+            _pending.discard(path)
+
+
+def _write(path, kernel):
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".so")
+    os.close(fd)
+    try:
         kernel.export(tmp)  # the library and its sidecar (workload, target, size, SHA-256)
         # Library first, sidecar last: a reader that finds the new sidecar finds the library
         # it describes (or, racing another writer, a library whose checksum it rejects).
         os.replace(tmp, path)
         os.replace(f"{tmp}.json", f"{path}.json")
-    except Exception as e:  # noqa: BLE001  (a cache that cannot be written must not fail a call)
-        _warn_once(path.parent, f"could not write the kernel cache in {path.parent}: {e}")
     finally:
-        for leftover in (tmp, f"{tmp}.json") if tmp else ():
+        for leftover in (tmp, f"{tmp}.json"):
             if os.path.exists(leftover):
                 os.unlink(leftover)
-        with _writer_lock:
-            _pending.discard(path)
 
 
 def _write_request(path, meta):
-    tmp = None
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".json")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".json")
         with os.fdopen(fd, "w") as f:
             json.dump(meta, f)
         os.replace(tmp, path)
-        tmp = None
-    except Exception as e:  # noqa: BLE001
-        _warn_once(path.parent, f"could not write the kernel cache in {path.parent}: {e}")
     finally:
-        if tmp and os.path.exists(tmp):
+        if os.path.exists(tmp):
             os.unlink(tmp)
-        with _writer_lock:
-            _pending.discard(path)
 
 
 def _warn_once(what, message):
