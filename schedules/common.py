@@ -14,8 +14,8 @@ from .hardware import CpuParams, cpu_model
 __all__ = ["CPU_REGISTER_SCOPE", "CPU_STACK_BYTES", "divisor_at_most", "split_factor",
            "accumulate_locally", "tile_loops", "fuse_parallel", "vector_lanes",
            "vectorize_innermost", "find_block", "loop_extent", "partition_whole_tiles",
-           "parallel_vectorized_stage", "phase_planes", "row_block", "tile_shape",
-           "schedule_sliding_window", "schedule_plane_sums", "PARALLEL_MIN_ELEMENTS",
+           "parallel_vectorized_stage", "phase_planes", "vectorize_phase_planes", "row_block",
+           "tile_shape", "schedule_sliding_window", "schedule_plane_sums", "PARALLEL_MIN_ELEMENTS",
            "schedule_contiguous"]
 
 
@@ -174,6 +174,27 @@ def phase_planes(sch, block, stride):
                          lambda n, c, y, x: (n, c, x % stride, y, x // stride), pad_value=0.0)
 
 
+def vectorize_phase_planes(sch, block, stride, lanes):
+    """Vectorise the innermost (column) loop of the stage that stores ``block`` as phase
+    planes (:func:`phase_planes`).
+
+    Vectorised as it stands, that loop reads a vector of contiguous columns and scatters it
+    over the ``stride`` planes, one element at a time. When a plane's row holds at least two
+    vectors, the loop is split into (plane column, phase) with the phase unrolled and left
+    to LLVM's loop vectoriser, which recognises the interleaved loads and writes each plane
+    with whole vectors and shuffles: 3x3 stride-2 depthwise on 96 x 112 x 112 ran 2.0x
+    faster, on 72 x 72 x 72 1.5x (AVX-512); on 144 x 56 x 56, whose plane rows are 29
+    columns, 1.1x slower, so shorter rows keep the scatter.
+    """
+    loops = sch.get_loops(block)
+    width = _extent(sch, loops[-1])
+    if stride > 1 and width is not None and width // stride >= 2 * lanes:
+        _, phase = sch.split(loops[-1], [None, stride])
+        sch.unroll(phase)
+    else:
+        vectorize_innermost(sch, block, lanes)
+
+
 # --- Sliding-window reductions (depthwise convolution, pooling) ---------------------------------
 
 def row_block(out_width, lanes, params=None):
@@ -241,7 +262,7 @@ def schedule_sliding_window(sch, reduction_name, pad_name, stride, rows, cols, l
     vectorize_innermost(sch, write_back, lanes)
     if plane_input is not None:
         sch.compute_at(plane_input, plane)
-        vectorize_innermost(sch, plane_input, lanes)
+        vectorize_phase_planes(sch, plane_input, stride, lanes)
     sch.decompose_reduction(acc, ry)
 
 

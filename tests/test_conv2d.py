@@ -183,6 +183,7 @@ def test_tile_loop_orders(rng, x_shape, w_shape, stride, padding, groups, image_
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,dtype", [
     ((2, 3, 29, 63), (10, 3, 7, 7), 2, 3, 1, 1, "float32"),       # stem-like, odd padded width
     ((1, 6, 20, 50), (9, 2, 3, 3), (1, 3), 0, (2, 1), 3, "float32"),  # no padding, stride 3, groups
+    ((1, 3, 9, 259), (8, 3, 11, 11), 4, 2, 1, 1, "float32"),     # AlexNet-like: long plane rows
     ((3, 3, 17, 16), (5, 3, 3, 3), 1, 1, 1, 1, "float64"),
 ])
 def test_column_tiles(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype):

@@ -52,6 +52,11 @@ def test_unscheduled_baseline(rng):
     ((2, 6, 29, 31), 5, 2, 2, 2),        # 5x5 stride 2, multiplier: odd padded width
     ((1, 5, 23, 40), 7, (1, 3), 3, 1),   # column stride 3 only: three phase planes
     ((3, 4, 16, 24), 3, 2, 0, 1),        # strided without padding: the per-channel copy
+    # Plane rows of two vectors or more (AVX-512 and AVX2): the phase planes are written by
+    # LLVM's interleaved vectorisation, odd widths, three phases, no padding.
+    ((1, 3, 19, 131), 3, 2, 1, 1),
+    ((2, 2, 11, 200), 5, (1, 3), 2, 2),
+    ((1, 2, 9, 129), 3, 2, 0, 1),
 ], ids=str)
 def test_strided_phase_planes(rng, shape, k, stride, padding, multiplier):
     """Strided layers read the input as per-stride phase planes (non-square, batch > 1)."""

@@ -18,7 +18,7 @@ from tvmprims import bench
 from tvmprims._tvm import tvm
 from tvmprims.testing import assert_close, matmul_ref
 from tvmprims.tuning import REPO_LOGS, RECORD_FILES, TuningLogError, search_dirs, tuned_schedule
-from tvmprims.tuning_records import lookup_report, tuned_record
+from tvmprims.tuning_records import is_hand_record, lookup_report, tuned_record
 from cpu_targets import ZNVER3_2C, cpu_target, require_runs_here
 
 SHAPE = ((24, 40), (40, 56))  # small and not tile multiples: a real tuning run in CI
@@ -379,3 +379,33 @@ def test_keep_hand_leaves_only_the_hand_record(tuned_logs, tmp_path, monkeypatch
     a, b = (rng.standard_normal(s).astype(np.float32) for s in SHAPE)
     assert_close(kernel(a, b), matmul_ref(a, b), "float32", SHAPE[0][1])
     assert kernel.script() == tvmprims.build("matmul", *SHAPE, schedule="hand").script()
+
+
+def test_a_hand_record_stands_for_todays_hand_schedule(tuned_logs, tmp_path, monkeypatch, rng):
+    """A record kept for the hand schedule is marked as such and means "use the hand
+    schedule": once the hand schedule changes, auto and tuned build the new one, not the
+    trace the record holds (which would bring the old schedule back)."""
+    root = tmp_path / "logs"
+    shutil.copytree(tuned_logs[0], root)
+    wl = tvmprims.build_workload_from_shapes("matmul", SHAPE)
+    tvmprims.tuning.keep_hand(wl, "llvm", root, 1e-9)
+    _use_logs(monkeypatch, root)
+    assert is_hand_record(tuned_record(wl, "llvm")[0])
+    lines = []
+    assert tvmprims.tuning.verify_record(wl, "llvm", root, lines.append) == ("hand", None, None)
+    assert "is the hand schedule" in lines[0]
+
+    from tvmprims.schedules.cpu import matmul as cpu_matmul
+    original = cpu_matmul.schedule
+
+    def changed(sch, workload, target):
+        original(sch, workload, target)
+        sch.annotate(sch.get_sblock("root"), "test.changed_hand_schedule", 1)
+    monkeypatch.setattr(cpu_matmul, "schedule", changed)
+    tvmprims.clear_cache()
+    a, b = (rng.standard_normal(s).astype(np.float32) for s in SHAPE)
+    for schedule in ("auto", "tuned"):
+        kernel = tvmprims.build("matmul", *SHAPE, schedule=schedule)
+        assert kernel.schedule == "tuned"  # the log decided: for the hand schedule
+        assert "test.changed_hand_schedule" in kernel.script()
+        assert_close(kernel(a, b), matmul_ref(a, b), "float32", SHAPE[0][1])

@@ -16,7 +16,7 @@ from . import kernel_cache, schedule_choice
 from ._tvm import Schedule, compile_module, create_prim_func, dlight, element_aligned_arguments, tvm
 from .kernel import Kernel
 from .target import resolve_target, schedule_kind, target_key
-from .tuning_records import logs_fingerprint, tuned_record
+from .tuning_records import is_hand_record, logs_fingerprint, tuned_record
 from .workload import Workload
 
 __all__ = ["build_workload", "kernel_for_call", "forget_calls", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
@@ -58,7 +58,9 @@ def hand_schedule(workload, target):
 
 def schedule_workload(workload, target, schedule="hand"):
     """``(IRModule, used)``: the scheduled TensorIR of ``workload`` for ``target``, and the
-    schedule actually used (``"tuned"``, ``"hand"`` or ``"none"``).
+    schedule actually used (``"tuned"``, ``"hand"`` or ``"none"``). ``"tuned"`` means a tuning
+    record decided; a record marked as the hand schedule's (:data:`tuning_records.HAND_MARK`)
+    decides for the current hand schedule.
 
     On CPUs the arguments are declared aligned to their element size
     (:func:`~tvmprims._tvm.element_aligned_arguments`), so a kernel takes any C-contiguous
@@ -82,6 +84,9 @@ def _scheduled(workload, target, schedule):
         return mod, "none"
     if schedule in ("tuned", "auto"):
         found = tuned_record(workload, target)
+        if found is not None and is_hand_record(found[0]):
+            # The log's verdict is the hand schedule: today's, not the one its trace recorded.
+            return hand_schedule(workload, target).mod, "tuned"
         if found is not None:
             sch, directory = found
             if schedule == "tuned" or directory.name == target_key(target):

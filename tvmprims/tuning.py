@@ -23,8 +23,8 @@ from .target import resolve_target, target_key
 from .tuning_templates import has_template, template_space
 from .tuning_records import (RECORD_FILES, REPO_LOGS, REPO_LOGS_IN_CHECKOUT,  # noqa: F401
                              TARGET_FILE, USER_ENV, TuningLogError, forget_database, log_dir, open_database,
-                             quiet_meta_schedule, search_dirs, tuned_record, tuned_schedule,
-                             user_logs_dir, validate_log)
+                             is_hand_record, mark_hand, quiet_meta_schedule, search_dirs,
+                             tuned_record, tuned_schedule, user_logs_dir, validate_log)
 
 __all__ = ["TuningLogError", "TuneResult", "SPACES", "REPO_LOGS", "user_logs_dir", "search_dirs",
            "log_dir", "open_database", "tuned_schedule", "tune", "drop_records", "keep_hand",
@@ -117,6 +117,7 @@ def _default_root():
 
 def _commit_hand(database, sch, workload, target, seconds):
     ms = meta_schedule()
+    mark_hand(sch)
     func = create_prim_func(workload.compute())
     database.commit_tuning_record(ms.database.TuningRecord(
         sch.trace, database.commit_workload(tvm.IRModule({"main": func})), run_secs=[seconds],
@@ -157,6 +158,9 @@ def verify_record(workload, target="llvm", log_root=None, report=print):
     found = tuned_record(workload, target)
     if found is None or found[1] != Path(log_root or _default_root()) / target_key(target):
         return None
+    if is_hand_record(found[0]):
+        report(f"[verify] {workload.describe()}: the log's best record is the hand schedule")
+        return "hand", None, None
     clear_cache()
     hand, tuned = (build_workload(workload, target, s) for s in ("hand", "tuned"))
     arrays = hand.random_inputs()

@@ -37,7 +37,8 @@ from .target import resolve_target, schedule_kind, target_key
 __all__ = ["TuningLogError", "REPO_LOGS", "REPO_LOGS_IN_CHECKOUT", "USER_ENV", "RECORD_FILES", "TARGET_FILE",
            "user_logs_dir", "search_dirs", "logs_fingerprint", "compatibility_key", "stored_target", "tuned_record",
            "lookup_report", "log_dir", "validate_log", "open_database",
-           "forget_database", "tuned_schedule", "quiet_meta_schedule"]
+           "forget_database", "tuned_schedule", "quiet_meta_schedule", "HAND_MARK", "mark_hand",
+           "is_hand_record"]
 
 def _shipped_logs():
     spec = importlib.util.find_spec(f"{__package__}.tuning_logs")  # data only: not imported
@@ -228,6 +229,25 @@ def tuned_record(workload, target):
         if sch is not None:
             return sch, directory
     return None
+
+
+#: Root-block annotation of a record that stands for the hand schedule (the tuner's starting
+#: point, or what verification kept where no candidate beat it). Such a record means "use the
+#: hand schedule": its trace is the hand schedule of the day it was written, and replaying it
+#: after the hand schedule improved would bring the old one back.
+HAND_MARK = "tvmprims.hand_schedule"
+
+
+def mark_hand(sch):
+    """Annotate the hand schedule ``sch`` (a ``Schedule``, before it is recorded) as the hand
+    schedule's record (:data:`HAND_MARK`); returns it."""
+    sch.annotate(sch.get_sblock("root"), HAND_MARK, 1)
+    return sch
+
+
+def is_hand_record(sch):
+    """Whether the schedule a record replays to is marked as the hand schedule's."""
+    return HAND_MARK in sch.get(sch.get_sblock("root")).annotations
 
 
 def tuned_schedule(workload, target):

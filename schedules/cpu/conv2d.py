@@ -31,7 +31,7 @@ from tvmprims.ops.conv2d import CONV, PAD
 
 from ..common import (CPU_STACK_BYTES, accumulate_locally, divisor_at_most, find_block,
                       fuse_parallel, parallel_vectorized_stage, phase_planes, vector_lanes,
-                      vectorize_innermost)
+                      vectorize_innermost, vectorize_phase_planes)
 from ..hardware import CpuParams, cpu_params
 
 __all__ = ["schedule", "tile_sizes", "Tiles", "image_outer", "column_tile", "weight_block"]
@@ -171,7 +171,8 @@ def _schedule_columns(sch, wl, lanes, channels, cols):
     if image is not None:
         if stride > 1:
             phase_planes(sch, image, stride)
-        parallel_vectorized_stage(sch, image, lanes, parallel_loops=3)
+        fuse_parallel(sch, sch.get_loops(image)[:3])
+        vectorize_phase_planes(sch, image, stride, lanes)
     n, f, y, x, rc, ry, rx = sch.get_loops(acc)
     fo, fi = sch.split(f, [None, channels])
     xo, xi = sch.split(x, [None, cols])
