@@ -17,6 +17,10 @@ from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
 from tvmprims.testing import assert_close, conv2d_ref
 
 MEASURED = Path(__file__).parent.parent / "docs" / "algorithm_choice" / "measured.csv"
+#: Each shipped table (Zen 3 AVX2, Zen 4 AVX-512) and the rules fitted to it.
+TABLES = {"avx2": (MEASURED, heuristic.CPU_RULES, heuristic.AVX2_GRID),
+          "avx512": (MEASURED.with_name("measured_avx512.csv"), heuristic.AVX512_RULES,
+                     heuristic.GRID)}
 
 
 def _layer(x_shape, w_shape, stride=1, padding=0, groups=1, dtype="float32"):
@@ -48,19 +52,33 @@ def measured_rows():
     return algorithm_table.read_csv(MEASURED)
 
 
-# --- the shipped model and table --------------------------------------------------------------
+# --- the shipped models and tables ------------------------------------------------------------
 
-def test_cpu_rules_are_the_fit_of_the_shipped_table(measured_rows):
-    assert algorithm_table.fit(measured_rows) == heuristic.CPU_RULES
-    assert heuristic.MODELS["cpu"] is heuristic.CPU_RULES
+@pytest.mark.parametrize("isa", TABLES)
+def test_cpu_rules_are_the_fit_of_the_shipped_table(isa):
+    path, rules, grid = TABLES[isa]
+    assert algorithm_table.fit(algorithm_table.read_csv(path), grid) == rules
 
 
-def test_cpu_rules_agree_with_the_measured_searches(measured_rows):
-    ev = algorithm_table.evaluate(measured_rows)
-    always_direct = algorithm_table.evaluate(measured_rows, heuristic.Rules())
+@pytest.mark.parametrize("isa", TABLES)
+def test_cpu_rules_agree_with_the_measured_searches(isa):
+    path, rules, _ = TABLES[isa]
+    rows = algorithm_table.read_csv(path)
+    ev = algorithm_table.evaluate(rows, rules)
+    always_direct = algorithm_table.evaluate(rows, heuristic.Rules())
     assert ev.layers == always_direct.layers > 70
     assert ev.geomean < always_direct.geomean and ev.agree > always_direct.agree
     assert ev.geomean < 1.2, ev.summary()
+
+
+@pytest.mark.parametrize("name, rules", [("avx2-znver3", heuristic.CPU_RULES),
+                                         ("avx2-haswell", heuristic.CPU_RULES),
+                                         ("avx512-znver4", heuristic.AVX512_RULES),
+                                         ("avx512-skylake", heuristic.AVX512_RULES)])
+def test_each_cpu_gets_the_rules_of_its_vector_isa(name, rules):
+    from cpu_targets import CPU_TARGETS
+    assert heuristic.rules_for(CPU_TARGETS[name][0]) is rules
+    assert heuristic.MODELS["cpu"] is heuristic.CPU_RULES  # any other CPU
 
 
 #: Representative layers of the shipped table and the algorithm measured fastest on them.
@@ -153,7 +171,7 @@ def test_cuda_targets_get_direct(choice_file):
 def test_auto_compiles_only_the_chosen_kernel(rng, choice_file, monkeypatch, algo):
     """Whatever the model picks runs, compiled once, correct against float64, and nothing
     is searched or recorded."""
-    monkeypatch.setitem(heuristic.MODELS, "cpu", PREFERRING[algo])
+    monkeypatch.setattr(heuristic, "rules_for", lambda target: PREFERRING[algo])
     monkeypatch.setattr(algorithms, "find_algorithms", lambda *a, **k: pytest.fail("searched"))
     shape = 23 + list(CONV2D_ALGORITHM_TABLE).index(algo)  # a layer no other test compiles
     x = rng.standard_normal((2, 5, shape, 17)).astype(np.float32)

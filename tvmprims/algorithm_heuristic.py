@@ -34,8 +34,8 @@ import numpy as np
 from .ops._checks import NotApplicable
 from .ops.registry import CONV2D_ALGORITHM_TABLE, algorithm_workload, layer_args
 
-__all__ = ["Rules", "CPU_RULES", "MODELS", "GRID", "ORDER", "LayerShape", "layer_shape",
-           "fits", "usable", "choice_indices", "choose"]
+__all__ = ["Rules", "CPU_RULES", "AVX512_RULES", "MODELS", "rules_for", "GRID", "AVX2_GRID",
+           "ORDER", "LayerShape", "layer_shape", "fits", "usable", "choice_indices", "choose"]
 
 INF = math.inf
 #: Algorithm order of :func:`choice_indices` (index 0, direct, is the fallback).
@@ -54,18 +54,29 @@ class Rules:
     im2col_min_channels: float = INF
     im2col_pointwise: bool = False
     im2col_strided: bool = False
+    im2col_min_pixels: float = 0
 
 
 #: Fitted by :func:`tvmprims.algorithm_table.fit` to ``docs/algorithm_choice/measured.csv``
-#: (AMD EPYC Zen 3, 2 cores, the hand schedules of that date). Refit after schedules change:
-#: ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured.csv``.
+#: (AMD EPYC Zen 3, AVX2, 2 cores, the hand schedules of that date); the rules of every CPU
+#: without rules of its own vector ISA. Refit after schedules change:
+#: ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured.csv avx2``.
 CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
                   winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                   im2col_pointwise=True, im2col_strided=False)
 
-#: Schedule kind (:func:`tvmprims.target.schedule_kind`) -> its rules; a kind without any
-#: (CUDA: not measured yet) runs direct under ``conv2d(algo="auto")``.
-MODELS = {"cpu": CPU_RULES}
+#: Fitted over :data:`GRID` to ``docs/algorithm_choice/measured_avx512.csv`` (AMD EPYC Zen 4,
+#: AVX-512, 2 cores): Winograd from 16 channels and 14x14 pixels on, im2col for 1x1 layers
+#: only from 28x28 output pixels on (on smaller images the direct schedule's AVX-512 tiles
+#: win). ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured_avx512.csv``.
+AVX512_RULES = Rules(winograd_min_channels=16, winograd_min_pixels=14 * 14,
+                     winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
+                     im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=28 * 28)
+
+#: ``kind`` or ``kind-isa`` (:func:`tvmprims.target.schedule_kind`, the vector ISA of
+#: :func:`~tvmprims.schedules.hardware.cpu_model`) -> rules (:func:`rules_for`). A kind
+#: without any (CUDA: not measured yet) runs direct under ``conv2d(algo="auto")``.
+MODELS = {"cpu": CPU_RULES, "cpu-avx512": AVX512_RULES}
 
 #: Values :func:`tvmprims.algorithm_table.fit` tries per threshold, the most conservative
 #: (closest to always direct) first: of equally good rules the first found is kept.
@@ -77,7 +88,14 @@ GRID = {
     "im2col_min_channels": (INF, 128, 64, 32, 16, 4),
     "im2col_pointwise": (False, True),
     "im2col_strided": (False, True),
+    "im2col_min_pixels": (0, 14 * 14, 28 * 28, 56 * 56),
 }
+
+#: The grid :data:`CPU_RULES` (AVX2) is fitted over: no pixel threshold for im2col. On the
+#: Zen 3 table one (28x28) fits the table better (1.131 vs 1.142) but does worse on models
+#: left out of the fit (1.217 vs 1.188); on the Zen 4 table it does better on both.
+AVX2_GRID = {**GRID, "im2col_min_pixels": (0,)}
+
 
 
 @dataclass(frozen=True)
@@ -120,12 +138,26 @@ def choice_indices(s, allowed, r):
     want4 = wino & (s.pixels >= r.winograd4_min_pixels)
     fft = ~s.depthwise & (s.taps >= r.fft_min_taps)
     im2col = (~s.depthwise & (s.channels >= r.im2col_min_channels)
+              & (s.pixels >= r.im2col_min_pixels)
               & ((r.im2col_pointwise & (s.taps == 1)) | (r.im2col_strided & s.strided)))
     # later assignments win: the rule order, reversed
     choice = np.zeros(len(allowed), dtype=int)
     for index, wanted in ((1, im2col), (4, fft), (2, wino), (3, want4)):
         choice = np.where(wanted & allowed[:, index], index, choice)
     return choice
+
+
+def rules_for(target):
+    """The :class:`Rules` for ``target`` (a resolved ``Target``): those fitted on its vector
+    ISA when there are, else its schedule kind's; None for a kind without rules."""
+    from .schedules.hardware import cpu_model
+    from .target import schedule_kind
+    kind = schedule_kind(target)
+    if kind == "cpu":
+        own = MODELS.get(f"cpu-{cpu_model(target).isa}")
+        if own is not None:
+            return own
+    return MODELS.get(kind)
 
 
 def choose(direct_wl, rules=CPU_RULES, budget=None):

@@ -11,7 +11,8 @@ how a choice compares with the measured fastest (:func:`evaluate`, :func:`cross_
 
 Reproduce the shipped table and the rules:
 ``nice -n 5 python -m tvmprims.algorithm_table measure docs/algorithm_choice/measured.csv``, then
-``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured.csv``.
+``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured.csv avx2``; for AVX-512
+``docs/algorithm_choice/measured_avx512.csv`` (full grid).
 """
 
 import csv
@@ -23,7 +24,7 @@ from dataclasses import astuple, dataclass, fields
 
 import numpy as np
 
-from .algorithm_heuristic import (CPU_RULES, GRID, INF, ORDER, LayerShape, Rules,
+from .algorithm_heuristic import (AVX2_GRID, CPU_RULES, GRID, INF, ORDER, LayerShape, Rules,
                                   choice_indices, layer_shape, usable)
 from .algorithms import find_algorithms, scratch_budget
 from .ops.registry import CONV2D_ALGORITHM_TABLE, layer_args
@@ -250,8 +251,9 @@ def cross_validate(rows, group=lambda source: source.split("/")[0], grid=GRID):
 def main(argv=None):
     """``python -m tvmprims.algorithm_table measure OUT.csv [START]``: measure :data:`SAMPLE`
     and :data:`EXTRA` into OUT.csv, layer by layer (from layer START on, appending, to resume
-    an interrupted run). ``python -m tvmprims.algorithm_table fit TABLE.csv``: fit rules to a
-    table, print them, their agreement with it, and a leave-one-model-out check."""
+    an interrupted run). ``python -m tvmprims.algorithm_table fit TABLE.csv [full|avx2]``: fit
+    rules to a table over :data:`GRID` (or ``AVX2_GRID``), print them, their agreement with
+    it, and a leave-one-model-out check."""
     argv = sys.argv[1:] if argv is None else argv
     command, path, *rest = argv
     if command == "measure":
@@ -264,7 +266,8 @@ def main(argv=None):
                       path, append=True)
         return 0
     rows = read_csv(path)
-    rules = fit(rows)
+    grid = {"full": GRID, "avx2": AVX2_GRID}[rest[0] if rest else "full"]
+    rules = fit(rows, grid)
     print(rules)
     report = evaluate(rows, rules)
     print("fitted:", report.summary())
@@ -272,7 +275,7 @@ def main(argv=None):
         if ratio > 1:
             print(f"  {source}: chose {chosen}, fastest {fastest}, {ratio:.2f}x its time")
     print("always direct:", evaluate(rows, Rules()).summary())
-    print("leave one model out:", cross_validate(rows).summary())
+    print("leave one model out:", cross_validate(rows, grid=grid).summary())
     return 0
 
 

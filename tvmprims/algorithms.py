@@ -30,7 +30,7 @@ from .ops.registry import (CONV2D_ALGORITHM_TABLE, PROPAGATES_NON_FINITE,
                            TOLERANCE, algorithm_of, algorithm_workload, conv2d_workload,
                            epilogue_args)
 from .ops.registry import layer_args as _layer_args
-from .target import resolve_target, schedule_kind, target_key
+from .target import resolve_target, target_key
 
 __all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "heuristic_algorithm",
            "searched_algorithm", "algorithm_of",
@@ -245,7 +245,7 @@ def heuristic_algorithm(direct_wl, target=None, schedule="auto"):
         store = _choices()
     chosen = _recorded(direct_wl, _file_key(direct_wl, resolved, schedule), store)
     if chosen is None:
-        model = _heuristic.MODELS.get(schedule_kind(resolved))
+        model = _heuristic.rules_for(resolved)
         algo = ("direct" if model is None
                 else _heuristic.choose(direct_wl, model, scratch_budget(direct_wl)))
         chosen = algorithm_workload(direct_wl, algo)
