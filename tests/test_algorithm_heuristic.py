@@ -270,3 +270,20 @@ def test_cli_algos_says_what_auto_runs(capsys, choice_file):
     wl = conv2d_workload((1, 4, 9, 9), (4, 4, 3, 3), None, "float32", 1, 1)
     assert out[-1] == f'algo="auto" runs: {heuristic.choose(wl)}'
     assert not choice_file.exists()  # the search table alone records nothing
+
+
+@pytest.mark.parametrize("x_shape, w_shape, groups, expected", [
+    ((1, 512, 13, 13), (1000, 512, 1, 1), 1, "im2col"),  # SqueezeNet's classifier: 62.5 vectors
+    ((1, 64, 14, 14), (40, 64, 1, 1), 1, "im2col"),      # 2.5 vectors
+    ((1, 64, 14, 14), (64, 64, 1, 1), 1, "direct"),      # whole vectors
+    ((1, 64, 14, 14), (12, 64, 1, 1), 1, "direct"),      # less than one vector
+    ((1, 480, 1, 1), (20, 480, 1, 1), 1, "direct"),      # one pixel: a GEMV either way
+    ((1, 64, 14, 14), (40, 64, 3, 3), 1, "direct"),      # not 1x1
+])
+def test_ragged_pointwise_layers_leave_direct(x_shape, w_shape, groups, expected):
+    """1x1 layers whose output channels are not whole vectors go to im2col whatever the
+    fitted rules say (no such layer is in the tables), given the target's lanes."""
+    wl = _layer(x_shape, w_shape, groups=groups)
+    direct_only = heuristic.Rules()
+    assert heuristic.choose(wl, direct_only, algorithms.scratch_budget(wl), lanes=16) == expected
+    assert heuristic.choose(wl, direct_only, algorithms.scratch_budget(wl)) == "direct"

@@ -30,6 +30,7 @@ from .ops.registry import (CONV2D_ALGORITHM_TABLE, PROPAGATES_NON_FINITE,
                            TOLERANCE, algorithm_of, algorithm_workload, conv2d_workload,
                            epilogue_args)
 from .ops.registry import layer_args as _layer_args
+from .schedules.common import vector_lanes
 from .target import resolve_target, target_key
 
 __all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "heuristic_algorithm",
@@ -247,7 +248,8 @@ def heuristic_algorithm(direct_wl, target=None, schedule="auto"):
     if chosen is None:
         model = _heuristic.rules_for(resolved)
         algo = ("direct" if model is None
-                else _heuristic.choose(direct_wl, model, scratch_budget(direct_wl)))
+                else _heuristic.choose(direct_wl, model, scratch_budget(direct_wl),
+                                       vector_lanes(resolved, direct_wl.dtype)))
         chosen = algorithm_workload(direct_wl, algo)
     with _lock:
         _memory[("auto", direct_wl, cache_key, schedule)] = chosen
