@@ -115,9 +115,10 @@ class CpuParams:
         depthwise_vectors    4                                  4
 
     Except ``gemm_accumulators`` (a proportion of the register file), 32-register ISAs are
-    kept at the AVX2 value until measured on AVX-512 (no Zen 4 or
-    AArch64 machine to measure on): :meth:`for_registers` counts at most
-    :data:`MEASURED_REGISTERS`. Vector widths do follow the ISA (:class:`CpuModel`).
+    kept at the AVX2 value: :meth:`for_registers` counts at most :data:`MEASURED_REGISTERS`.
+    Measured on Zen 4 (AVX-512) for ``conv2d_registers``: 14 to 26 accumulators gave ResNet-18's
+    3x3 layers between 3% faster and 35% slower tiles than 10 (512x7x7 1.31 -> 1.75 ms;
+    ``docs/register_budget_sweep.py``). Vector widths do follow the ISA (:class:`CpuModel`).
 
     Attributes
     ----------
