@@ -99,7 +99,6 @@ GRID = {
 AVX2_GRID = {**GRID, "im2col_min_pixels": (0,)}
 
 
-
 @dataclass(frozen=True)
 class LayerShape:
     """What the rules look at, per layer (numpy arrays when fitting, scalars otherwise)."""
@@ -190,7 +189,7 @@ def ragged_pointwise(direct_wl, lanes):
     No layer of the measured tables is such, so the fitted rules cannot see it."""
     if direct_wl.op == "depthwise_conv2d":
         return False
-    _, w_shape, *_ , groups = layer_args(direct_wl)
+    _, w_shape, *_, groups = layer_args(direct_wl)
     n, _, oh, ow = direct_wl.output_shape
     per_group = w_shape[0] // groups
     return (w_shape[2] * w_shape[3] == 1 and n * oh * ow > 1 and per_group > lanes
