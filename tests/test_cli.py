@@ -2,9 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 
-from tvmprims import bench, cli
+from tvmprims import bench, cli, testing
 
 
 def test_bench_rows_are_consistent():
@@ -17,6 +18,37 @@ def test_bench_rows_are_consistent():
     assert row["gflops"] == pytest.approx(2 * 40 * 30 * 20 / row["hand"] / 1e9)
     table = bench.format_table([row])
     assert "40x30x20" in table and "geometric mean ratio tiny" in table
+
+
+@pytest.mark.parametrize("n, m", [(1, 1), (10, 3), (10, 4), (4, 10), (7, 7), (1000, 16), (997, 31)])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_torch_reference_of_convolve_is_np_convolve(n, m, mode, rng):
+    """The torch computation that CUDA benchmarks compare with (run here on the CPU)."""
+    a, v = rng.standard_normal(n), rng.standard_normal(m)
+    case = bench.BenchCase("c", "x", "convolve", ((n,), (m,)), (("mode", mode),))
+    actual = bench.torch_reference(case, (a, v))().numpy()
+    np.testing.assert_allclose(actual, np.convolve(a, v, mode), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", [c for c in bench.WORKLOADS if c.op != "convolve"][::3],
+                         ids=lambda c: c.label)
+def test_torch_reference_of_workloads(case, rng):
+    arrays = [rng.standard_normal(s) for s in case.shapes]
+    actual = bench.torch_reference(case, arrays)().numpy()
+    kw = case.kwargs()
+    if case.op == "matmul":
+        expected = arrays[0] @ arrays[1]
+    else:
+        expected = testing.conv2d_ref(*arrays, stride=kw["stride"], padding=kw["padding"],
+                                            groups=arrays[0].shape[1] // arrays[1].shape[1])
+    np.testing.assert_allclose(actual, expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.cuda
+def test_bench_on_cuda_compares_with_torch_on_the_gpu():
+    case = bench.BenchCase("tiny", "40x30x20", "matmul", ((40, 30), (30, 20)))
+    (row,) = bench.run([case], target="cuda", schedules=("hand",), progress=lambda m: None)
+    assert row["reference"] == "torch-cuda" and row["hand"] > 0 and row["ref"] > 0
 
 
 def test_bench_command_writes_table_csv_and_markdown(tmp_path, capsys):

@@ -33,6 +33,14 @@ def test_resnet18_end_to_end(tmp_path, capsys):
     assert "geometric mean" in capsys.readouterr().out
 
 
+@pytest.mark.cuda
+def test_resnet18_end_to_end_on_cuda(tmp_path):
+    assert cli.main(["infer", "--model", "resnet18", "--batch", "1", "--image", "32",
+                     "--rounds", "1", "--target", "cuda", "--out", str(tmp_path)]) == 0
+    (row,) = _rows(tmp_path)
+    assert row["status"] == "ok" and float(row["rel_error"]) <= infer.TOLERANCE
+
+
 def test_refused_model_names_the_node(tmp_path, capsys):
     assert cli.main(["infer", "--model", "shufflenet_v2_x1_0", "--batch", "1",
                      "--out", str(tmp_path)]) == 0

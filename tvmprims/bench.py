@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .api import build
-from .target import host_cpu_model, resolve_target, target_key
+from .target import host_cpu_model, resolve_target, schedule_kind, target_key
 from .timing import best_time, geomean
 
 __all__ = ["BenchCase", "WORKLOADS", "QUICK", "run", "format_table", "markdown_report",
@@ -54,21 +54,42 @@ WORKLOADS = (
 QUICK = ("256^3", "64x56x56 3x3", "144x56x56 3x3 s2", "10000*1024 full")
 
 
-def reference(case, arrays):
-    """``(name, callable)``: the numpy or torch computation ``case`` is compared with."""
-    if case.op == "matmul":
+def reference(case, arrays, device="cpu"):
+    """``(name, callable)``: the computation ``case`` is compared with. On the CPU: numpy
+    for matmul and convolve, torch for convolutions. On ``device="cuda"``: torch on the GPU
+    (cuBLAS, cuDNN) for all of them, the callable synchronising so that its time is the
+    kernel's."""
+    if device == "cpu" and case.op in ("matmul", "convolve"):
         a, b = arrays
-        return "numpy", lambda: np.matmul(a, b)
-    if case.op == "convolve":
-        a, v = arrays
-        mode = case.kwargs()["mode"]
-        return "numpy", lambda: np.convolve(a, v, mode)
+        if case.op == "matmul":
+            return "numpy", lambda: np.matmul(a, b)
+        return "numpy", lambda: np.convolve(a, b, case.kwargs()["mode"])
+    compute = torch_reference(case, arrays, device)
+    if device == "cpu":
+        return "torch", compute
     import torch
-    x, w = (torch.from_numpy(a) for a in arrays)
+    return "torch-cuda", lambda: (compute(), torch.cuda.synchronize())
+
+
+def torch_reference(case, arrays, device="cpu"):
+    """A callable computing ``case`` with torch on ``device`` (the arrays copied there once);
+    it returns a torch tensor of the operator's output."""
+    import torch
+    F = torch.nn.functional
+    x, w = (torch.from_numpy(a).to(device) for a in arrays)
     kw = case.kwargs()
+    if case.op == "matmul":
+        return lambda: torch.matmul(x, w)
+    if case.op == "convolve":  # np.convolve: a correlation with the reversed taps
+        if w.numel() > x.numel():  # np.convolve is symmetric in its arguments
+            x, w = w, x
+        m = w.numel()
+        left = {"full": m - 1, "same": m // 2, "valid": 0}[kw["mode"]]
+        right = {"full": m - 1, "same": m - 1 - m // 2, "valid": 0}[kw["mode"]]
+        signal, taps = F.pad(x.view(1, 1, -1), (left, right)), w.flip(0).view(1, 1, -1)
+        return lambda: F.conv1d(signal, taps).view(-1)
     groups = x.shape[1] if case.op == "depthwise_conv2d" else 1
-    fn = torch.nn.functional.conv2d
-    return "torch", lambda: fn(x, w, stride=kw["stride"], padding=kw["padding"], groups=groups)
+    return lambda: F.conv2d(x, w, stride=kw["stride"], padding=kw["padding"], groups=groups)
 
 
 def _ops_time(kernel, arrays, schedule):
@@ -105,7 +126,7 @@ def run(cases=WORKLOADS, target="llvm", schedules=("none", "hand", "tuned"), pro
         # The reference runs first, after a pause: TVM's pool threads spin for a while after
         # a parallel kernel (the previous row's) and would steal cores from numpy/torch.
         time.sleep(0.5)
-        name, fn = reference(case, arrays)
+        name, fn = reference(case, arrays, schedule_kind(resolve_target(target)))
         row["reference"], row["ref"] = name, best_time(fn)
         for s in schedules:
             row[s] = _ops_time(kernels[s], arrays, s)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .target import resolve_target, schedule_kind
 from .timing import geomean, interleaved_best
 
 __all__ = ["TOLERANCE", "InferResult", "randomize_batch_norm", "run_model", "run", "plot"]
@@ -79,6 +80,26 @@ def _relative_error(actual, expected):
     return float(np.abs(np.asarray(actual, np.float64) - expected).max(initial=0.0)) / scale
 
 
+def _torch_forward(model, x, target):
+    """The torch forward pass tvmprims is timed against: on the CPU for an llvm target, on
+    the GPU (the model and input moved there once, the pass synchronised) for cuda."""
+    import copy
+
+    import torch
+
+    if schedule_kind(resolve_target(target)) == "cpu":
+        device_model, device_x, sync = model, x, lambda: None
+    else:
+        device_model, device_x = copy.deepcopy(model).to("cuda"), x.to("cuda")
+        sync = torch.cuda.synchronize
+
+    def forward():
+        with torch.inference_mode():
+            device_model(device_x)
+        sync()
+    return forward
+
+
 def run_model(name, batches=(1, 8), image=224, rounds=3, algo="auto", target=None,
               report=print, model=None, schedule="auto"):
     """:class:`InferResult` per batch size of torchvision model ``name`` (or of the torch
@@ -114,9 +135,7 @@ def run_model(name, batches=(1, 8), image=224, rounds=3, algo="auto", target=Non
         error = _relative_error(actual, expected)
         status = "ok" if error <= TOLERANCE else "WRONG"
 
-        def torch_forward():
-            with torch.inference_mode():
-                model(x)
+        torch_forward = _torch_forward(model, x, target)
 
         ours, theirs = interleaved_best([lambda: graph(x_np), torch_forward], rounds=rounds,
                                         block_seconds=0.3, settle=SETTLE_SECONDS)
