@@ -15,7 +15,7 @@ __all__ = ["CPU_REGISTER_SCOPE", "CPU_STACK_BYTES", "divisor_at_most", "split_fa
            "accumulate_locally", "tile_loops", "fuse_parallel", "vector_lanes",
            "vectorize_innermost", "find_block", "loop_extent", "partition_whole_tiles",
            "parallel_vectorized_stage", "phase_planes", "vectorize_phase_planes", "row_block",
-           "tile_shape", "schedule_sliding_window", "schedule_plane_sums", "PARALLEL_MIN_ELEMENTS",
+           "tile_shape", "schedule_sliding_window", "schedule_plane_sums", "PARALLEL_MIN_ELEMENTS", "PARALLEL_MIN_FLOPS",
            "schedule_contiguous"]
 
 
@@ -160,7 +160,7 @@ def partition_whole_tiles(sch, block_name, extent, tile):
 def parallel_vectorized_stage(sch, block, lanes, parallel_loops=1):
     """Schedule an element-wise stage (padding, packing): parallel outer, SIMD inner loop."""
     loops = sch.get_loops(block)
-    if len(loops) > parallel_loops:
+    if 0 < parallel_loops < len(loops):
         fuse_parallel(sch, loops[:parallel_loops])
     vectorize_innermost(sch, block, lanes)
 
@@ -268,10 +268,11 @@ def schedule_sliding_window(sch, reduction_name, pad_name, stride, rows, cols, l
 
 def schedule_plane_sums(sch, reduction_name, epilogue, vector, rows, parallel):
     """The CPU schedule of a reduction of each whole (batch, channel) plane of an NCHW
-    image to one value, with loops ``(n, c, 0, 0, ry, rx)`` over the whole image (global
-    average or max pooling). A plane's H*W elements are contiguous:
+    image to one value, with loops ``(n, c, 0, 0, *reduction)`` over the whole plane, whose
+    elements are contiguous: global average or max pooling (``ry, rx``), or a 1x1
+    convolution of a 1x1 image (``rc, 0, 0``: dot products of weight rows with the input).
 
-    1. **Flat plane**: the window loops are fused into one loop over H*W, whose index
+    1. **Flat plane**: the reduction loops are fused into one loop over H*W, whose index
        ``(k // W) * W + k % W`` TVM simplifies back to ``k``: contiguous vector loads.
     2. **Partial sums**: that loop is split into vectors of ``vector`` lanes (fewer when the
        plane is smaller) and ``rfactor``-ed, so each plane accumulates ``vector`` partial
@@ -285,8 +286,8 @@ def schedule_plane_sums(sch, reduction_name, epilogue, vector, rows, parallel):
     4. **Parallel** over (batch, channel tile) when ``parallel``.
     """
     reduction = sch.get_sblock(reduction_name)
-    n, c, _, _, ry, rx = sch.get_loops(reduction)
-    plane = sch.fuse(ry, rx)
+    n, c, _, _, *window = sch.get_loops(reduction)
+    plane = sch.fuse(*window)
     size = loop_extent(sch, plane)
     vector = min(vector, size)
     _, lane = sch.split(plane, [None, vector])
@@ -317,6 +318,10 @@ def schedule_plane_sums(sch, reduction_name, epilogue, vector, rows, parallel):
 #: Elements below which an element-wise kernel runs on one thread: starting the thread pool
 #: costs microseconds, about what one core takes to stream this many.
 PARALLEL_MIN_ELEMENTS = 16384
+
+#: Floating-point operations below which a reduction kernel runs on one thread, for the
+#: same reason (a launch of the pool costs 1.5 to 2.5 us on Zen 4).
+PARALLEL_MIN_FLOPS = 1 << 17
 
 
 def schedule_contiguous(sch, block, lanes, contiguous_from=0):

@@ -24,7 +24,7 @@ import numpy as np
 
 from tvmprims._tvm import is_padded_name, partitioned_block_name
 
-from .common import (CPU_REGISTER_SCOPE, accumulate_locally, divisor_at_most, fuse_parallel,
+from .common import (CPU_REGISTER_SCOPE, PARALLEL_MIN_FLOPS, accumulate_locally, divisor_at_most, fuse_parallel,
                      loop_extent, parallel_vectorized_stage, split_factor, vectorize_innermost)
 from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finish_gpu_reduction,
                          shrink_to_fill, threads_per_block)
@@ -211,7 +211,8 @@ def schedule_cpu_matmul(sch, name, target, dtype, m, n, k):
     itemsize = np.dtype(dtype).itemsize
     path = matmul_path(m, n, k, itemsize, params)
     if path == "gemv":
-        schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cpu_cores(target), params)
+        cores = cpu_cores(target) if 2 * m * n * k >= PARALLEL_MIN_FLOPS else 1
+        schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cores, params)
     elif path == "blocked":
         schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cpu_cores(target), params)
     else:
@@ -365,13 +366,14 @@ def schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cores, params=None):
     (4x1024x1000 slowest). The last ``N % lanes`` columns are split the same way,
     inside the parallel loop. Without the split (one core, K not a multiple of the cores, no
     whole vector of columns), the chunks are parallel and C accumulates in place: there is
-    no workspace.
+    no workspace. With ``cores == 1`` (:func:`schedule_cpu_matmul` passes it for fewer than
+    ``PARALLEL_MIN_FLOPS``) nothing is parallel.
     """
     k_parts, chunks, chunk_vectors, ku = gemv_tiling(m, n, k, lanes, itemsize, cores, params)
     whole = n // lanes * lanes
     block = sch.get_sblock(name)
     for consumer in sch.get_consumers(block):
-        parallel_vectorized_stage(sch, consumer, lanes)
+        parallel_vectorized_stage(sch, consumer, lanes, parallel_loops=int(cores > 1))
     i, j, _ = sch.get_loops(block)
     sch.reorder(j, i)  # j outermost, so that partitioning it leaves (j, i, k) to each part
     if whole == 0:
@@ -385,7 +387,7 @@ def schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cores, params=None):
     jo, jv, jl = sch.split(j, [chunks, chunk_vectors, lanes])
     ko, ki = sch.split(kk, [None, ku])
     sch.reorder(*outer, jo, ko, jv, ki, i, jl)
-    if k_parts == 1:
+    if k_parts == 1 and cores > 1:
         sch.parallel(jo)
     sch.vectorize(jl)
     sch.unroll(i)

@@ -10,8 +10,9 @@ from tvmprims.schedules.common import CPU_STACK_BYTES, vector_lanes
 from tvmprims.schedules.cpu import conv2d as cpu_conv2d
 from tvmprims.schedules.hardware import CpuParams
 from tvmprims.target import resolve_target
-from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref, workspace_allocations
-from cpu_targets import ZNVER3_2C, compile_for, require_runs_here, target_params
+from tvmprims.testing import (assert_close, conv1d_ref, conv2d_ref, epilogue_ref,
+                              workspace_allocations)
+from cpu_targets import ZNVER3_2C, compile_for, require_runs_here, runs_here, target_params
 
 BATCHES = (1, 3, 32)
 CHANNELS = (1, 3, 64)
@@ -178,6 +179,30 @@ def test_tile_loop_orders(rng, x_shape, w_shape, stride, padding, groups, image_
     tiles = cpu_conv2d.tile_sizes(o, oh, ow, lanes, o // groups if groups > 1 else None)
     assert cpu_conv2d.image_outer(wl, tiles) is image_outer
     _run(rng, x_shape, w_shape, stride, padding, 1, groups)
+
+
+@pytest.mark.parametrize("n,c,o,stride,dtype,activation", [
+    (1, 480, 20, 1, "float32", None),      # EfficientNet-B0's squeeze and excitation
+    (1, 20, 480, 1, "float32", "sigmoid"),
+    (1, 1152, 48, 1, "float32", "silu"),   # flops enough to run parallel
+    (1, 48, 1152, 2, "float32", "hardsigmoid"),
+    (3, 17, 97, 1, "float32", None),       # primes: a partial vector of channels
+    (1, 1, 1, 1, "float32", None),
+    (2, 3, 5, 1, "float64", "relu"),
+    (8, 96, 4, 1, "float64", None),
+])
+def test_single_pixel_pointwise(rng, n, c, o, stride, dtype, activation):
+    """1x1 convolutions of 1x1 images run as dot products of weight rows with the input."""
+    x = rng.standard_normal((n, c, 1, 1)).astype(dtype)
+    w = rng.standard_normal((o, c, 1, 1)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype)
+    wl = tvmprims.ops.conv2d.workload(x.shape, w.shape, b.shape, dtype, stride)
+    assert cpu_conv2d.single_pixel_pointwise(wl)
+    expected = epilogue_ref(conv2d_ref(x, w, b, stride), activation)
+    for target in [None] + [ZNVER3_2C] * runs_here(ZNVER3_2C):  # AVX-512 and AVX2 vectors
+        out = tvmprims.conv2d(x, w, b, stride, algo="direct", activation=activation,
+                              target=target)
+        assert_close(out, expected, dtype, c)
 
 
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,dtype", [

@@ -181,7 +181,7 @@ def choose(direct_wl, rules=CPU_RULES, budget=None, lanes=None):
 
 
 def ragged_pointwise(direct_wl, lanes):
-    """Whether ``direct_wl`` is a 1x1 layer over more than one pixel whose output channels
+    """Whether ``direct_wl`` is a 1x1 layer over images of more than one pixel whose output channels
     per group are more than one vector of ``lanes`` but not a whole number of them. The
     direct schedule's channel tiles are whole vectors that divide the channels, so it falls
     back to narrow tiles there, while im2col's GEMM takes ragged columns: SqueezeNet's
@@ -192,5 +192,5 @@ def ragged_pointwise(direct_wl, lanes):
     _, w_shape, *_, groups = layer_args(direct_wl)
     n, _, oh, ow = direct_wl.output_shape
     per_group = w_shape[0] // groups
-    return (w_shape[2] * w_shape[3] == 1 and n * oh * ow > 1 and per_group > lanes
+    return (w_shape[2] * w_shape[3] == 1 and oh * ow > 1 and per_group > lanes
             and per_group % lanes != 0)

@@ -60,13 +60,13 @@ def build(op, *shapes, dtype="float32", target=None, schedule="auto", **params):
 
 def _inputs(optional=(), **named):
     """Checked arrays (optional ones that are None left out) and their common dtype."""
-    names = []
+    arrays, names = [], []
     for name, a in named.items():
-        if a is None and name not in optional:
-            raise TypeError(f"{name} is None: an array is required")
         if a is not None:
+            arrays.append(as_input(a, name))
             names.append(name)
-    arrays = [as_input(named[n], n) for n in names]
+        elif name not in optional:
+            raise TypeError(f"{name} is None: an array is required")
     return arrays, common_dtype(arrays, names)
 
 
@@ -161,18 +161,19 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
         wl = direct_workload()
         if algo in _CHOSEN:
             wl = _algorithms.choose_algorithm(wl, target, schedule, algo)
-        return build_workload(wl, target, schedule)
+        kernel = build_workload(wl, target, schedule)
+        return kernel, algo in _CHOSEN and algorithm_of(wl) not in PROPAGATES_NON_FINITE
 
-    kernel = kernel_for_call(("conv2d", algo, x.shape, weight.shape, bias_shape, dtype,
-                              _key(stride), _key(padding), _key(dilation), _key(groups),
-                              _key(activation), fused["residual"], target, schedule), make)
+    kernel, recheck = kernel_for_call(
+        ("conv2d", algo, x.shape, weight.shape, bias_shape, dtype, _key(stride), _key(padding),
+         _key(dilation), _key(groups), _key(activation), fused["residual"], target, schedule),
+        make)
     arrays = [x, weight, *rest]
     out = kernel.run_checked(arrays)
     # A transform algorithm spreads a NaN or inf over a tile or the whole output; whether
     # auto or search picked one depends on the layer and machine, the result must not: redo
     # such a call directly.
-    if (algo in _CHOSEN and algorithm_of(kernel.workload) not in PROPAGATES_NON_FINITE
-            and not all_finite(out)):
+    if recheck and not all_finite(out):
         out = build_workload(direct_workload(), target, schedule).run_checked(arrays, out)
     return out
 
@@ -201,9 +202,12 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
 def _key(value):
     """A parameter as part of a call signature: hashable, and typed (``1``, ``1.0`` and
     ``True`` are equal keys to Python, but only ``1`` is a valid stride)."""
+    kind = type(value)
+    if kind is int or kind is str or value is None:  # the usual values, as they are: no
+        return value  # other kind of value gives a key equal to these
     if isinstance(value, (list, tuple)):
         return tuple(_key(v) for v in value)
-    return type(value), value
+    return kind, value
 
 
 def _one_d(value, name):

@@ -53,11 +53,12 @@ def as_input(x, name, alignment=None):
 
 def common_dtype(arrays, names):
     """The one dtype shared by ``arrays``; mixed dtypes raise ``TypeError``."""
-    dtypes = {a.dtype for a in arrays}
-    if len(dtypes) != 1:
-        listing = ", ".join(f"{n}={a.dtype}" for n, a in zip(names, arrays))
-        raise TypeError(f"mixed dtypes ({listing}): cast the inputs to one dtype")
-    return DTYPE_NAMES[dtypes.pop()]
+    dtype = arrays[0].dtype
+    for a in arrays:
+        if a.dtype != dtype:
+            listing = ", ".join(f"{n}={a.dtype}" for n, a in zip(names, arrays))
+            raise TypeError(f"mixed dtypes ({listing}): cast the inputs to one dtype")
+    return DTYPE_NAMES[dtype]
 
 
 def aligned_empty(shape, dtype):

@@ -182,7 +182,8 @@ def _warn_untuned(workload, target, stacklevel):
 
 
 def kernel_for_call(signature, make):
-    """The kernel for a numpy-API call with this ``signature``, else ``make()`` remembered.
+    """The kernel for a numpy-API call with this ``signature``, else ``make()`` remembered
+    (a :class:`~tvmprims.Kernel`, or a tuple of one and what the call needs to know of it).
 
     ``signature`` is a hashable tuple of everything that selects the kernel (operator,
     shapes, dtype, parameters, ``target`` and ``schedule`` as passed); ``make`` builds the
@@ -197,8 +198,7 @@ def kernel_for_call(signature, make):
     except TypeError:
         return make()
     if kernel is not None:
-        with _lock:
-            _stats["hits"] += 1
+        _stats["hits"] += 1  # a count for cache_info(); a rare lost increment is harmless
     else:
         kernel = make()
         with _lock:
