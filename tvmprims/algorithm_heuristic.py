@@ -10,7 +10,8 @@ compiled or timed) and applies :class:`Rules`, in this order:
    large layers);
 3. the FFT on a stride-1 layer with a kernel of at least ``fft_min_taps`` taps (KH * KW);
 4. im2col on a 1x1 layer (``im2col_pointwise``) or a strided one (``im2col_strided``) with at
-   least ``im2col_min_channels`` input channels per group;
+   least ``im2col_min_channels`` input channels per group, and ``im2col_min_pixels`` output
+   pixels or ``im2col_min_macs`` multiply-adds;
 5. direct otherwise, except a 1x1 layer whose output channels are not a whole number of
    the target's vectors (:func:`ragged_pointwise`): im2col.
 
@@ -57,6 +58,7 @@ class Rules:
     im2col_pointwise: bool = False
     im2col_strided: bool = False
     im2col_min_pixels: float = 0
+    im2col_min_macs: float = INF
 
 
 #: Fitted by :func:`tvmprims.algorithm_table.fit` to ``docs/algorithm_choice/measured.csv``
@@ -69,11 +71,14 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
 
 #: Fitted over :data:`GRID` to ``docs/algorithm_choice/measured_avx512.csv`` (AMD EPYC Zen 4,
 #: AVX-512, 2 cores): Winograd from 16 channels and 14x14 pixels on, im2col for 1x1 layers
-#: only from 28x28 output pixels on (on smaller images the direct schedule's AVX-512 tiles
-#: win). ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured_avx512.csv``.
+#: from 28x28 output pixels on (on smaller images the direct schedule's AVX-512 tiles win)
+#: or from 2^26 multiply-adds (ResNet-50's 1024- and 2048-channel layers on 14x14 and 7x7:
+#: im2col 1.0-1.3x faster there). ``python -m tvmprims.algorithm_table fit
+#: docs/algorithm_choice/measured_avx512.csv``.
 AVX512_RULES = Rules(winograd_min_channels=16, winograd_min_pixels=14 * 14,
                      winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
-                     im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=28 * 28)
+                     im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=28 * 28,
+                     im2col_min_macs=2 ** 26)
 
 #: ``kind`` or ``kind-isa`` (:func:`tvmprims.target.schedule_kind`, the vector ISA of
 #: :func:`~tvmprims.schedules.hardware.cpu_model`) -> rules (:func:`rules_for`). A kind
@@ -91,12 +96,13 @@ GRID = {
     "im2col_pointwise": (False, True),
     "im2col_strided": (False, True),
     "im2col_min_pixels": (0, 14 * 14, 28 * 28, 56 * 56),
+    "im2col_min_macs": (INF, 2 ** 26, 2 ** 25),
 }
 
 #: The grid :data:`CPU_RULES` (AVX2) is fitted over: no pixel threshold for im2col. On the
 #: Zen 3 table one (28x28) fits the table better (1.131 vs 1.142) but does worse on models
 #: left out of the fit (1.217 vs 1.188); on the Zen 4 table it does better on both.
-AVX2_GRID = {**GRID, "im2col_min_pixels": (0,)}
+AVX2_GRID = {**GRID, "im2col_min_pixels": (0,), "im2col_min_macs": (INF,)}
 
 
 @dataclass(frozen=True)
@@ -108,13 +114,15 @@ class LayerShape:
     taps: object       # KH * KW
     strided: object
     pixels: object     # N * OH * OW
+    macs: object       # multiply-adds: pixels * output channels * channels * taps
 
 
 def layer_shape(direct_wl):
     x_shape, w_shape, _, stride, _, _, groups = layer_args(direct_wl)
-    n, _, oh, ow = direct_wl.output_shape
-    return LayerShape(direct_wl.op == "depthwise_conv2d", x_shape[1] // groups,
-                  w_shape[2] * w_shape[3], max(stride) > 1, n * oh * ow)
+    n, o, oh, ow = direct_wl.output_shape
+    taps, pixels = w_shape[2] * w_shape[3], n * oh * ow
+    return LayerShape(direct_wl.op == "depthwise_conv2d", x_shape[1] // groups, taps,
+                      max(stride) > 1, pixels, pixels * o * (x_shape[1] // groups) * taps)
 
 
 def fits(direct_wl, algo, budget):
@@ -139,7 +147,7 @@ def choice_indices(s, allowed, r):
     want4 = wino & (s.pixels >= r.winograd4_min_pixels)
     fft = ~s.depthwise & (s.taps >= r.fft_min_taps)
     im2col = (~s.depthwise & (s.channels >= r.im2col_min_channels)
-              & (s.pixels >= r.im2col_min_pixels)
+              & ((s.pixels >= r.im2col_min_pixels) | (s.macs >= r.im2col_min_macs))
               & ((r.im2col_pointwise & (s.taps == 1)) | (r.im2col_strided & s.strided)))
     # later assignments win: the rule order, reversed
     choice = np.zeros(len(allowed), dtype=int)
