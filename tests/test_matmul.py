@@ -10,6 +10,7 @@ from tvmprims.schedules.gemm_tiling import (gemm_blocks, gemv_k_parts, gemv_tili
                                             uses_gemv)
 from tvmprims.schedules.common import PARALLEL_MIN_FLOPS
 from tvmprims.schedules.hardware import CpuParams, cpu_params
+from tvmprims.target import resolve_target
 from tvmprims.testing import assert_close, matmul_ref, workspace_allocations
 from cpu_targets import CPU_TARGETS, compile_for, cpu_target, target_params
 
@@ -194,6 +195,18 @@ def test_row_blocks_feed_the_cores_when_n_is_narrow(cores):
     assert row_blocks == cores  # one column block: the rows are split among the cores
     *_, row_blocks = gemm_blocks(1024, 4096, 64, 8, cores)
     assert row_blocks == 1
+
+
+def test_row_blocks_split_when_column_blocks_do_not_share_evenly(rng):
+    """N = 263: nine column blocks of 32 (a prime number of 32-column panels) on two cores
+    would leave one core a block more; the rows are split in two as well."""
+    *_, nc, row_blocks = gemm_blocks(97, 263, 5000, 16, 2)
+    assert (-(-263 // nc)) % 2 == 1 and row_blocks == 2
+    *_, row_blocks = gemm_blocks(97, 263, 5000, 16, 1)
+    assert row_blocks == 1
+    a, b = rng.standard_normal((97, 5000), np.float32), rng.standard_normal((5000, 263), np.float32)
+    assert matmul_path(97, 263, 5000, 4, cpu_params(resolve_target(None))) == "blocked"
+    assert_close(tvmprims.matmul(a, b), matmul_ref(a, b), "float32", 5000)
 
 
 @pytest.mark.parametrize("name", ["avx512-znver4", "avx512-skylake"])
