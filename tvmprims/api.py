@@ -8,7 +8,7 @@ import numpy as np
 
 from . import algorithms as _algorithms
 from .arrays import all_finite, as_input, common_dtype
-from .build import build_workload, kernel_for_call
+from .build import build_workload, cached_call, kernel_for_call
 from .ops import add as _add_op
 from .ops import adaptive_avg_pool2d as _adaptive_avg_op
 from .ops import adaptive_max_pool2d as _adaptive_max_op
@@ -148,27 +148,31 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     """
     if algo not in CONV2D_ALGORITHMS:
         raise ValueError(f"unknown conv2d algo {algo!r}: expected one of {CONV2D_ALGORITHMS}")
-    (x, weight, *rest), dtype = _inputs(optional=("bias", "residual"), x=x, weight=weight,
-                                        bias=bias, residual=residual)
-    bias_shape = None if bias is None else rest[0].shape
-    fused = dict(activation=activation, residual=residual is not None)
+    arrays, dtype = _inputs(optional=("bias", "residual"), x=x, weight=weight, bias=bias,
+                            residual=residual)
+    x, weight = arrays[:2]
+    bias_shape = None if bias is None else arrays[2].shape
+    signature = ("conv2d", algo, x.shape, weight.shape, bias_shape, dtype, _key(stride),
+                 _key(padding), _key(dilation), _key(groups), _key(activation),
+                 residual is not None, target, schedule)
+    # The usual call finds its kernel here, without making the functions below.
+    entry = cached_call(signature)
 
     def direct_workload():
         return conv2d_workload(x.shape, weight.shape, bias_shape, dtype, stride, padding,
-                               dilation, groups, "direct" if algo in _CHOSEN else algo, **fused)
+                               dilation, groups, "direct" if algo in _CHOSEN else algo,
+                               activation=activation, residual=residual is not None)
 
-    def make():
-        wl = direct_workload()
-        if algo in _CHOSEN:
-            wl = _algorithms.choose_algorithm(wl, target, schedule, algo)
-        kernel = build_workload(wl, target, schedule)
-        return kernel, algo in _CHOSEN and algorithm_of(wl) not in PROPAGATES_NON_FINITE
+    if entry is None:
+        def make():
+            wl = direct_workload()
+            if algo in _CHOSEN:
+                wl = _algorithms.choose_algorithm(wl, target, schedule, algo)
+            kernel = build_workload(wl, target, schedule)
+            return kernel, algo in _CHOSEN and algorithm_of(wl) not in PROPAGATES_NON_FINITE
 
-    kernel, recheck = kernel_for_call(
-        ("conv2d", algo, x.shape, weight.shape, bias_shape, dtype, _key(stride), _key(padding),
-         _key(dilation), _key(groups), _key(activation), fused["residual"], target, schedule),
-        make)
-    arrays = [x, weight, *rest]
+        entry = kernel_for_call(signature, make)
+    kernel, recheck = entry
     out = kernel.run_checked(arrays)
     # A transform algorithm spreads a NaN or inf over a tile or the whole output; whether
     # auto or search picked one depends on the layer and machine, the result must not: redo

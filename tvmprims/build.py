@@ -19,7 +19,7 @@ from .target import resolve_target, schedule_kind, target_key
 from .tuning_records import is_hand_record, logs_fingerprint, tuned_record
 from .workload import Workload
 
-__all__ = ["build_workload", "kernel_for_call", "forget_calls", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
+__all__ = ["build_workload", "kernel_for_call", "cached_call", "forget_calls", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
            "TunedRecordMissing", "clear_cache", "cache_info", "target_cache_key"]
 
 #: Schedule names accepted by ``schedule=``:
@@ -179,6 +179,19 @@ def _warn_untuned(workload, target, stacklevel):
     warnings.warn(f"no tuning record for {workload.describe()} ({workload.dtype}) on "
                   f"{target.kind.name}: using the hand schedule", TunedRecordMissing,
                   stacklevel=stacklevel)
+
+
+def cached_call(signature):
+    """What :func:`kernel_for_call` remembered for ``signature``, or None: the hit path
+    alone, for calls that would rather not make their ``make`` function before knowing
+    that they need it."""
+    try:
+        kernel = _calls.get(signature)
+    except TypeError:
+        return None
+    if kernel is not None:
+        _stats["hits"] += 1  # a count for cache_info(); a rare lost increment is harmless
+    return kernel
 
 
 def kernel_for_call(signature, make):
