@@ -82,16 +82,17 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
         raise ValueError(f"unknown matmul algo {algo!r}: expected one of {MATMUL_ALGORITHMS}")
     (a, b), dtype = _inputs(a=a, b=b)
     bits = log_bits if algo == "log-approx" else None
+    signature = ("matmul", algo, _key(bits), a.shape, b.shape, dtype, target, schedule)
+    kernel = cached_call(signature)
+    if kernel is None:
+        def make():
+            if algo == "direct":
+                wl = _matmul_op.workload(a.shape, b.shape, dtype)
+            else:
+                wl = _matmul_log_op.workload(a.shape, b.shape, dtype, bits=bits)
+            return build_workload(wl, target, schedule)
 
-    def make():
-        if algo == "direct":
-            wl = _matmul_op.workload(a.shape, b.shape, dtype)
-        else:
-            wl = _matmul_log_op.workload(a.shape, b.shape, dtype, bits=bits)
-        return build_workload(wl, target, schedule)
-
-    kernel = kernel_for_call(("matmul", algo, _key(bits), a.shape, b.shape, dtype, target,
-                              schedule), make)
+        kernel = kernel_for_call(signature, make)
     out = kernel.run_checked([a, b])
     if algo == "log-approx":
         _nan_where_not_finite(a, b, out)
