@@ -15,8 +15,8 @@ __all__ = ["CPU_REGISTER_SCOPE", "CPU_STACK_BYTES", "divisor_at_most", "split_fa
            "accumulate_locally", "tile_loops", "fuse_parallel", "vector_lanes",
            "vectorize_innermost", "find_block", "loop_extent", "partition_whole_tiles",
            "parallel_vectorized_stage", "phase_planes", "vectorize_phase_planes", "row_block",
-           "tile_shape", "schedule_sliding_window", "schedule_plane_sums", "PARALLEL_MIN_ELEMENTS", "PARALLEL_MIN_FLOPS",
-           "schedule_contiguous"]
+           "tile_shape", "schedule_sliding_window", "schedule_plane_sums", "PARALLEL_MIN_ELEMENTS",
+           "PARALLEL_MIN_FLOPS", "schedule_contiguous"]
 
 
 #: Storage scope of a CPU register tile (an accumulator tile under 1 KiB). TVM's

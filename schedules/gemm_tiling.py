@@ -24,8 +24,9 @@ import numpy as np
 
 from tvmprims._tvm import is_padded_name, partitioned_block_name
 
-from .common import (CPU_REGISTER_SCOPE, PARALLEL_MIN_FLOPS, accumulate_locally, divisor_at_most, fuse_parallel,
-                     loop_extent, parallel_vectorized_stage, split_factor, vectorize_innermost)
+from .common import (CPU_REGISTER_SCOPE, PARALLEL_MIN_FLOPS, accumulate_locally, divisor_at_most,
+                     fuse_parallel, loop_extent, parallel_vectorized_stage, split_factor,
+                     vectorize_innermost)
 from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finish_gpu_reduction,
                          shrink_to_fill, threads_per_block)
 from .hardware import DEFAULT_GPU, CpuParams, cpu_cores, cpu_model, lanes_for

@@ -189,8 +189,9 @@ def choose(direct_wl, rules=CPU_RULES, budget=None, lanes=None):
 
 
 def ragged_pointwise(direct_wl, lanes):
-    """Whether ``direct_wl`` is a 1x1 layer over images of more than one pixel whose output channels
-    per group are more than one vector of ``lanes`` but not a whole number of them. The
+    """Whether ``direct_wl`` is a 1x1 layer over images of more than one pixel whose output
+    channels per group are more than one vector of ``lanes`` but not a whole number of them
+    (one-pixel images are dot products, whatever the channels: ``single_pixel_pointwise``). The
     direct schedule's channel tiles are whole vectors that divide the channels, so it falls
     back to narrow tiles there, while im2col's GEMM takes ragged columns: SqueezeNet's
     classifier (512 -> 1000 channels on 13x13) ran 4.65 ms direct, 0.90 ms im2col on Zen 4.
@@ -198,7 +199,7 @@ def ragged_pointwise(direct_wl, lanes):
     if direct_wl.op == "depthwise_conv2d":
         return False
     _, w_shape, *_, groups = layer_args(direct_wl)
-    n, _, oh, ow = direct_wl.output_shape
+    _, _, oh, ow = direct_wl.output_shape
     per_group = w_shape[0] // groups
     return (w_shape[2] * w_shape[3] == 1 and oh * ow > 1 and per_group > lanes
             and per_group % lanes != 0)

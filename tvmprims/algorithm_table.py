@@ -169,7 +169,8 @@ def _table(rows):
         shapes.append(astuple(layer_shape(wl)))
         allowed.append(usable(wl, scratch_budget(wl)))
         seconds.append(t)
-    columns = [np.array(c) for c in zip(*shapes)] if shapes else [np.array([])] * len(fields(LayerShape))
+    columns = ([np.array(c) for c in zip(*shapes)] if shapes
+               else [np.array([])] * len(fields(LayerShape)))
     return (sources, LayerShape(*columns), np.array(allowed).reshape(-1, 5),
             np.array(seconds).reshape(-1, 5))
 

@@ -19,7 +19,8 @@ from .target import resolve_target, schedule_kind, target_key
 from .tuning_records import is_hand_record, logs_fingerprint, tuned_record
 from .workload import Workload
 
-__all__ = ["build_workload", "kernel_for_call", "cached_call", "forget_calls", "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
+__all__ = ["build_workload", "kernel_for_call", "cached_call", "forget_calls",
+           "schedule_workload", "hand_schedule", "schedule_module", "SCHEDULES",
            "TunedRecordMissing", "clear_cache", "cache_info", "target_cache_key"]
 
 #: Schedule names accepted by ``schedule=``:
@@ -206,18 +207,17 @@ def kernel_for_call(signature, make):
     kernel cache (:func:`clear_cache`). An unhashable signature (an odd ``target`` object)
     just takes the slow path.
     """
-    try:
-        kernel = _calls.get(signature)
-    except TypeError:
-        return make()
+    kernel = cached_call(signature)
     if kernel is not None:
-        _stats["hits"] += 1  # a count for cache_info(); a rare lost increment is harmless
-    else:
-        kernel = make()
+        return kernel
+    kernel = make()
+    try:
         with _lock:
             if len(_calls) >= 4096:  # signatures made afresh for every call (new Targets)
                 _calls.clear()
             _calls[signature] = kernel
+    except TypeError:  # an unhashable signature: not remembered
+        pass
     return kernel
 
 

@@ -35,10 +35,10 @@ from collections import namedtuple
 from tvmprims._tvm import partitioned_block_name
 from tvmprims.ops.conv2d import BIAS_ADD, CONV, PAD
 
-from ..common import (CPU_STACK_BYTES, PARALLEL_MIN_FLOPS, accumulate_locally, divisor_at_most, find_block,
-                      fuse_parallel, parallel_vectorized_stage, phase_planes, schedule_plane_sums,
-                      vector_lanes,
-                      vectorize_innermost, vectorize_phase_planes)
+from ..common import (CPU_STACK_BYTES, PARALLEL_MIN_FLOPS, accumulate_locally, divisor_at_most,
+                      find_block, fuse_parallel, parallel_vectorized_stage, phase_planes,
+                      schedule_plane_sums, vector_lanes, vectorize_innermost,
+                      vectorize_phase_planes)
 from ..hardware import CpuParams, cpu_params
 
 __all__ = ["schedule", "tile_sizes", "Tiles", "image_outer", "column_tile", "weight_block",
