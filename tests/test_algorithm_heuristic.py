@@ -252,7 +252,7 @@ def test_fit_finds_the_thresholds_of_a_table():
             "winograd4": lambda wl: 3.0, "fft": lambda wl: 1.5,
             "im2col": lambda wl: 0.8 if wl.shapes[1][2] == 1 else 1.2}
     rows = _rows(layers, wins)
-    rules = algorithm_table.fit(rows)
+    rules = algorithm_table.fit(rows, heuristic.AVX2_GRID)  # the smaller grid: quicker
     assert rules.winograd_min_channels == 64 and rules.winograd4_min_pixels == math.inf
     assert rules.fft_min_taps == math.inf and rules.im2col_pointwise
     ev = algorithm_table.evaluate(rows, rules)

@@ -199,7 +199,8 @@ def test_single_pixel_pointwise(rng, n, c, o, stride, dtype, activation):
     wl = tvmprims.ops.conv2d.workload(x.shape, w.shape, b.shape, dtype, stride)
     assert cpu_conv2d.single_pixel_pointwise(wl)
     expected = epilogue_ref(conv2d_ref(x, w, b, stride), activation)
-    for target in [None] + [ZNVER3_2C] * runs_here(ZNVER3_2C):  # AVX-512 and AVX2 vectors
+    avx2 = [ZNVER3_2C] * (runs_here(ZNVER3_2C) and c % 2 == 1)  # the odd channel counts
+    for target in [None] + avx2:  # this CPU's vectors, and AVX2's
         out = tvmprims.conv2d(x, w, b, stride, algo="direct", activation=activation,
                               target=target)
         assert_close(out, expected, dtype, c)

@@ -96,7 +96,7 @@ GRID = {
     "im2col_pointwise": (False, True),
     "im2col_strided": (False, True),
     "im2col_min_pixels": (0, 14 * 14, 28 * 28, 56 * 56),
-    "im2col_min_macs": (INF, 2 ** 26, 2 ** 25),
+    "im2col_min_macs": (INF, 2 ** 26),  # 2 ** 25 fitted no better on the Zen 4 table
 }
 
 #: The grid :data:`CPU_RULES` (AVX2) is fitted over: no pixel threshold for im2col. On the
