@@ -156,7 +156,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     signature = ("conv2d", algo, x.shape, weight.shape, bias_shape, dtype, _key(stride),
                  _key(padding), _key(dilation), _key(groups), _key(activation),
                  residual is not None, target, schedule)
-    # The usual call finds its kernel here, without making the functions below.
+    # The usual call finds its kernel here, without making its build function below.
     entry = cached_call(signature)
 
     def direct_workload():

@@ -80,23 +80,28 @@ def _relative_error(actual, expected):
     return float(np.abs(np.asarray(actual, np.float64) - expected).max(initial=0.0)) / scale
 
 
-def _torch_forward(model, x, target):
-    """The torch forward pass tvmprims is timed against: on the CPU for an llvm target, on
-    the GPU (the model and input moved there once, the pass synchronised) for cuda."""
+def _torch_forward(model, target):
+    """``forward(x)``: the torch pass tvmprims is timed against, as a callable of no
+    arguments. On the CPU for an llvm target; on the GPU for cuda (the model moved there
+    once, here; each input once, when its callable is made; the pass synchronised)."""
     import copy
 
     import torch
 
     if schedule_kind(resolve_target(target)) == "cpu":
-        device_model, device_x, sync = model, x, lambda: None
+        device_model, device, sync = model, "cpu", lambda: None
     else:
-        device_model, device_x = copy.deepcopy(model).to("cuda"), x.to("cuda")
+        device_model, device = copy.deepcopy(model).to("cuda"), "cuda"
         sync = torch.cuda.synchronize
 
-    def forward():
-        with torch.inference_mode():
-            device_model(device_x)
-        sync()
+    def forward(x):
+        x = x.to(device)
+
+        def run():
+            with torch.inference_mode():
+                device_model(x)
+            sync()
+        return run
     return forward
 
 
@@ -118,6 +123,7 @@ def run_model(name, batches=(1, 8), image=224, rounds=3, algo="auto", target=Non
         report(f"{name}: refused: {e}")
         return [InferResult(name, b, f"refused: {e}") for b in batches]
     import_s = time.perf_counter() - start
+    forward = _torch_forward(model, target)
     results = []
     for batch in batches:
         x = torch.randn(batch, 3, image, image, generator=torch.Generator().manual_seed(batch))
@@ -135,7 +141,7 @@ def run_model(name, batches=(1, 8), image=224, rounds=3, algo="auto", target=Non
         error = _relative_error(actual, expected)
         status = "ok" if error <= TOLERANCE else "WRONG"
 
-        torch_forward = _torch_forward(model, x, target)
+        torch_forward = forward(x)
 
         ours, theirs = interleaved_best([lambda: graph(x_np), torch_forward], rounds=rounds,
                                         block_seconds=0.3, settle=SETTLE_SECONDS)
