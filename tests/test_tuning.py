@@ -409,3 +409,35 @@ def test_a_hand_record_stands_for_todays_hand_schedule(tuned_logs, tmp_path, mon
         assert kernel.schedule == "tuned"  # the log decided: for the hand schedule
         assert "test.changed_hand_schedule" in kernel.script()
         assert_close(kernel(a, b), matmul_ref(a, b), "float32", SHAPE[0][1])
+
+
+def test_the_builder_keeps_its_workers_and_reports_a_failed_build():
+    """tvmprims.tuning_workers.local_builder: one pool of build workers for every batch
+    (MetaSchedule's LocalBuilder started new ones per batch, 30-80 s each here); a
+    candidate that fails to build is an error result, and the others still build."""
+    from tvmprims._tvm import Schedule, meta_schedule_for_tuning, te
+    from tvmprims.tuning_workers import local_builder
+    ms = meta_schedule_for_tuning()
+    a = te.placeholder((33, 7), name="A")
+    b = te.compute((33, 7), lambda i, j: a[i, j] * 2 + 1, name="B")
+    mod = tvm.IRModule({"main": te.create_prim_func([a, b])})
+    broken = Schedule(mod)  # thread bindings have no meaning on a CPU
+    i, j = broken.get_loops(broken.get_sblock("B"))
+    broken.bind(i, "blockIdx.x")
+    target = tvm.target.Target("llvm")
+    builder = local_builder(60)
+    assert local_builder(60) is builder
+    first = builder.build([ms.builder.BuilderInput(mod, target),
+                           ms.builder.BuilderInput(broken.mod, target)])
+    assert first[0].error_msg is None and "build failed" in first[1].error_msg
+    workers = {id(w) for w in builder.pool._worker_map.values()}
+    second = builder.build([ms.builder.BuilderInput(mod, target)] * 3)
+    assert {id(w) for w in builder.pool._worker_map.values()} == workers
+    x = np.arange(33 * 7, dtype=np.float32).reshape(33, 7)
+    for result in (first[0], *second):
+        assert result.error_msg is None
+        lib = tvm.runtime.load_module(result.artifact_path)
+        y = tvm.runtime.tensor(np.zeros_like(x))
+        lib["main"](tvm.runtime.tensor(x), y)
+        np.testing.assert_array_equal(y.numpy(), x * 2 + 1)
+        shutil.rmtree(os.path.dirname(result.artifact_path))

@@ -28,7 +28,7 @@ __all__ = [
     "tvm", "te", "tirx", "Schedule", "Target", "dlight", "estimate_tir_flops",
     "create_prim_func", "element_aligned_arguments", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
     "structural_hash", "llvm_cpu_features", "llvm_host_triple", "meta_schedule",
-    "meta_schedule_for_tuning",
+    "meta_schedule_for_tuning", "import_tensor_intrin",
     "ROOT_BLOCK", "padded_name", "is_padded_name", "partitioned_block_name", "cache_block_name",
 ]
 
@@ -42,41 +42,52 @@ def meta_schedule():
 
 def meta_schedule_for_tuning():
     """:func:`meta_schedule`, with ``tvm.s_tir.tensor_intrin`` imported, which MetaSchedule's
-    ``TuneContext`` imports on first use (a search needs it; a record lookup does not).
-
-    That module parses about 250 TVMScript functions, and each ``@T.prim_func`` calls
-    ``inspect.stack()``, whose source lookup for every ``<frozen importlib...>`` frame of the
-    import scans all of ``sys.modules``. With torch loaded (thousands of modules) that took
-    over 3 minutes of an 8-trial tuning run; :func:`_stack_without_source_scans` gives the
-    same frames without the scans (those frames have no source to find).
-    """
-    import inspect
+    ``TuneContext`` imports on first use (a search needs it; a record lookup does not)."""
     ms = meta_schedule()
-    stack, inspect.stack = inspect.stack, _stack_without_source_scans
-    try:
-        import tvm.s_tir.tensor_intrin  # noqa: F401
-    finally:
-        inspect.stack = stack
+    import_tensor_intrin()
     return ms
 
 
-def _stack_without_source_scans(context=1):
-    """``inspect.stack(context)``, except that frames of code with no source file
-    (``<frozen ...>``, ``<string>``) get no ``code_context`` without a search for it (which
-    ``inspect.getmodule`` does by walking every loaded module, on every call)."""
+def _tensor_intrin_importer():
+    # Closures, so that cloudpickle sends them to builder workers by value: by reference, a
+    # worker would import tvmprims (and torch) to find them.
     import inspect
     import sys
-    frames = []
-    frame = sys._getframe(1)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if filename.startswith("<"):
-            frames.append(inspect.FrameInfo(frame, filename, frame.f_lineno,
-                                            frame.f_code.co_name, None, None))
-        else:
-            frames.append(inspect.FrameInfo(frame, *inspect.getframeinfo(frame, context)))
-        frame = frame.f_back
-    return frames
+
+    def stack_without_source_scans(context=1):
+        """``inspect.stack(context)``, except that frames of code with no source file
+        (``<frozen ...>``, ``<string>``) get no ``code_context`` without a search for it
+        (which ``inspect.getmodule`` does by walking every loaded module, on every call)."""
+        frames = []
+        frame = sys._getframe(1)
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if filename.startswith("<"):
+                frames.append(inspect.FrameInfo(frame, filename, frame.f_lineno,
+                                                frame.f_code.co_name, None, None))
+            else:
+                frames.append(inspect.FrameInfo(frame, *inspect.getframeinfo(frame, context)))
+            frame = frame.f_back
+        return frames
+
+    def import_tensor_intrin():
+        """Import ``tvm.s_tir.tensor_intrin`` with the stack function above as
+        ``inspect.stack``. That module parses about 250 TVMScript functions, and each
+        ``@T.prim_func`` calls ``inspect.stack()``, whose source lookup for every
+        ``<frozen importlib...>`` frame of the import scans all of ``sys.modules``: 30-80 s
+        on a 2-core machine, over 3 minutes with torch loaded."""
+        if "tvm.s_tir.tensor_intrin" in sys.modules:
+            return
+        stack, inspect.stack = inspect.stack, stack_without_source_scans
+        try:
+            import tvm.s_tir.tensor_intrin  # noqa: F401
+        finally:
+            inspect.stack = stack
+
+    return import_tensor_intrin, stack_without_source_scans
+
+
+import_tensor_intrin, _stack_without_source_scans = _tensor_intrin_importer()
 
 
 def create_prim_func(tensors):

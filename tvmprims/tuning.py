@@ -17,6 +17,7 @@ from pathlib import Path
 from ._tvm import (compile_module, create_prim_func, meta_schedule, meta_schedule_for_tuning,
                    structural_hash, tvm)
 from .arrays import ALIGNMENT
+from .tuning_workers import local_builder, local_runner
 from .build import build_workload, clear_cache, hand_schedule
 from .kernel import Kernel
 from .target import resolve_target, target_key
@@ -97,7 +98,7 @@ def _runner(rpc_tracker, rpc_key, timeout):
     ms = meta_schedule()
     evaluator = ms.runner.EvaluatorConfig(number=3, repeat=1, min_repeat_ms=50)
     if rpc_tracker is None:
-        return ms.runner.LocalRunner(timeout_sec=timeout, evaluator_config=evaluator)
+        return local_runner(timeout, evaluator)
     host, _, port = rpc_tracker.rpartition(":")
     if not host or not port.isdigit() or not rpc_key:
         raise ValueError(f"rpc_tracker must be HOST:PORT and rpc_key a non-empty key, got "
@@ -282,7 +283,7 @@ def tune(workload, target="llvm", trials=64, log_root=None, rpc_tracker=None, rp
         with quiet_meta_schedule():
             ms.tune_tir(mod, target, work_dir=scratch, max_trials_global=int(trials),
                         num_trials_per_iter=min(int(trials), 16), database=database,
-                        builder=ms.builder.LocalBuilder(timeout_sec=timeout),
+                        builder=local_builder(timeout),
                         runner=runner,
                         measure_callbacks=callbacks, seed=seed, **search)
     except KeyboardInterrupt:
