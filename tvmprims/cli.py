@@ -54,7 +54,9 @@ def _bench_layers(args):
         f"{c} {n}" for c, n in _counts(cases).items()))
     started = time.perf_counter()
     rows = layer_suite.run(cases, args.target, args.conv_algo, args.rounds, progress=progress,
-                           schedule=args.schedule)
+                           schedule=args.schedule,
+                           retime_below=(layer_suite.RETIME_BELOW if args.retime_below is None
+                                         else args.retime_below or None))
     progress(f"measured {len(cases)} cases in {time.perf_counter() - started:.0f} s")
     if args.peaks != "none":
         peaks = machine_peaks(args.target, quick=args.peaks == "quick", report=progress)
@@ -305,6 +307,10 @@ def main(argv=None):
     ls.add_argument("--conv-algo", default="auto", choices=("auto", *CONV2D_ALGORITHM_TABLE),
                     help="conv2d/conv1d algo (default auto, what users get)")
     ls.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per case")
+    ls.add_argument("--retime-below", type=float,
+                    help="measure cases whose ratio is below this again at the end of the run, "
+                         "each side keeping its best time (default 0.9, "
+                         "layer_suite.RETIME_BELOW; 0: no second pass)")
     ls.add_argument("--schedule", default="auto", choices=("auto", "hand"),
                     help="tvmprims' schedules: auto (tuned records where a log has one, the "
                          "default) or hand (the tuning logs left out)")
