@@ -624,3 +624,17 @@ def test_cuda_kernel_without_gpu_says_so(has_cuda):
     kernel = tp.build("matmul", (4, 4), (4, 4), target="cuda")
     with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
         kernel(ones(4, 4), ones(4, 4))
+
+
+def test_a_cached_layer_does_not_take_parameters_equal_only_by_value():
+    """The call signature keeps a tuple of ints as it is (the fast path of the usual call);
+    (1.0, 1) and (True, 1) equal (1, 1) in Python but are not valid strides."""
+    x = np.ones((1, 2, 5, 5), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    expected = tp.conv2d(x, w, stride=(1, 1), padding=(1, 1, 1, 1))
+    for stride in ((1.0, 1), (True, 1)):
+        with pytest.raises(TypeError, match="stride must be an int or a pair of ints"):
+            tp.conv2d(x, w, stride=stride, padding=(1, 1, 1, 1))
+    for stride in ([1, 1], (1, np.int64(1))):  # other spellings of (1, 1) are valid
+        np.testing.assert_array_equal(
+            tp.conv2d(x, w, stride=stride, padding=[1, 1, 1, 1]), expected)

@@ -210,6 +210,8 @@ def _key(value):
     kind = type(value)
     if kind is int or kind is str or value is None:  # the usual values, as they are: no
         return value  # other kind of value gives a key equal to these
+    if kind is tuple and all(type(v) is int for v in value):  # (1, 1), (1, 1, 1, 1)
+        return value
     if isinstance(value, (list, tuple)):
         return tuple(_key(v) for v in value)
     return kind, value
