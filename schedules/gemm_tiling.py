@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from tvmprims._tvm import is_padded_name, partitioned_block_name
+from tvmprims._tvm import PARTITION_PADDING, is_padded_name, partitioned_block_name
 
 from .common import (CPU_REGISTER_SCOPE, PARALLEL_MIN_FLOPS, accumulate_locally, divisor_at_most,
                      fuse_parallel, loop_extent, parallel_vectorized_stage, split_factor,
@@ -279,6 +279,9 @@ def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None):
        ``ku`` steps of K unrolled.
     4. The copy out of the padded C and element-wise consumers (bias, ReLU) run per block,
        right after it is complete, while it is still in cache.
+    5. With N not a multiple of ``ni``, the packing is annotated ``PARTITION_PADDING``
+       (:func:`tvmprims._tvm.compile_module`), so that its vector loops run without the
+       zero-padding condition wherever the columns are whole.
     """
     mi, ni, ku, kc, nc, row_blocks = gemm_blocks(m, n, k, lanes, cores, params)
     block = sch.get_sblock(name)
@@ -299,6 +302,10 @@ def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None):
     _pack_panels(sch, block, pack, ni, lanes)
     sch.compute_at(pack, ko)
     vectorize_innermost(sch, pack, lanes)
+    if n % ni:
+        # The zero columns past N: a condition that varies across the vector lanes, which
+        # TVM's vectoriser can only scalarise; compiled, the loops are cut where it starts.
+        sch.annotate(pack, PARTITION_PADDING, 1)
     if a_pad is not None:
         parallel_vectorized_stage(sch, a_pad, lanes)
     consumers = sch.get_consumers(block)

@@ -209,6 +209,30 @@ def test_row_blocks_split_when_column_blocks_do_not_share_evenly(rng):
     assert_close(tvmprims.matmul(a, b), matmul_ref(a, b), "float32", 5000)
 
 
+@pytest.mark.parametrize("m,k,n", [(20, 1024, 2047), (32, 1024, 4095)])
+def test_blocked_packing_of_a_ragged_n_is_vectorised(m, k, n, rng):
+    """N not a multiple of the 2-vector panel: the packing's zero-padding condition varies
+    across vector lanes, which TVM's vectoriser scalarises (a loop named ``<var>.s`` in the
+    LLVM IR, a branch per element). The packing is annotated, its loops cut where the
+    columns end (tvmprims._tvm.compile_module): no scalarised loop is left, and the result
+    is right on either side of the cut (these shapes were scalarised without it)."""
+    assert matmul_path(m, n, k, 4, cpu_params(resolve_target(None))) == "blocked"
+    kernel = tvmprims.build("matmul", (m, k), (k, n), schedule="hand")
+    assert ".s.preheader:" not in kernel.source()
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+    assert_close(kernel(a, b), matmul_ref(a, b), "float32", k)
+
+
+def test_likely_conditions_mark_each_condition_once():
+    from tvmprims._tvm import _likely_conditions, te, tirx
+    x = te.placeholder((10,), name="x")
+    y = te.compute((16,), lambda i: tirx.if_then_else(i < 10, x[i], 0.0), name="y")
+    func = te.create_prim_func([x, y])
+    once = _likely_conditions(func)
+    assert once.script().count("T.likely(") == 1
+    assert _likely_conditions(once).script().count("T.likely(") == 1
+
+
 @pytest.mark.parametrize("name", ["avx512-znver4", "avx512-skylake"])
 @pytest.mark.parametrize("m,k", [(1, 300), (100, 300), (100, 1100)])
 def test_avx512_builds_every_path_with_its_register_file(name, m, k):

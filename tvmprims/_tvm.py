@@ -29,7 +29,8 @@ __all__ = [
     "create_prim_func", "element_aligned_arguments", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
     "structural_hash", "llvm_cpu_features", "llvm_host_triple", "meta_schedule",
     "meta_schedule_for_tuning", "import_tensor_intrin",
-    "ROOT_BLOCK", "padded_name", "is_padded_name", "partitioned_block_name", "cache_block_name",
+    "PARTITION_PADDING", "ROOT_BLOCK", "padded_name", "is_padded_name", "partitioned_block_name",
+    "cache_block_name",
 ]
 
 
@@ -129,9 +130,60 @@ def structural_hash(node):
     return tvm_ffi.structural_hash(node)
 
 
+#: Block annotation a schedule sets on a stage whose padding conditions should be split
+#: out of its loops (:func:`compile_module`).
+PARTITION_PADDING = "tvmprims.partition_padding"
+
+
 def compile_module(mod, target):
-    """Compile an IRModule; returns TVM's ``Executable`` (``.mod`` is the runtime module)."""
-    return tvm.compile(mod, target=target)
+    """Compile an IRModule; returns TVM's ``Executable`` (``.mod`` is the runtime module).
+
+    A function with a block annotated :data:`PARTITION_PADDING` has its ``if_then_else``
+    conditions marked ``likely`` and is compiled with TVM's loop partitioning of constant
+    loops: each loop the condition depends on is cut where it becomes false, so the part
+    where it holds (all but a tile's worth) runs without it. TVM's vectoriser scalarises a
+    loop whose ``if_then_else`` condition varies across lanes: a blocked GEMM's packing of a
+    B with N = 4095 columns copied element by element, with a branch each (32x1024x4095:
+    3.3 -> 2.0 ms on Zen 4).
+    """
+    if not any(_annotated(func, PARTITION_PADDING) for func in mod.functions.values()):
+        return tvm.compile(mod, target=target)
+    funcs = {gvar: _likely_conditions(func) for gvar, func in mod.functions.items()}
+    config = {"s_tir.LoopPartition": {"partition_const_loop": True}}
+    with tvm.transform.PassContext(config=config):
+        return tvm.compile(tvm.IRModule(funcs, attrs=mod.attrs), target=target)
+
+
+def _annotated(func, key):
+    import tvm_ffi
+    from tvm.s_tir.stmt import SBlock
+    found = []
+
+    def visit(block):
+        if key in block.annotations:
+            found.append(block)
+        return block
+    if isinstance(func, tirx.PrimFunc):
+        tvm_ffi.structural_map(func.body, [(SBlock, visit)], order="post")
+    return bool(found)
+
+
+def _likely_conditions(func):
+    """``func`` with every ``if_then_else(c, a, b)`` as ``if_then_else(likely(c), a, b)``."""
+    import tvm_ffi
+    if not isinstance(func, tirx.PrimFunc):
+        return func
+    if_then_else, likely = tvm.ir.Op.get("prim.if_then_else"), tvm.ir.Op.get("prim.likely")
+
+    def mark(call):
+        if not call.op.same_as(if_then_else):
+            return call
+        condition, *values = call.args
+        if isinstance(condition, tvm.ir.expr.Call) and condition.op.same_as(likely):
+            return call
+        return tirx.if_then_else(tirx.likely(condition), *values)
+    body = tvm_ffi.structural_map(func.body, [(tvm.ir.expr.Call, mark)], order="post")
+    return tirx.PrimFunc(func.params, body, ret_type=func.ret_type, attrs=func.attrs)
 
 
 def host_cpu_name():
