@@ -28,7 +28,7 @@ __all__ = [
     "tvm", "te", "tirx", "Schedule", "Target", "dlight", "estimate_tir_flops",
     "create_prim_func", "element_aligned_arguments", "compile_module", "host_cpu_name", "tensor_on", "cuda_source",
     "structural_hash", "llvm_cpu_features", "llvm_host_triple", "meta_schedule",
-    "meta_schedule_for_tuning", "import_tensor_intrin",
+    "meta_schedule_for_tuning", "meta_schedule_build_parts", "import_tensor_intrin",
     "PARTITION_PADDING", "ROOT_BLOCK", "padded_name", "is_padded_name", "partitioned_block_name",
     "cache_block_name",
 ]
@@ -47,6 +47,24 @@ def meta_schedule_for_tuning():
     ms = meta_schedule()
     import_tensor_intrin()
     return ms
+
+
+def meta_schedule_build_parts():
+    """What :mod:`tvmprims.tuning_workers` builds its builder from: TVM's process pool
+    (``PopenPoolExecutor``, ``StatusKind``), ``derived_object`` (a Python subclass of a
+    MetaSchedule node), the function a ``LocalBuilder`` worker runs on a candidate
+    (``worker_func(f_build, f_export, mod, target, params)``) and its ``serialize_params``,
+    and ``cpu_count``."""
+    from types import SimpleNamespace
+
+    from tvm.ir.utils import derived_object
+    from tvm.s_tir.meta_schedule.builder import local_builder
+    from tvm.s_tir.meta_schedule.utils import cpu_count
+    from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
+    return SimpleNamespace(PopenPoolExecutor=PopenPoolExecutor, StatusKind=StatusKind,
+                           derived_object=derived_object, worker_func=local_builder._worker_func,
+                           serialize_params=local_builder._serialize_params,
+                           cpu_count=cpu_count)
 
 
 def _tensor_intrin_importer():

@@ -14,7 +14,7 @@ checks its workers (seconds), is likewise made once per timeout.
 import atexit
 import functools
 
-from ._tvm import import_tensor_intrin, meta_schedule
+from ._tvm import import_tensor_intrin, meta_schedule, meta_schedule_build_parts
 
 #: Builds a worker process does before it is replaced by a fresh one.
 BUILDS_PER_WORKER = 64
@@ -23,13 +23,11 @@ BUILDS_PER_WORKER = 64
 @functools.lru_cache(maxsize=None)
 def local_builder(timeout):
     """A MetaSchedule builder on this machine whose workers outlive a batch."""
-    ms = meta_schedule()
-    from tvm.s_tir.meta_schedule.builder.local_builder import _serialize_params, _worker_func
-    from tvm.ir.utils import derived_object
-    from tvm.s_tir.meta_schedule.utils import cpu_count
-    from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
+    ms, tvm_parts = meta_schedule(), meta_schedule_build_parts()
+    worker_func, serialize_params = tvm_parts.worker_func, tvm_parts.serialize_params
+    status = tvm_parts.StatusKind
 
-    @derived_object
+    @tvm_parts.derived_object
     class PooledBuilder(ms.builder.PyBuilder):
         def __init__(self):
             super().__init__()
@@ -37,16 +35,16 @@ def local_builder(timeout):
 
         def build(self, build_inputs):
             if self.pool is None:
-                self.pool = PopenPoolExecutor(
-                    max_workers=cpu_count(logical=True), timeout=timeout,
+                self.pool = tvm_parts.PopenPoolExecutor(
+                    max_workers=tvm_parts.cpu_count(logical=True), timeout=timeout,
                     initializer=import_tensor_intrin, maximum_process_uses=BUILDS_PER_WORKER)
-            jobs = [(None, None, b.mod, b.target, _serialize_params(b.params))
+            jobs = [(None, None, b.mod, b.target, serialize_params(b.params))
                     for b in build_inputs]
             results = []
-            for done in self.pool.map_with_error_catching(lambda job: _worker_func(*job), jobs):
-                if done.status == StatusKind.COMPLETE:
+            for done in self.pool.map_with_error_catching(lambda job: worker_func(*job), jobs):
+                if done.status == status.COMPLETE:
                     results.append(ms.builder.BuilderResult(done.value, None))
-                elif done.status == StatusKind.TIMEOUT:
+                elif done.status == status.TIMEOUT:
                     results.append(ms.builder.BuilderResult(
                         None, f"build timed out after {timeout} s"))
                 else:
