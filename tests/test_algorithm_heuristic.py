@@ -287,31 +287,3 @@ def test_ragged_pointwise_layers_leave_direct(x_shape, w_shape, groups, expected
     direct_only = heuristic.Rules()
     assert heuristic.choose(wl, direct_only, algorithms.scratch_budget(wl), lanes=16) == expected
     assert heuristic.choose(wl, direct_only, algorithms.scratch_budget(wl)) == "direct"
-
-
-@pytest.mark.parametrize("x_shape, w_shape, padding, expected", [
-    ((8, 64, 1, 509), (96, 64, 1, 5), (0, 2), "im2col"),  # a prime width: 1-column tiles
-    ((1, 128, 1, 1021), (128, 128, 1, 3), (0, 1), "im2col"),
-    ((8, 64, 1, 509), (96, 64, 1, 5), 0, "direct"),       # 505 = 5 x 101: 5 columns
-    ((1, 32, 31, 31), (64, 32, 3, 3), 1, "direct"),       # 2-D: neither wins throughout
-    ((1, 3, 1, 127), (16, 3, 1, 3), (0, 1), "im2col"),    # few channels, no column tile
-])
-def test_one_row_layers_whose_direct_tiles_are_one_column_leave_direct(
-        x_shape, w_shape, padding, expected, rng):
-    """The direct schedule's register tile degenerates to one column when no divisor of the
-    output width fits its stack segment (schedules.cpu.conv2d.one_column_tiles); given the
-    target's parameters, such one-row layers (conv1d) go to im2col whatever the fitted rules
-    say."""
-    from tvmprims.schedules.hardware import cpu_params
-    from tvmprims.target import resolve_target
-    wl = _layer(x_shape, w_shape, padding=padding)
-    params = cpu_params(resolve_target("llvm"))
-    direct_only = heuristic.Rules()
-    budget = algorithms.scratch_budget(wl)
-    assert heuristic.choose(wl, direct_only, budget, lanes=16, params=params) == expected
-    assert heuristic.choose(wl, direct_only, budget, lanes=16) == "direct"
-    if expected == "im2col":
-        x = rng.standard_normal(x_shape).astype(np.float32)
-        w = rng.standard_normal(w_shape).astype(np.float32)
-        assert_close(tp.conv2d(x, w, padding=padding), conv2d_ref(x, w, None, 1, padding),
-                     "float32", w_shape[1] * w_shape[2] * w_shape[3])

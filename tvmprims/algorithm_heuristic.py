@@ -169,38 +169,23 @@ def rules_for(target):
     return MODELS.get(kind)
 
 
-def choose(direct_wl, rules=CPU_RULES, budget=None, lanes=None, params=None):
+def choose(direct_wl, rules=CPU_RULES, budget=None, lanes=None):
     """The algorithm :class:`Rules` pick for the layer of ``direct_wl`` among those that apply
     within ``budget`` bytes of scratch memory (None: no bound).
 
     With the target's SIMD ``lanes``, a 1x1 layer the rules leave to direct goes to im2col
     when its output channels per group are several vectors but not a whole number of them
-    (:func:`ragged_pointwise`); with its ``params`` (``CpuParams``) too, so does a one-row
-    layer (a conv1d) whose direct register tiles would be one column wide (:func:`_one_column`:
-    prime output widths)."""
+    (:func:`ragged_pointwise`)."""
     shape = LayerShape(*(np.array([v]) for v in astuple(layer_shape(direct_wl))))
     allowed = np.ones((1, len(ORDER)), dtype=bool)
     while True:  # check only what the rules pick (building a workload costs milliseconds)
         algo = ORDER[int(choice_indices(shape, allowed, rules)[0])]
-        if algo == "direct" and lanes and fits(direct_wl, "im2col", budget) and (
-                ragged_pointwise(direct_wl, lanes) or _one_column(direct_wl, lanes, params)):
+        if algo == "direct" and lanes and ragged_pointwise(direct_wl, lanes) \
+                and fits(direct_wl, "im2col", budget):
             return "im2col"
         if algo == "direct" or fits(direct_wl, algo, budget):
             return algo
         allowed[0, ORDER.index(algo)] = False
-
-
-def _one_column(direct_wl, lanes, params):
-    """A one-row output (a conv1d) whose direct tiles are one column
-    (``schedules.cpu.conv2d.one_column_tiles``). Measured on Zen 4, direct / im2col / torch:
-    8 x 64 x 509 -> 96, 5 taps: 2.49 / 1.48 / 1.22 ms; 128 x 1021 -> 128, 3 taps:
-    1.10 / 0.56 / 0.54 ms. On 2-D images with one-column tiles neither wins throughout
-    (61 x 61, 64 -> 64: 2.93 / 3.06 ms; 29 x 29, 128 -> 128: 2.78 / 2.40 ms), so the rules
-    keep those."""
-    if params is None or direct_wl.op != "conv2d" or direct_wl.output_shape[2] != 1:
-        return False
-    from .schedules.cpu.conv2d import one_column_tiles
-    return one_column_tiles(direct_wl, lanes, params)
 
 
 def ragged_pointwise(direct_wl, lanes):

@@ -31,8 +31,7 @@ from .ops.registry import (CONV2D_ALGORITHM_TABLE, PROPAGATES_NON_FINITE,
                            epilogue_args)
 from .ops.registry import layer_args as _layer_args
 from .schedules.common import vector_lanes
-from .schedules.hardware import cpu_params
-from .target import resolve_target, schedule_kind, target_key
+from .target import resolve_target, target_key
 
 __all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "heuristic_algorithm",
            "searched_algorithm", "algorithm_of",
@@ -250,9 +249,7 @@ def heuristic_algorithm(direct_wl, target=None, schedule="auto"):
         model = _heuristic.rules_for(resolved)
         algo = ("direct" if model is None
                 else _heuristic.choose(direct_wl, model, scratch_budget(direct_wl),
-                                       vector_lanes(resolved, direct_wl.dtype),
-                                       cpu_params(resolved) if schedule_kind(resolved) == "cpu"
-                                       else None))
+                                       vector_lanes(resolved, direct_wl.dtype)))
         chosen = algorithm_workload(direct_wl, algo)
     with _lock:
         _memory[("auto", direct_wl, cache_key, schedule)] = chosen

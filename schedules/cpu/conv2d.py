@@ -42,7 +42,7 @@ from ..common import (CPU_STACK_BYTES, PARALLEL_MIN_FLOPS, accumulate_locally, d
 from ..hardware import CpuParams, cpu_params
 
 __all__ = ["schedule", "tile_sizes", "Tiles", "image_outer", "column_tile", "weight_block",
-           "single_pixel_pointwise", "one_column_tiles"]
+           "single_pixel_pointwise"]
 
 # The register budget of a tile and the accumulators that hide the FMA latency are the
 # target's CpuParams.conv2d_registers and .fma_chains (schedules/hardware.py).
@@ -193,18 +193,6 @@ def _schedule_columns(sch, wl, lanes, channels, cols):
     if wl.shapes[1][3] <= MAX_UNROLLED_WIDTH:
         sch.unroll(rx)
     sch.decompose_reduction(acc, rc)
-
-
-def one_column_tiles(wl, lanes, params):
-    """Whether this schedule's register tiles of ``wl`` (a direct ``conv2d`` workload) are
-    one column (and one row) on an output wider than that: a segment's accumulators must fit
-    a stack array (``CPU_STACK_BYTES``) and divide the width, so a prime width over the few
-    columns that fit (509, 127, 31) gets one-column tiles, with too few accumulators to hide
-    the FMA latency."""
-    if single_pixel_pointwise(wl) or column_tile(wl, lanes, params) is not None:
-        return False
-    tiles = _tiles(wl, lanes, params)
-    return wl.output_shape[3] > 1 and tiles.cols == 1 and tiles.rows == 1
 
 
 def _tiles(wl, lanes, params):
