@@ -8,7 +8,7 @@ import pytest
 import tvmprims
 from tvmprims.schedules.common import CPU_STACK_BYTES, vector_lanes
 from tvmprims.schedules.cpu import conv2d as cpu_conv2d
-from tvmprims.schedules.hardware import CpuParams
+from tvmprims.schedules.hardware import CpuParams, cpu_params
 from tvmprims.target import resolve_target
 from tvmprims.testing import (assert_close, conv1d_ref, conv2d_ref, epilogue_ref,
                               workspace_allocations)
@@ -137,6 +137,30 @@ def test_tiles_of_two_widths(rng, x_shape, w_shape, stride, padding, dilation, g
          target=ZNVER3_2C)
 
 
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dtype", [
+    ((1, 64, 31, 31), (64, 64, 5, 5), 1, 2, "float32"),        # 31 columns: 6 x 5 + 1
+    ((1, 128, 17, 17), (128, 128, 1, 7), 1, (0, 3), "float32"),  # Inception's 1x7
+    ((2, 32, 1, 509), (48, 32, 1, 5), 1, (0, 2), "float32"),    # a conv1d
+    ((1, 32, 45, 45), (32, 32, 3, 3), 2, 1, "float32"),         # 23 columns, stride 2
+    ((1, 16, 19, 19), (16, 16, 3, 3), 1, 1, "float64"),
+])
+def test_prime_widths_get_wide_tiles_and_a_short_last_segment(rng, x_shape, w_shape, stride,
+                                                              padding, dtype):
+    """No divisor of a prime width fits a stack segment, so the segments do not divide it
+    and the last one is cut short by the block's predicate (one-column tiles before: 2x
+    slower). The columns on either side of the cut are checked against float64."""
+    target = resolve_target("llvm")
+    wl = tvmprims.api.conv2d_workload(x_shape, w_shape, None, dtype, stride, padding, 1, 1)
+    out_width = wl.output_shape[3]
+    tiles = cpu_conv2d.tile_sizes(w_shape[0], wl.output_shape[2], out_width,
+                                  vector_lanes(target, dtype), None,
+                                  8 if dtype == "float64" else 4, cpu_params(target))
+    assert tiles.cols > 1 and out_width % tiles.segment, tiles
+    _run(rng, x_shape, w_shape, stride, padding, 1, 1, dtype=dtype)
+    if runs_here(ZNVER3_2C):  # AVX2's 8-lane vectors: other segments, other cuts
+        _run(rng, x_shape, w_shape, stride, padding, 1, 1, dtype=dtype, target=ZNVER3_2C)
+
+
 def test_tiles_of_several_rows(rng):
     """An output two columns wide: the tile spans two rows to keep 8 accumulators."""
     lanes = vector_lanes(resolve_target("llvm"), "float32")  # the host's, which _run uses
@@ -155,7 +179,9 @@ def test_tile_sizes_fit_registers_and_stack(lanes, itemsize):
             continue
         case = (o, per_group, h, w)
         t = cpu_conv2d.tile_sizes(o, h, w, lanes, per_group, itemsize)
-        assert limit % t.channels == 0 and h % t.rows == 0 and w % t.segment == 0, case
+        assert limit % t.channels == 0 and h % t.rows == 0, case
+        # segments divide the width, except a prime's: one row, wide tiles, a short last one
+        assert w % t.segment == 0 or (t.rows == 1 and t.cols > 1), case
         whole = (t.segment - t.short * (t.cols - 1)) // t.cols
         assert whole * t.cols + t.short * (t.cols - 1) == t.segment, case
         assert -(-t.channels // lanes) * t.rows * t.cols <= budget, case
