@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -250,9 +251,12 @@ def _wait_for_servers(port, key, count, deadline):
 
 def test_tuning_over_rpc_tracker_and_two_servers(tmp_path, monkeypatch):
     port, key = _free_port(), "tvmprims-test"
+    # Each in a session of its own, so that the teardown ends the servers' session workers
+    # too: terminated alone, a server left three of them running (700 MB each, spinning).
     procs = [subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_tracker", "--host",
                                "127.0.0.1", "--port", str(port), "--port-end", str(port + 1)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)]
     try:
         for _ in range(2):
             server_port = _free_port()
@@ -260,7 +264,7 @@ def test_tuning_over_rpc_tracker_and_two_servers(tmp_path, monkeypatch):
                 [sys.executable, "-m", "tvm.exec.rpc_server", "--host", "127.0.0.1",
                  "--port", str(server_port), "--port-end", str(server_port + 10),
                  "--tracker", f"127.0.0.1:{port}", "--key", key],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         _wait_for_servers(port, key, 2, time.time() + 120)
         lines = []
         result = tvmprims.tune("matmul", (16, 24), (24, 8), trials=4, log_root=tmp_path,
@@ -268,7 +272,7 @@ def test_tuning_over_rpc_tracker_and_two_servers(tmp_path, monkeypatch):
                                report=lines.append)
     finally:
         for proc in procs:
-            proc.terminate()
+            os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             proc.wait(timeout=30)
     assert result.trials >= 1
