@@ -262,15 +262,19 @@ def run(cases, target=None, conv_algo="auto", rounds=5, round_seconds=0.05, seed
     if prepare_calls is None:
         prepare_calls = functools.partial(prepare, schedule=schedule)
     rng = np.random.default_rng(seed)
+
+    def measure(case):
+        try:
+            calls = prepare_calls(case, rng, target, conv_algo)
+        except Exception as e:
+            calls = CaseCalls(_raiser(e), None, "-", None, None)
+        return run_case(case, calls, rounds, round_seconds, settle)
+
     rows = []
     started = time.perf_counter()
     with fresh_caches():
         for i, case in enumerate(cases, 1):
-            try:
-                calls = prepare_calls(case, rng, target, conv_algo)
-            except Exception as e:
-                calls = CaseCalls(_raiser(e), None, "-", None, None)
-            row = run_case(case, calls, rounds, round_seconds, settle)
+            row = measure(case)
             rows.append(row)
             if progress:
                 progress(f"[{i}/{len(cases)} {time.perf_counter() - started:.0f}s] "
@@ -278,12 +282,7 @@ def run(cases, target=None, conv_algo="auto", rounds=5, round_seconds=0.05, seed
         again = [i for i, row in enumerate(rows) if retime_below is not None
                  and row["status"] == "ok" and row["ratio"] < retime_below]
         for n, i in enumerate(again, 1):
-            try:
-                calls = prepare_calls(cases[i], rng, target, conv_algo)
-            except Exception as e:
-                calls = CaseCalls(_raiser(e), None, "-", None, None)
-            rows[i] = retimed(cases[i], rows[i], run_case(cases[i], calls, rounds,
-                                                           round_seconds, settle))
+            rows[i] = retimed(cases[i], rows[i], measure(cases[i]))
             if progress:
                 progress(f"[again {n}/{len(again)} {time.perf_counter() - started:.0f}s] "
                          f"{_progress_line(rows[i])}")

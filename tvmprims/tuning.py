@@ -17,7 +17,6 @@ from pathlib import Path
 from ._tvm import (compile_module, create_prim_func, meta_schedule, meta_schedule_for_tuning,
                    structural_hash, tvm)
 from .arrays import ALIGNMENT
-from .tuning_workers import local_builder, local_runner
 from .build import build_workload, clear_cache, hand_schedule
 from .kernel import Kernel
 from .target import resolve_target, target_key
@@ -26,6 +25,7 @@ from .tuning_records import (RECORD_FILES, REPO_LOGS, REPO_LOGS_IN_CHECKOUT,  # 
                              TARGET_FILE, USER_ENV, TuningLogError, forget_database, log_dir, open_database,
                              is_hand_record, mark_hand, quiet_meta_schedule, search_dirs,
                              tuned_record, tuned_schedule, user_logs_dir, validate_log)
+from .tuning_workers import local_builder, local_runner
 
 __all__ = ["TuningLogError", "TuneResult", "SPACES", "REPO_LOGS", "user_logs_dir", "search_dirs",
            "log_dir", "open_database", "tuned_schedule", "tune", "drop_records", "keep_hand",
