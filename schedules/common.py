@@ -9,13 +9,14 @@ block, compute the reduction inside each tile into a tile-sized accumulator (reg
 from tvmprims._tvm import ROOT_BLOCK, partitioned_block_name
 from tvmprims.ops.conv2d import BIAS_ADD
 
-from .hardware import CpuParams, cpu_model
+from .hardware import CpuParams, cpu_model, cpu_params, lanes_for
 
 __all__ = ["CPU_REGISTER_SCOPE", "CPU_STACK_BYTES", "divisor_at_most", "split_factor",
            "accumulate_locally", "tile_loops", "fuse_parallel", "vector_lanes",
            "vectorize_innermost", "find_block", "loop_extent", "partition_whole_tiles",
            "parallel_vectorized_stage", "phase_planes", "vectorize_phase_planes", "row_block",
-           "tile_shape", "schedule_sliding_window", "schedule_plane_sums", "PARALLEL_MIN_ELEMENTS",
+           "tile_shape", "schedule_sliding_window", "schedule_plane_sums", "plane_sum_lanes",
+           "partial_sum_lanes", "PARALLEL_MIN_ELEMENTS",
            "PARALLEL_MIN_FLOPS", "schedule_contiguous"]
 
 
@@ -275,9 +276,9 @@ def schedule_plane_sums(sch, reduction_name, epilogue, vector, rows, parallel):
     1. **Flat plane**: the reduction loops are fused into one loop over H*W, whose index
        ``(k // W) * W + k % W`` TVM simplifies back to ``k``: contiguous vector loads.
     2. **Partial sums**: that loop is split into vectors of ``vector`` lanes (fewer when the
-       plane is smaller) and ``rfactor``-ed, so each plane accumulates ``vector`` partial
-       sums in one register; the last, partial vector is a separate part of the loop
-       (``loop_partition``), so the others run unmasked.
+       plane is smaller, :func:`partial_sum_lanes`) and ``rfactor``-ed, so each plane
+       accumulates them in one register; the last, partial vector is a separate part of
+       the loop (``loop_partition``), so the others run unmasked.
     3. **Register tile** of ``rows`` channels (a divisor of C near it, else ``rows`` with the
        last tile guarded): that many independent accumulator chains per step. The
        horizontal sums of a tile's partial sums and the ``epilogue`` (the average's
@@ -289,7 +290,7 @@ def schedule_plane_sums(sch, reduction_name, epilogue, vector, rows, parallel):
     n, c, _, _, *window = sch.get_loops(reduction)
     plane = sch.fuse(*window)
     size = loop_extent(sch, plane)
-    vector = min(vector, size)
+    vector = partial_sum_lanes(size, vector)
     _, lane = sch.split(plane, [None, vector])
     partial = sch.rfactor(lane, factor_axis=4)  # partial sums [n, c, 0, 0, lane]
     n, c, y, x, step, lane = sch.get_loops(partial)
@@ -311,6 +312,27 @@ def schedule_plane_sums(sch, reduction_name, epilogue, vector, rows, parallel):
     sch.decompose_reduction(partial, step)
     if size % vector and size > vector:
         sch.loop_partition(step, [size // vector, None])
+
+
+def plane_sum_lanes(target, dtype):
+    """The widest partial-sum vector of :func:`schedule_plane_sums` on ``target``: its
+    vector width, at most ``plane_sum_vector_bytes`` (:class:`CpuParams`)."""
+    return min(vector_lanes(target, dtype),
+               lanes_for(cpu_params(target).plane_sum_vector_bytes, dtype))
+
+
+def partial_sum_lanes(size, vector):
+    """Lanes of the partial sums of :func:`schedule_plane_sums` over ``size`` elements:
+    ``vector`` (at most ``size``), or when that leaves a partial vector, the widest half or
+    quarter of it that divides ``size``. The partial vector runs as scalar code (TVM does
+    not vectorise a guard that differs across lanes): a 28 -> 672 squeeze-and-excitation
+    layer took 3.7 us on Zen 4 with 8 lanes and a 4-element tail per output, 0.9 with 4."""
+    vector = min(vector, size)
+    if size % vector:
+        for narrower in (vector // 2, vector // 4):
+            if narrower > 1 and size % narrower == 0:
+                return narrower
+    return vector
 
 
 # --- Element-wise and copy kernels (add, concat) -------------------------------------------------

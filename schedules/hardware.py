@@ -191,7 +191,8 @@ class CpuParams:
         Most SIMD vectors of a row a ``depthwise_conv2d`` tile accumulates
         (``schedules/cpu/depthwise_conv2d.py``).
     plane_sum_vector_bytes : int
-        Widest vector (bytes) the global-pooling schedule sums a plane's H*W elements in
+        Widest vector (bytes) the global-pooling schedule sums a plane's H*W elements in, and
+        the squeeze-and-excitation 1x1 convolutions their dot products
         (:func:`~tvmprims.schedules.common.schedule_plane_sums`): 32 (8 floats) on every ISA.
         Measured on Zen 4 (one thread, kernel only, us, 64-byte -> 32-byte vectors):
         1x2048x7x7 7.2 -> 4.9, 1x512x13x13 5.2 -> 3.5, 8x512x7x7 15.0 -> 11.3,

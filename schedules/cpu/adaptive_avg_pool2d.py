@@ -7,8 +7,9 @@ adaptive windows' longest extent and stride. The division is folded into the wri
 from tvmprims.ops._pool import AVERAGE, POOL, is_global
 from tvmprims.ops.adaptive_avg_pool2d import adaptive_axis
 
-from ..common import schedule_plane_sums, schedule_sliding_window, tile_shape, vector_lanes
-from ..hardware import cpu_cores, cpu_params, lanes_for
+from ..common import (plane_sum_lanes, schedule_plane_sums, schedule_sliding_window, tile_shape,
+                      vector_lanes)
+from ..hardware import cpu_cores, cpu_params
 
 __all__ = ["schedule", "schedule_adaptive", "schedule_global"]
 
@@ -19,11 +20,10 @@ def schedule_global(sch, wl, target, epilogue=None):
     tiles of ``fma_chains`` channels, parallel from ``plane_sum_parallel_elements`` input
     elements on a target of several cores (:class:`~tvmprims.schedules.hardware.CpuParams`)."""
     params = cpu_params(target)
-    vector = min(vector_lanes(target, wl.dtype), lanes_for(params.plane_sum_vector_bytes,
-                                                           wl.dtype))
     n, c, h, w = wl.shapes[0]
     parallel = cpu_cores(target) > 1 and n * c * h * w >= params.plane_sum_parallel_elements
-    schedule_plane_sums(sch, POOL, epilogue, vector, params.fma_chains, parallel)
+    schedule_plane_sums(sch, POOL, epilogue, plane_sum_lanes(target, wl.dtype),
+                        params.fma_chains, parallel)
 
 
 def schedule_adaptive(sch, wl, target, epilogue=None):

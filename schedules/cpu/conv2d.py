@@ -39,7 +39,7 @@ from tvmprims.ops.conv2d import BIAS_ADD, CONV, PAD
 
 from ..common import (CPU_STACK_BYTES, PARALLEL_MIN_FLOPS, accumulate_locally, divisor_at_most,
                       find_block, fuse_parallel, parallel_vectorized_stage, phase_planes,
-                      schedule_plane_sums, vector_lanes, vectorize_innermost,
+                      plane_sum_lanes, schedule_plane_sums, vector_lanes, vectorize_innermost,
                       vectorize_phase_planes)
 from ..hardware import CpuParams, cpu_params
 
@@ -260,8 +260,8 @@ def single_pixel_pointwise(wl):
 def schedule(sch, wl, target):
     lanes = vector_lanes(target, wl.dtype)
     if single_pixel_pointwise(wl):
-        params = cpu_params(target)
-        schedule_plane_sums(sch, CONV, BIAS_ADD, lanes, params.fma_chains,
+        schedule_plane_sums(sch, CONV, BIAS_ADD, plane_sum_lanes(target, wl.dtype),
+                            cpu_params(target).fma_chains,
                             parallel=wl.flops >= PARALLEL_MIN_FLOPS)
         return
     columns = column_tile(wl, lanes, cpu_params(target))
