@@ -17,9 +17,10 @@ from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
 from tvmprims.testing import assert_close, conv2d_ref
 
 MEASURED = Path(__file__).parent.parent / "docs" / "algorithm_choice" / "measured.csv"
-#: Each shipped table (Zen 3 AVX2, Zen 4 AVX-512) and the rules fitted to it.
-TABLES = {"avx2": (MEASURED, heuristic.CPU_RULES, heuristic.AVX2_GRID),
-          "avx512": (MEASURED.with_name("measured_avx512.csv"), heuristic.AVX512_RULES,
+#: Each shipped table (Zen 3 AVX2; Zen 4 AVX-512, three runs) and the rules fitted to it.
+TABLES = {"avx2": ([MEASURED], heuristic.CPU_RULES, heuristic.AVX2_GRID),
+          "avx512": ([MEASURED.with_name(f"measured_avx512{run}.csv")
+                      for run in ("", "_run2", "_run3")], heuristic.AVX512_RULES,
                      heuristic.GRID)}
 
 
@@ -56,14 +57,14 @@ def measured_rows():
 
 @pytest.mark.parametrize("isa", TABLES)
 def test_cpu_rules_are_the_fit_of_the_shipped_table(isa):
-    path, rules, grid = TABLES[isa]
-    assert algorithm_table.fit(algorithm_table.read_csv(path), grid) == rules
+    paths, rules, grid = TABLES[isa]
+    assert algorithm_table.fit(algorithm_table.read_runs(paths), grid) == rules
 
 
 @pytest.mark.parametrize("isa", TABLES)
 def test_cpu_rules_agree_with_the_measured_searches(isa):
-    path, rules, _ = TABLES[isa]
-    rows = algorithm_table.read_csv(path)
+    paths, rules, _ = TABLES[isa]
+    rows = algorithm_table.read_runs(paths)
     ev = algorithm_table.evaluate(rows, rules)
     always_direct = algorithm_table.evaluate(rows, heuristic.Rules())
     assert ev.layers == always_direct.layers > 70
@@ -225,6 +226,25 @@ def test_table_round_trip_and_measure(tmp_path):
         assert back[r.source, r.algo].seconds == (None if r.seconds is None
                                                   else pytest.approx(r.seconds, rel=1e-5))
     assert [wl for _, wl in algorithm_table.by_layer(rows)] == [wl for _, wl in layers]
+
+
+def test_runs_merge_by_the_geometric_mean_of_each_algorithms_times(tmp_path):
+    wl = _layer((1, 2, 6, 5), (3, 2, 3, 3), padding=1)
+    layer = json.dumps(wl.to_json(), sort_keys=True)
+    R = algorithm_table.MeasuredRow
+    runs = [[R("a", layer, "direct", "ok", 1e-3), R("a", layer, "fft", "timed out")],
+            [R("a", layer, "direct", "ok", 4e-3), R("a", layer, "fft", "failed"),
+             R("b", layer, "im2col", "ok", 2e-3)]]
+    paths = [tmp_path / f"run{i}.csv" for i in range(2)]
+    for rows, path in zip(runs, paths):
+        algorithm_table.write_csv(rows, path)
+    merged = {(r.source, r.algo): r for r in algorithm_table.read_runs(paths)}
+    assert merged["a", "direct"].seconds == pytest.approx(2e-3)
+    assert merged["a", "fft"].status == "failed" and merged["a", "fft"].seconds is None
+    assert merged["b", "im2col"].seconds == pytest.approx(2e-3)
+    one, alone = algorithm_table.read_runs(paths[:1]), algorithm_table.read_csv(paths[0])
+    assert [(r.source, r.algo, r.status) for r in one] == [
+        (r.source, r.algo, r.status) for r in alone]
 
 
 def _rows(layers, ratios):

@@ -69,15 +69,18 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
                   winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                   im2col_pointwise=True, im2col_strided=False)
 
-#: Fitted over :data:`GRID` to ``docs/algorithm_choice/measured_avx512.csv`` (AMD EPYC Zen 4,
-#: AVX-512, 2 cores): Winograd from 16 channels and 14x14 pixels on, im2col for 1x1 layers
-#: from 28x28 output pixels on (on smaller images the direct schedule's AVX-512 tiles win)
-#: or from 2^26 multiply-adds (ResNet-50's 1024- and 2048-channel layers on 14x14 and 7x7:
-#: im2col 1.0-1.3x faster there). ``python -m tvmprims.algorithm_table fit
-#: docs/algorithm_choice/measured_avx512.csv``.
-AVX512_RULES = Rules(winograd_min_channels=16, winograd_min_pixels=14 * 14,
+#: Fitted over :data:`GRID` to the three runs ``docs/algorithm_choice/measured_avx512.csv``,
+#: ``measured_avx512_run2.csv`` and ``measured_avx512_run3.csv`` (AMD EPYC Zen 4, AVX-512, 2
+#: cores; 82, 95 and 110 layers, merged by :func:`tvmprims.algorithm_table.read_runs`):
+#: Winograd from 64 channels and 14x14 pixels on (with 16 to 48 channels its transforms cost
+#: more than they save: GoogLeNet's and SqueezeNet's 3x3 layers ran 1.4-2.3x faster direct),
+#: im2col for 1x1 layers from 56x56 output pixels on or from 2^26 multiply-adds (ResNet-50's
+#: and DenseNet's largest 1x1 layers). ``python -m tvmprims.algorithm_table fit
+#: docs/algorithm_choice/measured_avx512.csv docs/algorithm_choice/measured_avx512_run2.csv
+#: docs/algorithm_choice/measured_avx512_run3.csv``.
+AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=14 * 14,
                      winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
-                     im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=28 * 28,
+                     im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=56 * 56,
                      im2col_min_macs=2 ** 26)
 
 #: ``kind`` or ``kind-isa`` (:func:`tvmprims.target.schedule_kind`, the vector ISA of

@@ -12,7 +12,8 @@ how a choice compares with the measured fastest (:func:`evaluate`, :func:`cross_
 Reproduce the shipped table and the rules:
 ``nice -n 5 python -m tvmprims.algorithm_table measure docs/algorithm_choice/measured.csv``, then
 ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured.csv avx2``; for AVX-512
-``docs/algorithm_choice/measured_avx512.csv`` (full grid).
+the three runs ``docs/algorithm_choice/measured_avx512.csv``, ``measured_avx512_run2.csv`` and
+``measured_avx512_run3.csv``, merged (:func:`read_runs`; full grid).
 """
 
 import csv
@@ -33,7 +34,7 @@ from .timing import geomean
 from .workload import Workload
 
 __all__ = ["MeasuredRow", "SAMPLE", "EXTRA", "sample_layers", "measure", "write_csv",
-           "read_csv", "by_layer", "fit", "evaluate", "Evaluation", "cross_validate"]
+           "read_csv", "read_runs", "by_layer", "fit", "evaluate", "Evaluation", "cross_validate"]
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,9 @@ class MeasuredRow:
 
 #: (model, batch, which distinct layers): ``None`` takes every distinct Conv2d layer, an int
 #: ``k`` every k-th one (in order of first use).
-SAMPLE = (("resnet18", 1, None), ("mobilenet_v2", 1, None), ("resnet50", 1, 4),
-          ("vgg16", 1, 2), ("alexnet", 1, None), ("densenet121", 1, 12), ("googlenet", 1, 8),
-          ("resnet18", 8, 3), ("mobilenet_v2", 8, 6))
+SAMPLE = (("resnet18", 1, None), ("mobilenet_v2", 1, None), ("resnet50", 1, None),
+          ("vgg16", 1, 2), ("alexnet", 1, None), ("densenet121", 1, 12), ("googlenet", 1, 4),
+          ("squeezenet1_1", 1, 2), ("resnet18", 8, 3), ("mobilenet_v2", 8, 6))
 
 
 #: Layers no sampled model has, ``(name, x shape, weight shape, stride, padding)``: large
@@ -144,6 +145,23 @@ def read_csv(path):
                 except ValueError:
                     rows.append(MeasuredRow(source, layer, algo, cell))
     return rows
+
+
+def read_runs(paths):
+    """The rows of one or more tables measured on one machine (:func:`read_csv`), merged: a
+    layer measured in several runs gets, per algorithm, the geometric mean of its times in
+    the runs where it ran (its last status where it never did), so that one disturbed
+    search does not move a threshold; layers in order of first appearance."""
+    runs = {}
+    for path in paths:
+        for r in read_csv(path):
+            runs.setdefault((r.source, r.layer, r.algo), []).append(r)
+    merged = []
+    for (source, layer, algo), rows in runs.items():
+        times = [r.seconds for r in rows if r.ok]
+        merged.append(MeasuredRow(source, layer, algo, "ok", geomean(times)) if times
+                      else rows[-1])
+    return merged
 
 
 def by_layer(rows):
@@ -252,9 +270,10 @@ def cross_validate(rows, group=lambda source: source.split("/")[0], grid=GRID):
 def main(argv=None):
     """``python -m tvmprims.algorithm_table measure OUT.csv [START]``: measure :data:`SAMPLE`
     and :data:`EXTRA` into OUT.csv, layer by layer (from layer START on, appending, to resume
-    an interrupted run). ``python -m tvmprims.algorithm_table fit TABLE.csv [full|avx2]``: fit
-    rules to a table over :data:`GRID` (or ``AVX2_GRID``), print them, their agreement with
-    it, and a leave-one-model-out check."""
+    an interrupted run). ``python -m tvmprims.algorithm_table fit TABLE.csv [TABLE.csv ...]
+    [full|avx2]``: fit rules to the tables (several runs merged by :func:`read_runs`) over
+    :data:`GRID` (or ``AVX2_GRID``), print them, their agreement with the tables, and a
+    leave-one-model-out check."""
     argv = sys.argv[1:] if argv is None else argv
     command, path, *rest = argv
     if command == "measure":
@@ -266,8 +285,9 @@ def main(argv=None):
             write_csv(measure([(source, wl)], report=lambda m, i=i: print(f"{i}: {m}", flush=True)),
                       path, append=True)
         return 0
-    rows = read_csv(path)
-    grid = {"full": GRID, "avx2": AVX2_GRID}[rest[0] if rest else "full"]
+    grid = {"full": GRID, "avx2": AVX2_GRID}[rest.pop() if rest and rest[-1] in ("full", "avx2")
+                                             else "full"]
+    rows = read_runs([path, *rest])
     rules = fit(rows, grid)
     print(rules)
     report = evaluate(rows, rules)
