@@ -4,6 +4,7 @@ strides, paddings, dilations and groups."""
 import itertools
 import re
 
+import numpy as np
 import pytest
 
 import tvmprims
@@ -233,6 +234,26 @@ def test_single_pixel_pointwise(rng, n, c, o, stride, dtype, activation):
         out = tvmprims.conv2d(x, w, b, stride, algo="direct", activation=activation,
                               target=target)
         assert_close(out, expected, dtype, c)
+
+
+@pytest.mark.parametrize("target,vector_bytes", target_params())
+def test_pointwise_tiles_take_a_cache_line_of_weight_per_input_channel(rng, target,
+                                                                       vector_bytes):
+    """1x1 layers: 16 float32 channels per tile (one AVX-512 vector, two AVX2 ones), 8
+    float64; other kernels keep the tiling key's choice."""
+    params, lanes = cpu_params(target), vector_bytes // 4
+    for dtype, itemsize in (("float32", 4), ("float64", 8)):
+        wl = tvmprims.ops.conv2d.workload((1, 96, 14, 14), (256, 96, 1, 1), dtype=dtype)
+        tiles = cpu_conv2d._tiles(wl, vector_bytes // itemsize, params)
+        assert tiles.channels == min(64, 2 * vector_bytes) // itemsize
+    wide = tvmprims.ops.conv2d.workload((1, 96, 14, 14), (256, 96, 3, 3), padding=1)
+    assert cpu_conv2d._tiles(wide, lanes, params) == cpu_conv2d.tile_sizes(
+        256, 14, 14, lanes, params=params)
+    if runs_here(target):
+        x = rng.standard_normal((2, 97, 13, 11)).astype(np.float32)
+        w = rng.standard_normal((48, 97, 1, 1)).astype(np.float32)
+        out = tvmprims.conv2d(x, w, algo="direct", target=target)
+        assert_close(out, conv2d_ref(x, w, None, 1, 0), "float32", 97)
 
 
 @pytest.mark.parametrize("size,vector,lanes", [
