@@ -116,10 +116,15 @@ def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=No
                 if out_width % segment == 0:
                     best, best_key = _better(best, best_key, channels, vectors, rows, segment,
                                              params)
-    if best is None:  # channel counts not a multiple of the vector width
-        cols = divisor_at_most(out_width, budget)
-        best = Tiles(divisor_at_most(limit, lanes), 1, cols, cols, 0)
-    elif best.cols == 1 < out_width:
+    if best is None:  # channel counts not a multiple of the vector width: tiles of their
+        # widest divisor below it (ResNeXt's groups of 4 or 8), searched as that vector's
+        narrower = divisor_at_most(limit, lanes)
+        if narrower == 1:
+            cols = divisor_at_most(out_width, budget)
+            return Tiles(1, 1, cols, cols, 0)
+        return tile_sizes(out_channels, out_height, out_width, narrower, channels_per_group,
+                          itemsize, params, max_channels=narrower)
+    if best.cols == 1 < out_width:
         best = _ragged_width_tiles(best, out_width, lanes, itemsize, params)
     return best
 
