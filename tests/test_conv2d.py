@@ -295,10 +295,27 @@ def test_single_pixel_dot_products_run_in_whole_vectors(target, vector_bytes):
     ((1, 6, 20, 50), (9, 2, 3, 3), (1, 3), 0, (2, 1), 3, "float32"),  # no padding, stride 3, groups
     ((1, 3, 9, 259), (8, 3, 11, 11), 4, 2, 1, 1, "float32"),     # AlexNet-like: long plane rows
     ((3, 3, 17, 16), (5, 3, 3, 3), 1, 1, 1, 1, "float64"),
+    ((2, 32, 11, 24), (32, 4, 3, 3), 1, 1, 1, 8, "float32"),      # ResNeXt-like: 4 per group
+    ((1, 12, 7, 40), (12, 4, 3, 3), 1, 1, 1, 3, "float64"),
 ])
 def test_column_tiles(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype):
-    """Layers with few input channels take the column-vector tiles (:func:`column_tile`)."""
+    """Layers with few input channels take the column-vector tiles (:func:`column_tiling`),
+    of half a vector where the width is a multiple of that, not of a vector (24 and 40
+    columns on AVX-512), on this CPU's vectors and AVX2's."""
     wl = tvmprims.ops.conv2d.workload(x_shape, w_shape, dtype=dtype, stride=stride,
                                       padding=padding, dilation=dilation, groups=groups)
-    assert cpu_conv2d.column_tile(wl, vector_lanes(resolve_target(None), dtype)) is not None
-    _run(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype=dtype)
+    lanes = vector_lanes(resolve_target(None), dtype)
+    vector, _, cols = cpu_conv2d.column_tiling(wl, lanes)
+    assert vector in (lanes, lanes // 2) and cols % vector == 0
+    for target in [None] + [ZNVER3_2C] * runs_here(ZNVER3_2C):
+        _run(rng, x_shape, w_shape, stride, padding, dilation, groups, dtype=dtype,
+             target=target)
+
+
+@pytest.mark.parametrize("target,vector_bytes", target_params())
+def test_half_vector_column_tiles_only_from_32_bytes(target, vector_bytes):
+    """A width of 24: 8-float column tiles on AVX-512 (half a vector) and AVX2 (a whole one),
+    4-float ones with 16-byte vectors (a half would be under 32 bytes)."""
+    wl = tvmprims.ops.conv2d.workload((1, 32, 11, 24), (32, 4, 3, 3), padding=1, groups=8)
+    tiling = cpu_conv2d.column_tiling(wl, vector_bytes // 4)
+    assert (tiling[0] if tiling else None) == (8 if vector_bytes >= 32 else 4)
