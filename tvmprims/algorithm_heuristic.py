@@ -73,7 +73,7 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
 #: ``measured_avx512_run2.csv`` and ``measured_avx512_run3.csv`` (AMD EPYC Zen 4, AVX-512, 2
 #: cores; 82, 95 and 110 layers, merged by :func:`tvmprims.algorithm_table.read_runs`):
 #: Winograd from 64 channels and 14x14 pixels on (with 16 to 48 channels its transforms cost
-#: more than they save: GoogLeNet's and SqueezeNet's 3x3 layers ran 1.4-2.3x faster direct),
+#: more than they save: 3x3 layers of GoogLeNet's shapes on 14x14 ran 1.4-2.3x faster direct),
 #: im2col for 1x1 layers from 56x56 output pixels on or from 2^26 multiply-adds (ResNet-50's
 #: and DenseNet's largest 1x1 layers). ``python -m tvmprims.algorithm_table fit
 #: docs/algorithm_choice/measured_avx512.csv docs/algorithm_choice/measured_avx512_run2.csv

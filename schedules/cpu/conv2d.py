@@ -118,7 +118,8 @@ def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=No
                     best, best_key = _better(best, best_key, channels, vectors, rows, segment,
                                              params)
     if best is None:  # channel counts not a multiple of the vector width: tiles of their
-        # widest divisor below it (ResNeXt's groups of 4 or 8), searched as that vector's
+        # widest divisor below it (ResNeXt's groups of 4 or 8), with rows and columns
+        # searched as for a vector that wide
         narrower = divisor_at_most(limit, lanes)
         if narrower == 1:
             cols = divisor_at_most(out_width, budget)
