@@ -2,9 +2,6 @@
 peaks caches that concurrent processes share, that cannot be written, or hold bad entries."""
 
 import json
-import os
-import subprocess
-import sys
 import multiprocessing
 import threading
 import warnings
@@ -253,22 +250,3 @@ def test_kernel_roofline_with_a_damaged_peaks_cache(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="ignoring invalid entry of peaks cache"):
         point = kernel_roofline(kernel, timing)
     assert point.roof_gflops > 0
-
-
-@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
-                    reason="needs a CPU affinity API and two CPUs")
-def test_tvms_pool_threads_are_not_pinned_to_one_cpu():
-    """A fresh process (TVM starts its pool at the first parallel kernel): no thread ends up
-    pinned to one CPU, so the caller never shares the CPU of the pool's worker (2x slower
-    parallel kernels where it did)."""
-    code = ("import os, numpy as np, tvmprims\n"
-            "a = np.random.rand(256, 576).astype(np.float32)\n"
-            "b = np.random.rand(576, 1000).astype(np.float32)\n"
-            "assert np.allclose(tvmprims.matmul(a, b), a.astype(np.float64) @ b, rtol=1e-4)\n"
-            "tasks = os.listdir('/proc/self/task')\n"
-            "print(len(tasks), min(len(os.sched_getaffinity(int(t))) for t in tasks))\n")
-    env = {k: v for k, v in os.environ.items() if k != "TVM_BIND_THREADS"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=300, check=True).stdout.split()
-    threads, narrowest = int(out[0]), int(out[1])
-    assert threads >= 2 and narrowest == len(os.sched_getaffinity(0))

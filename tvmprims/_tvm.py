@@ -16,12 +16,6 @@ import os
 # half the machine. Use every CPU this process may run on unless the user says otherwise.
 if "TVM_NUM_THREADS" not in os.environ and hasattr(os, "sched_getaffinity"):
     os.environ["TVM_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
-# TVM pins its pool's worker threads to CPUs, but not the calling thread, which runs the
-# first share of every parallel loop: when the OS has the caller on the worker's CPU, the
-# two shares run one after the other. Measured on 2 vCPUs (a 256x576x1000 GEMM): 1.42 ms,
-# 2.81 ms with the caller on the worker's CPU; unpinned, 1.42 ms wherever the caller runs.
-# Some processes stayed in that state (a ResNeXt layer at 0.76-1.0 ms instead of 0.28).
-os.environ.setdefault("TVM_BIND_THREADS", "0")
 
 import tvm  # noqa: E402  (must come after the environment is set)
 from tvm import te, tirx
