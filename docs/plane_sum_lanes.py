@@ -9,14 +9,11 @@ run on ``np.random.rand`` arrays. docs/BENCHMARKS.md, "Squeeze-and-excitation pa
 ``PYTHONPATH=. python docs/plane_sum_lanes.py`` on a quiet machine.
 """
 
-import os
-
 import numpy as np
 import torch
+from schedule_variants import replaced, start
 
 import tvmprims
-from tvmprims.build import clear_cache
-from tvmprims.layer_suite import tvm_threads
 from tvmprims.schedules import common
 from tvmprims.schedules.cpu import conv2d as cpu_conv2d
 from tvmprims.testing import assert_close, conv2d_ref
@@ -27,23 +24,16 @@ LAYERS = [(28, 672), (20, 480), (40, 960), (10, 240), (48, 1152), (96, 24), (115
 
 
 def main():
-    # Both schedules come from the same source files: an on-disk entry of one would be
-    # taken for the other.
-    os.environ["TVMPRIMS_KERNEL_CACHE"] = "off"
-    torch.set_num_threads(tvm_threads())
-    lanes, narrowed = cpu_conv2d.plane_sum_lanes, common.partial_sum_lanes
+    start()
     print(f"{'layer':<14}{'before us':>10}{'now us':>10}{'conv2d us':>10}{'torch us':>10}")
     for c, o in LAYERS:
         x = np.random.rand(1, c, 1, 1).astype(np.float32)
         w = np.random.rand(o, c, 1, 1).astype(np.float32)
         b = np.random.rand(o).astype(np.float32)
         expected = conv2d_ref(x, w, b, 1, 0)
-        cpu_conv2d.plane_sum_lanes = common.vector_lanes  # before: the full vector
-        common.partial_sum_lanes = lambda size, vector: min(size, vector)  # and a tail
-        clear_cache()
-        before = tvmprims.build("conv2d", x.shape, w.shape, b.shape)
-        cpu_conv2d.plane_sum_lanes, common.partial_sum_lanes = lanes, narrowed
-        clear_cache()
+        with replaced((cpu_conv2d, "plane_sum_lanes", common.vector_lanes),  # the full vector
+                      (common, "partial_sum_lanes", lambda size, vector: min(size, vector))):
+            before = tvmprims.build("conv2d", x.shape, w.shape, b.shape)  # and a tail
         now = tvmprims.build("conv2d", x.shape, w.shape, b.shape)
         for out in (before(x, w, b), now(x, w, b), tvmprims.conv2d(x, w, b)):
             assert_close(out, expected, "float32", c)

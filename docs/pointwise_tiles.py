@@ -8,14 +8,11 @@ docs/BENCHMARKS.md, "Squeeze-and-excitation partial sums, refitted algorithm rul
 ``PYTHONPATH=. python docs/pointwise_tiles.py`` on a quiet machine.
 """
 
-import os
-
 import numpy as np
 import torch
+from schedule_variants import replaced, start
 
 import tvmprims
-from tvmprims.build import clear_cache
-from tvmprims.layer_suite import tvm_threads
 from tvmprims.schedules.cpu import conv2d as cpu_conv2d
 from tvmprims.testing import assert_close, conv2d_ref
 from tvmprims.timing import interleaved_best
@@ -27,33 +24,28 @@ LAYERS = [((1, 1024, 14, 14), 256, 1), ((1, 256, 14, 14), 1024, 1), ((1, 640, 14
 
 
 def main():
-    # Both schedules come from the same source files: an on-disk entry of one would be
-    # taken for the other.
-    os.environ["TVMPRIMS_KERNEL_CACHE"] = "off"
-    torch.set_num_threads(tvm_threads())
-    now_rule = cpu_conv2d.pointwise_channels
+    start()
     print(f"{'layer':<24}{'tiles before':>14}{'ms':>8}{'tiles now':>11}{'ms':>8}{'torch ms':>10}")
     for x_shape, out_channels, stride in LAYERS:
         x = np.random.rand(*x_shape).astype(np.float32)
         w = np.random.rand(out_channels, x_shape[1], 1, 1).astype(np.float32)
         expected = conv2d_ref(x, w, None, stride, 0)
-        kernels, tiles = [], []
-        for rule in (lambda *_: None, now_rule):  # before: no limit on the channels
-            cpu_conv2d.pointwise_channels = rule
-            clear_cache()
-            kernels.append(tvmprims.build("conv2d", x.shape, w.shape, stride=stride))
-            tiles.append(cpu_conv2d.weight_block(kernels[-1].workload, kernels[-1].target))
-        cpu_conv2d.pointwise_channels = now_rule
+        with replaced((cpu_conv2d, "pointwise_channels", lambda *_: None)):  # no limit
+            before = tvmprims.build("conv2d", x.shape, w.shape, stride=stride)
+            tiles = [cpu_conv2d.weight_block(before.workload, before.target)]
+        now = tvmprims.build("conv2d", x.shape, w.shape, stride=stride)
+        tiles.append(cpu_conv2d.weight_block(now.workload, now.target))
+        kernels = [before, now]
         for kernel in kernels:
             assert_close(kernel(x, w), expected, "float32", x_shape[1])
         tx, tw = torch.from_numpy(x), torch.from_numpy(w)
         calls = [lambda k=k: k(x, w) for k in kernels]
         calls.append(lambda: torch.nn.functional.conv2d(tx, tw, None, stride))
-        before, now, ref = interleaved_best(calls, rounds=5)
+        before_s, now_s, ref_s = interleaved_best(calls, rounds=5)
         label = f"{'x'.join(map(str, x_shape[1:]))} -> {out_channels}" + (
             f" s{stride}" if stride > 1 else "")
-        print(f"{label:<24}{tiles[0]:>14}{before * 1e3:>8.3f}{tiles[1]:>11}{now * 1e3:>8.3f}"
-              f"{ref * 1e3:>10.3f}")
+        print(f"{label:<24}{tiles[0]:>14}{before_s * 1e3:>8.3f}{tiles[1]:>11}"
+              f"{now_s * 1e3:>8.3f}{ref_s * 1e3:>10.3f}")
 
 
 if __name__ == "__main__":

@@ -8,14 +8,11 @@ prime-width conv tiles".
 ``PYTHONPATH=. python docs/prime_width_layers.py`` on a quiet machine.
 """
 
-import os
-
 import numpy as np
 import torch
+from schedule_variants import replaced, start
 
 import tvmprims
-from tvmprims.build import clear_cache
-from tvmprims.layer_suite import tvm_threads
 from tvmprims.schedules.cpu import conv2d as cpu_conv2d
 from tvmprims.testing import assert_close, conv2d_ref
 from tvmprims.timing import interleaved_best
@@ -30,21 +27,14 @@ LAYERS = [
 
 
 def main():
-    # Both schedules come from the same source files: an on-disk entry of one would be
-    # taken for the other.
-    os.environ["TVMPRIMS_KERNEL_CACHE"] = "off"
-    torch.set_num_threads(tvm_threads())
-    ragged = cpu_conv2d._ragged_width_tiles
+    start()
     print(f"{'layer':<34}{'one column ms':>14}{'now ms':>9}{'torch ms':>10}")
     for x_shape, w_shape, padding in LAYERS:
         x = np.random.rand(*x_shape).astype(np.float32)
         w = np.random.rand(*w_shape).astype(np.float32)
         expected = conv2d_ref(x, w, None, 1, padding)
-        cpu_conv2d._ragged_width_tiles = lambda tiles, *_: tiles  # before
-        clear_cache()
-        before = tvmprims.build("conv2d", x_shape, w_shape, padding=padding)
-        cpu_conv2d._ragged_width_tiles = ragged
-        clear_cache()
+        with replaced((cpu_conv2d, "_ragged_width_tiles", lambda tiles, *_: tiles)):
+            before = tvmprims.build("conv2d", x_shape, w_shape, padding=padding)
         for out in (before(x, w), tvmprims.conv2d(x, w, padding=padding, algo="direct")):
             assert_close(out, expected, "float32", int(np.prod(w_shape[1:])))
         calls = [lambda: before(x, w),

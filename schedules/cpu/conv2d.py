@@ -214,10 +214,8 @@ def column_tiling(wl, lanes, params=None):
     that is a multiple of half a vector (56 on AVX-512) still gets them: ResNeXt's groups of
     4 channels on 56 x 56 ran 0.37 -> 0.20 ms on Zen 4 (channel tiles before), as the AVX2
     code of the same layer already did."""
-    itemsize = 8 if wl.dtype == "float64" else 4
-    for vector in (lanes, lanes // 2):
-        if vector < lanes and vector * itemsize < 32:
-            break
+    half = lanes // 2
+    for vector in (lanes, half) if half * _itemsize(wl) >= 32 else (lanes,):
         tile = column_tile(wl, vector, params)
         if tile is not None:
             return (vector, *tile)
@@ -255,9 +253,13 @@ def _schedule_columns(sch, wl, lanes, channels, cols):
 def _tiles(wl, lanes, params):
     _, o, oh, ow = wl.output_shape
     groups = wl.get("groups", 1)
-    itemsize = 8 if wl.dtype == "float64" else 4
+    itemsize = _itemsize(wl)
     return tile_sizes(o, oh, ow, lanes, o // groups if groups > 1 else None, itemsize, params,
                       pointwise_channels(wl, params, itemsize))
+
+
+def _itemsize(wl):
+    return 8 if wl.dtype == "float64" else 4
 
 
 def pointwise_channels(wl, params, itemsize):
