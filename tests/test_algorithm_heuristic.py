@@ -2,6 +2,8 @@
 algorithm and only it is compiled; the rules' thresholds are a fit of the shipped measured
 table (tvmprims.algorithm_table)."""
 
+import dataclasses
+import itertools
 import json
 import math
 from pathlib import Path
@@ -17,10 +19,10 @@ from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
 from tvmprims.testing import assert_close, conv2d_ref
 
 MEASURED = Path(__file__).parent.parent / "docs" / "algorithm_choice" / "measured.csv"
-#: Each shipped table (Zen 3 AVX2; Zen 4 AVX-512, three runs) and the rules fitted to it.
+#: Each shipped table (Zen 3 AVX2; Zen 4 AVX-512, four runs) and the rules fitted to it.
 TABLES = {"avx2": ([MEASURED], heuristic.CPU_RULES, heuristic.AVX2_GRID),
           "avx512": ([MEASURED.with_name(f"measured_avx512{run}.csv")
-                      for run in ("", "_run2", "_run3")], heuristic.AVX512_RULES,
+                      for run in ("", "_run2", "_run3", "_run4_pointwise")], heuristic.AVX512_RULES,
                      heuristic.GRID)}
 
 
@@ -135,6 +137,34 @@ def test_rules_on_representative_shapes(x_shape, w_shape, stride, groups, expect
                             im2col_pointwise=True)
     assert heuristic.choose(_layer(x_shape, w_shape, stride, w_shape[2] // 2, groups),
                             rules) == expected
+
+
+@pytest.mark.parametrize("x_shape, w_shape, expected", [
+    ((1, 2048, 7, 7), (512, 2048, 1, 1), "im2col"),    # ResNet-50: 8 KiB weight rows
+    ((1, 1024, 14, 14), (256, 1024, 1, 1), "direct"),  # under 2^26 MACs and 2048 channels
+    ((1, 2048, 7, 7), (512, 2048, 3, 3), "direct"),    # not 1x1 (too few pixels for Winograd)
+])
+def test_avx512_rules_send_wide_pointwise_layers_to_im2col(x_shape, w_shape, expected):
+    wl = _layer(x_shape, w_shape, padding=w_shape[2] // 2)
+    assert heuristic.choose(wl, heuristic.AVX512_RULES) == expected
+
+
+def test_fit_scores_every_rule_of_the_grid(measured_rows):
+    """The vectorised fit agrees with scoring each rule of a small grid one at a time."""
+    grid = {**heuristic.AVX2_GRID, "winograd_min_channels": (math.inf, 64, 16),
+            "fft_min_taps": (math.inf,), "im2col_min_channels": (math.inf, 16),
+            "im2col_min_pixels": (0, 28 * 28), "im2col_wide_channels": (math.inf, 256)}
+    _, shapes, allowed, seconds = algorithm_table._table(measured_rows)
+    names = [f.name for f in dataclasses.fields(heuristic.Rules)]
+    best, expected = math.inf, None
+    for values in itertools.product(*(grid[n] for n in names)):
+        rules = heuristic.Rules(*values)
+        losses = algorithm_table._losses(seconds, heuristic.choice_indices(shapes, allowed, rules))
+        score = float(np.exp(np.log(losses).mean()))
+        if score < best - 1e-12:
+            best, expected = score, rules
+    assert algorithm_table.fit(measured_rows, grid) == expected
+    assert algorithm_table.evaluate(measured_rows, expected).geomean == pytest.approx(best)
 
 
 def test_an_algorithm_over_the_budget_falls_through():

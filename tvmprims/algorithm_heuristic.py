@@ -11,7 +11,9 @@ compiled or timed) and applies :class:`Rules`, in this order:
 3. the FFT on a stride-1 layer with a kernel of at least ``fft_min_taps`` taps (KH * KW);
 4. im2col on a 1x1 layer (``im2col_pointwise``) or a strided one (``im2col_strided``) with at
    least ``im2col_min_channels`` input channels per group, and ``im2col_min_pixels`` output
-   pixels or ``im2col_min_macs`` multiply-adds;
+   pixels, ``im2col_min_macs`` multiply-adds or ``im2col_wide_channels`` input channels per
+   group (the direct schedule packs the weight on every call, gathering 16 rows ``4 * C``
+   bytes apart: from 1024 float32 channels on, a multiple of 4 KiB, all in one L1 set);
 5. direct otherwise, except a 1x1 layer whose output channels are not a whole number of
    the target's vectors (:func:`ragged_pointwise`): im2col.
 
@@ -59,6 +61,7 @@ class Rules:
     im2col_strided: bool = False
     im2col_min_pixels: float = 0
     im2col_min_macs: float = INF
+    im2col_wide_channels: float = INF
 
 
 #: Fitted by :func:`tvmprims.algorithm_table.fit` to ``docs/algorithm_choice/measured.csv``
@@ -69,19 +72,21 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
                   winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                   im2col_pointwise=True, im2col_strided=False)
 
-#: Fitted over :data:`GRID` to the three runs ``docs/algorithm_choice/measured_avx512.csv``,
-#: ``measured_avx512_run2.csv`` and ``measured_avx512_run3.csv`` (AMD EPYC Zen 4, AVX-512, 2
-#: cores; 82, 95 and 110 layers, merged by :func:`tvmprims.algorithm_table.read_runs`):
-#: Winograd from 64 channels and 14x14 pixels on (with 16 to 48 channels its transforms cost
-#: more than they save: 3x3 layers of GoogLeNet's shapes on 14x14 ran 1.4-2.3x faster direct),
-#: im2col for 1x1 layers from 56x56 output pixels on or from 2^26 multiply-adds (ResNet-50's
-#: and DenseNet's largest 1x1 layers). ``python -m tvmprims.algorithm_table fit
-#: docs/algorithm_choice/measured_avx512.csv docs/algorithm_choice/measured_avx512_run2.csv
-#: docs/algorithm_choice/measured_avx512_run3.csv``.
+#: Fitted over :data:`GRID` to four runs (AMD EPYC Zen 4, AVX-512, 2 cores):
+#: ``docs/algorithm_choice/measured_avx512.csv``, ``measured_avx512_run2.csv`` and
+#: ``measured_avx512_run3.csv`` (82, 95 and 110 layers) and ``measured_avx512_run4_pointwise.csv``
+#: (the 56 1x1 layers again, after their direct tiles changed), merged by
+#: :func:`tvmprims.algorithm_table.read_runs`: Winograd from 64 channels and 14x14 pixels on
+#: (with 16 to 48 channels its transforms cost more than they save: 3x3 layers of GoogLeNet's
+#: shapes on 14x14 ran 1.4-2.3x faster direct), im2col for 1x1 layers from 56x56 output
+#: pixels on, from 2^26 multiply-adds (ResNet-50's and DenseNet's largest 1x1 layers) or from
+#: 2048 input channels (ResNet-50's 2048x7x7 -> 512: direct 0.76 ms, 0.30 of it packing the
+#: weight, im2col 0.62). ``python -m tvmprims.algorithm_table fit
+#: docs/algorithm_choice/measured_avx512*.csv``.
 AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=14 * 14,
                      winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                      im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=56 * 56,
-                     im2col_min_macs=2 ** 26)
+                     im2col_min_macs=2 ** 26, im2col_wide_channels=2048)
 
 #: ``kind`` or ``kind-isa`` (:func:`tvmprims.target.schedule_kind`, the vector ISA of
 #: :func:`~tvmprims.schedules.hardware.cpu_model`) -> rules (:func:`rules_for`). A kind
@@ -100,12 +105,16 @@ GRID = {
     "im2col_strided": (False, True),
     "im2col_min_pixels": (0, 14 * 14, 28 * 28, 56 * 56),
     "im2col_min_macs": (INF, 2 ** 26),  # 2 ** 25 fitted no better on the Zen 4 table
+    # 1024 fitted the four Zen 4 runs as well, but on the 1x1 layers re-measured after their
+    # tiles changed (run 4) it loses: 1024x14x14 -> 256 runs direct 0.53 ms, im2col 0.58.
+    "im2col_wide_channels": (INF, 2048),
 }
 
 #: The grid :data:`CPU_RULES` (AVX2) is fitted over: no pixel threshold for im2col. On the
 #: Zen 3 table one (28x28) fits the table better (1.131 vs 1.142) but does worse on models
 #: left out of the fit (1.217 vs 1.188); on the Zen 4 table it does better on both.
-AVX2_GRID = {**GRID, "im2col_min_pixels": (0,), "im2col_min_macs": (INF,)}
+AVX2_GRID = {**GRID, "im2col_min_pixels": (0,), "im2col_min_macs": (INF,),
+             "im2col_wide_channels": (INF,)}
 
 
 @dataclass(frozen=True)
@@ -150,7 +159,8 @@ def choice_indices(s, allowed, r):
     want4 = wino & (s.pixels >= r.winograd4_min_pixels)
     fft = ~s.depthwise & (s.taps >= r.fft_min_taps)
     im2col = (~s.depthwise & (s.channels >= r.im2col_min_channels)
-              & ((s.pixels >= r.im2col_min_pixels) | (s.macs >= r.im2col_min_macs))
+              & ((s.pixels >= r.im2col_min_pixels) | (s.macs >= r.im2col_min_macs)
+                 | (s.channels >= r.im2col_wide_channels))
               & ((r.im2col_pointwise & (s.taps == 1)) | (r.im2col_strided & s.strided)))
     # later assignments win: the rule order, reversed
     choice = np.zeros(len(allowed), dtype=int)
