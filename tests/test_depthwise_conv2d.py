@@ -67,17 +67,19 @@ def test_strided_phase_planes(rng, shape, k, stride, padding, multiplier):
                  depthwise_conv2d_ref(x, w, None, stride, padding), "float32", k * k)
 
 
-@pytest.mark.parametrize("padding", [1, (1, 2, 0, 3)])
-def test_padding_is_a_fill_then_a_copy(rng, padding):
+@pytest.mark.parametrize("shape, padding", [((2, 4, 9, 11), 1), ((2, 4, 9, 11), (1, 2, 0, 3)),
+                                            ((2, 4, 1, 16), (0, 0, 2, 3)),  # one-row planes
+                                            ((1, 4, 1, 1), (1, 1, 1, 1))])
+def test_padding_is_a_fill_then_a_copy(rng, shape, padding):
     """Without a column stride the per-plane padding is a vectorised fill then a copy of the
     rows, no per-element bounds test (as one loop it stayed scalar: 3x3 on 32 x 112 x 112
-    ran 1.34x slower); uneven padding included."""
+    ran 1.34x slower); uneven padding and planes of one row (conv1d) included."""
     from cpu_targets import compile_for
-    script = compile_for(None, "depthwise_conv2d", (1, 4, 9, 11), (4, 1, 3, 3),
-                         padding=padding).script()
+    kernel = (4, 1, 3, 3) if shape[2] > 1 else (4, 1, 1, 3)
+    script = compile_for(None, "depthwise_conv2d", shape, kernel, padding=padding).script()
     assert 'T.sblock("pad_pad_const")' in script and "if_then_else" not in script
-    x = rng.standard_normal((2, 4, 9, 11)).astype("float32")
-    w = rng.standard_normal((4, 1, 3, 3)).astype("float32")
+    x = rng.standard_normal(shape).astype("float32")
+    w = rng.standard_normal(kernel).astype("float32")
     top, bottom, left, right = (padding,) * 4 if isinstance(padding, int) else padding
     padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     assert_close(tvmprims.depthwise_conv2d(x, w, None, 1, padding),
