@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 import tvmprims
-from tvmprims.schedules.gemm_tiling import (gemm_blocks, gemv_k_parts, gemv_tiling, matmul_path,
-                                            uses_gemv)
-from tvmprims.schedules.common import PARALLEL_MIN_FLOPS
+from tvmprims.schedules.gemm_tiling import (GEMV_PARALLEL_MIN_FLOPS, gemm_blocks, gemv_k_parts,
+                                            gemv_tiling, matmul_path, uses_gemv)
 from tvmprims.schedules.hardware import CpuParams, cpu_params
 from tvmprims.target import resolve_target
 from tvmprims.testing import assert_close, matmul_ref, workspace_allocations
@@ -102,7 +101,7 @@ def test_few_rows_read_b_in_place(m, k, n, cores):
     assert workspace_allocations(kernel) == split
 
 
-@pytest.mark.parametrize("m,k,n", [(8, 4096, 1000), (3, 1024, 33)])
+@pytest.mark.parametrize("m,k,n", [(8, 4096, 1000), (3, 2048, 33)])
 def test_few_rows_split_k_structure(m, k, n):
     """On two cores the GEMV path splits K in two (``rfactor``): a parallel loop of extent 2
     over the parts, partial results whose rows start on a cache line (``storage_align``:
@@ -114,11 +113,11 @@ def test_few_rows_split_k_structure(m, k, n):
     assert script.count("T.vectorized(8)") >= 3  # partial sums, their zeroing, the sum
 
 
-@pytest.mark.parametrize("m,k,n", [(1, 64, 1000), (3, 64, 33), (2, 7, 5)])
+@pytest.mark.parametrize("m,k,n", [(1, 64, 1000), (1, 64, 1024), (3, 64, 33), (2, 7, 5)])
 def test_tiny_few_rows_run_on_one_thread(rng, m, k, n):
-    """Under PARALLEL_MIN_FLOPS the GEMV path has no parallel loop (starting the thread pool
-    costs more than the product), and still matches float64 numpy."""
-    assert 2 * m * k * n < PARALLEL_MIN_FLOPS
+    """Under GEMV_PARALLEL_MIN_FLOPS the GEMV path has no parallel loop (starting the thread
+    pool costs more than the product), and still matches float64 numpy."""
+    assert 2 * m * k * n < GEMV_PARALLEL_MIN_FLOPS
     assert "T.parallel" not in _script(m, k, n).script()
     a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
     assert_close(tvmprims.matmul(a, b), matmul_ref(a, b), "float32", k)
