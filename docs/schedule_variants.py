@@ -1,6 +1,7 @@
 """What the docs scripts that time a hand schedule before and after a change share
-(``prime_width_layers.py``, ``plane_sum_lanes.py``, ``pointwise_tiles.py``): the setup of
-such a run, and the old schedule's pieces put back for the duration of a build."""
+(``prime_width_layers.py``, ``plane_sum_lanes.py``, ``pointwise_tiles.py``,
+``depthwise_padding.py``): the setup of such a run, and the old schedule's pieces put back
+for the duration of a build."""
 
 import contextlib
 import os

@@ -15,7 +15,8 @@ __all__ = ["CPU_REGISTER_SCOPE", "CPU_STACK_BYTES", "divisor_at_most", "split_fa
            "accumulate_locally", "tile_loops", "fuse_parallel", "vector_lanes",
            "vectorize_innermost", "find_block", "loop_extent", "partition_whole_tiles",
            "parallel_vectorized_stage", "phase_planes", "vectorize_phase_planes", "row_block",
-           "tile_shape", "fill_then_copy", "schedule_sliding_window", "schedule_plane_sums", "plane_sum_lanes",
+           "tile_shape", "FILL_MIN_VECTORS", "fill_then_copy", "schedule_sliding_window",
+           "schedule_plane_sums", "plane_sum_lanes",
            "partial_sum_lanes", "PARALLEL_MIN_ELEMENTS",
            "PARALLEL_MIN_FLOPS", "schedule_contiguous"]
 
@@ -226,12 +227,19 @@ def tile_shape(out_height, out_width, kernel_width, lanes, params=None):
     return divisor_at_most(out_height, max(1, min(params.fma_chains, kernel_width))), lanes
 
 
+#: Vectors of a padded row from which :func:`schedule_sliding_window` pads a plane as a fill
+#: and a copy (:func:`fill_then_copy`). Measured on Zen 4, depthwise (us, one loop -> fill
+#: and copy): 3x3 on 32x112x112 99.9 -> 73.6 and 144x56x56 131 -> 107, but on 28x28 planes
+#: (rows of 30 and 32 floats, two 16-float vectors at most) 3x3 34.9 -> 40.1 and 5x5 89.7 ->
+#: 93.4; 14x14 and 7x7 planes unchanged. (``docs/depthwise_padding.py``)
+FILL_MIN_VECTORS = 3
+
+
 def fill_then_copy(sch, pad, loop, lanes):
     """Schedule the zero-padding stage ``pad`` under ``loop`` (its outermost loop of a plane:
     rows, or columns of a one-row plane) as two vectorised loops: the padded plane filled
     with the pad value, then the image's rows copied into it (``decompose_padding``). As one loop, the per-element bounds test differs across the
-    lanes of a vector, so TVM left it scalar: 3x3 depthwise on 32 x 112 x 112 ran 98 -> 72 us,
-    on 144 x 56 x 56 131 -> 106 (Zen 4); 7x7 and 14x14 planes are unchanged."""
+    lanes of a vector, so TVM left it scalar (:data:`FILL_MIN_VECTORS`)."""
     fill = sch.decompose_padding(pad, loop)
     vectorize_innermost(sch, fill, lanes)
     vectorize_innermost(sch, pad, lanes)
@@ -245,7 +253,8 @@ def schedule_sliding_window(sch, reduction_name, pad_name, stride, rows, cols, l
     1. **Padding fused per channel**: stage ``pad_name`` (when the workload has it) is
        computed per (batch, channel) plane right before that plane is reduced, so it is
        still in cache when read and no padded copy of the tensor goes through memory;
-       without a stride, as a fill and a copy of the rows (:func:`fill_then_copy`).
+       without a stride and on rows of :data:`FILL_MIN_VECTORS` vectors or more, as a fill
+       and a copy of the rows (:func:`fill_then_copy`).
     2. **Phase planes** for a column ``stride`` > 1 (:func:`phase_planes`; a per-plane copy
        when there is no padding stage): the inputs of consecutive outputs of one tap are one
        contiguous vector load, not a gather.
@@ -275,8 +284,9 @@ def schedule_sliding_window(sch, reduction_name, pad_name, stride, rows, cols, l
     vectorize_innermost(sch, write_back, lanes)
     if plane_input is not None:
         sch.compute_at(plane_input, plane)
-        if stride == 1:
-            fill_then_copy(sch, plane_input, sch.get_loops(plane_input)[1], lanes)
+        loops = sch.get_loops(plane_input)
+        if stride == 1 and _extent(sch, loops[-1]) >= FILL_MIN_VECTORS * lanes:
+            fill_then_copy(sch, plane_input, loops[1], lanes)
         else:
             vectorize_phase_planes(sch, plane_input, stride, lanes)
     sch.decompose_reduction(acc, ry)
