@@ -238,8 +238,9 @@ FILL_MIN_VECTORS = 3
 def fill_then_copy(sch, pad, loop, lanes):
     """Schedule the zero-padding stage ``pad`` under ``loop`` (its outermost loop of a plane:
     rows, or columns of a one-row plane) as two vectorised loops: the padded plane filled
-    with the pad value, then the image's rows copied into it (``decompose_padding``). As one loop, the per-element bounds test differs across the
-    lanes of a vector, so TVM left it scalar (:data:`FILL_MIN_VECTORS`)."""
+    with the pad value, then the image's rows copied into it (``decompose_padding``). As
+    one loop, its per-element bounds test differs across the lanes of a vector, so TVM left
+    it scalar (:data:`FILL_MIN_VECTORS`)."""
     fill = sch.decompose_padding(pad, loop)
     vectorize_innermost(sch, fill, lanes)
     vectorize_innermost(sch, pad, lanes)

@@ -12,8 +12,8 @@ compiled or timed) and applies :class:`Rules`, in this order:
 4. im2col on a 1x1 layer (``im2col_pointwise``) or a strided one (``im2col_strided``) with at
    least ``im2col_min_channels`` input channels per group, and ``im2col_min_pixels`` output
    pixels, ``im2col_min_macs`` multiply-adds or ``im2col_wide_channels`` input channels per
-   group (the direct schedule packs the weight on every call, gathering 16 rows ``4 * C``
-   bytes apart: from 1024 float32 channels on, a multiple of 4 KiB, all in one L1 set);
+   group (the direct schedule packs the weight on every call, a gather of 16 rows ``4 * C``
+   bytes apart, which share one L1 set when that is a multiple of 4 KiB);
 5. direct otherwise, except a 1x1 layer whose output channels are not a whole number of
    the target's vectors (:func:`ragged_pointwise`): im2col.
 

@@ -207,8 +207,8 @@ def fit(rows, grid=GRID):
     :class:`~tvmprims.algorithm_table.MeasuredRow` rows (geometric mean of chosen / fastest;
     the first, most conservative, of equals). Exhaustive: the Winograd and FFT thresholds
     are looped over, and for each of their combinations every combination of the im2col
-    thresholds is scored at once (rule fields as columns, layers as rows: the grid's
-    250 000 rules in seconds)."""
+    thresholds is scored at once (rule fields as columns, layers as rows: :data:`GRID`'s
+    166 000 rules in under a second; one at a time they took 3 minutes)."""
     _, s, allowed, seconds = _table(rows)
     if not len(seconds):
         return Rules()
