@@ -1,13 +1,13 @@
 """M=1 matrix products (batch-1 fully connected layers) against the memory roof measured in
 the same run: ``tvmprims.matmul`` on ``np.random.rand`` arrays, numpy's ``a @ b``, and the
-roofline's STREAM triad (``tvmprims.roofline.kernels.stream_triad``, hand-scheduled, both
+roofline's STREAM triad (``tvmprims.roofline.peaks.triad_kernel``, hand-scheduled, both
 cores) over a working set of B's size, timed alternately.
 
 The layer suite's ``percent_of_roof`` divides by bandwidths measured once, at the start of
 a run; on the shared 2-core machines the DRAM bandwidth a process gets moves between runs
 by up to 1.6x (a 151 MB GEMV: 2.5 to 4.1 ms in consecutive processes, numpy alike), so a
 DRAM-bound case is compared here with a roof measured in the same moments.
-docs/BENCHMARKS.md, "Memory-bound GEMV against a same-run roof".
+docs/BENCHMARKS.md, "GEMV threads, and M=1 against a same-run roof".
 
 ``PYTHONPATH=. python docs/gemv_roof.py`` on a quiet machine.
 """
@@ -15,10 +15,8 @@ docs/BENCHMARKS.md, "Memory-bound GEMV against a same-run roof".
 import numpy as np
 
 import tvmprims
-from tvmprims._tvm import Schedule, compile_module, create_prim_func, tensor_on
-from tvmprims.build import schedule_module
-from tvmprims.roofline import kernels
-from tvmprims.schedules.common import vector_lanes
+from tvmprims._tvm import tensor_on
+from tvmprims.roofline.peaks import triad_kernel
 from tvmprims.target import device_for, resolve_target
 from tvmprims.timing import interleaved_best
 
@@ -27,19 +25,11 @@ SHAPES = [(2048, 1000), (4096, 4096), (9216, 4095), (25088, 4096)]
 
 
 def triad(total_bytes, target):
-    """A call of the triad over three float32 arrays of ``total_bytes`` together, and its
-    bytes (two read, one written, as STREAM counts them)."""
-    sched = schedule_module(target, "roofline")
-    lanes = vector_lanes(target, "float32")
-    quantum = 4 * lanes * (sched.TRIAD_TASK // (4 * lanes))
-    n = max(quantum, total_bytes // 12 // quantum * quantum)
-    sch = Schedule(create_prim_func(kernels.stream_triad(n)))
-    sched.schedule_stream_triad(sch, lanes, True)
-    module = compile_module(sch.mod, target).mod
-    device = device_for(target)
-    args = [tensor_on(np.ones(n, np.float32), device) for _ in range(2)]
-    args.append(tensor_on(np.empty(n, np.float32), device))
-    return (lambda: module["main"](*args)), 12 * n
+    """A call of the roofline's triad over ``total_bytes`` (its three arrays together), and
+    the bytes it moves."""
+    module, arrays, moved = triad_kernel(target, "float32", total_bytes)
+    args = [tensor_on(a, device_for(target)) for a in arrays]
+    return (lambda: module["main"](*args)), moved
 
 
 def main():

@@ -12,8 +12,8 @@ how a choice compares with the measured fastest (:func:`evaluate`, :func:`cross_
 Reproduce the shipped table and the rules:
 ``nice -n 5 python -m tvmprims.algorithm_table measure docs/algorithm_choice/measured.csv``, then
 ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured.csv avx2``; for AVX-512
-the three runs ``docs/algorithm_choice/measured_avx512.csv``, ``measured_avx512_run2.csv`` and
-``measured_avx512_run3.csv``, merged (:func:`read_runs`; full grid).
+the four runs ``docs/algorithm_choice/measured_avx512*.csv`` (the fourth, of the 1x1 layers
+only), merged (:func:`read_runs`; full grid).
 """
 
 import csv

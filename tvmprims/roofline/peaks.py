@@ -29,7 +29,7 @@ from ..workload import dtype_name
 from . import kernels
 
 __all__ = ["Peaks", "measure_peaks", "machine_peaks", "remember_peaks", "raise_compute_roof",
-           "SWEEP_BYTES", "QUICK_SWEEP_BYTES"]
+           "triad_kernel", "SWEEP_BYTES", "QUICK_SWEEP_BYTES"]
 
 KIB, MIB = 1 << 10, 1 << 20
 #: Triad working sets (bytes of the three arrays) of the full sweep and of the quick one.
@@ -151,7 +151,10 @@ def _fma_gflops(target, dtype, threads, chains, lanes, repeats, taps=1024):
     return 2 * elements * repeats * taps / seconds / 1e9
 
 
-def _triad_gbps(target, dtype, footprint, parallel):
+def triad_kernel(target, dtype, footprint, parallel=True):
+    """``(module, arrays, bytes)``: the hand-scheduled STREAM triad compiled for ``target``
+    over three arrays of about ``footprint`` bytes together (all cores when ``parallel``),
+    the numpy arrays to call it on, and the bytes one call moves as STREAM counts them."""
     itemsize = np.dtype(dtype).itemsize
     sched = schedule_module(target, "roofline")
     if schedule_kind(target) == "cuda":
@@ -164,8 +167,12 @@ def _triad_gbps(target, dtype, footprint, parallel):
     n = max(quantum, footprint // (3 * itemsize) // quantum * quantum)
     module = _compile(kernels.stream_triad(n, dtype), schedule, target)
     arrays = [np.ones(n, dtype), np.ones(n, dtype), np.empty(n, dtype)]
-    seconds = _seconds(module, arrays, device_for(target), 20)
-    return 3 * n * itemsize / seconds / 1e9
+    return module, arrays, 3 * n * itemsize
+
+
+def _triad_gbps(target, dtype, footprint, parallel):
+    module, arrays, moved = triad_kernel(target, dtype, footprint, parallel)
+    return moved / _seconds(module, arrays, device_for(target), 20) / 1e9
 
 
 def _compute_peaks(target, dtype, quick, report):
