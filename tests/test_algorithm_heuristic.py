@@ -19,10 +19,11 @@ from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
 from tvmprims.testing import assert_close, conv2d_ref
 
 MEASURED = Path(__file__).parent.parent / "docs" / "algorithm_choice" / "measured.csv"
-#: Each shipped table (Zen 3 AVX2; Zen 4 AVX-512, four runs) and the rules fitted to it.
+#: Each shipped table (Zen 3 AVX2; Zen 4 AVX-512, five runs) and the rules fitted to it.
 TABLES = {"avx2": ([MEASURED], heuristic.CPU_RULES, heuristic.AVX2_GRID),
           "avx512": ([MEASURED.with_name(f"measured_avx512{run}.csv")
-                      for run in ("", "_run2", "_run3", "_run4_pointwise")], heuristic.AVX512_RULES,
+                      for run in ("", "_run2", "_run3", "_run4_pointwise",
+                                  "_run5_small_planes")], heuristic.AVX512_RULES,
                      heuristic.GRID)}
 
 
@@ -143,6 +144,8 @@ def test_rules_on_representative_shapes(x_shape, w_shape, stride, groups, expect
     ((1, 2048, 7, 7), (512, 2048, 1, 1), "im2col"),    # ResNet-50: 8 KiB weight rows
     ((1, 1024, 14, 14), (256, 1024, 1, 1), "direct"),  # under 2^26 MACs and 2048 channels
     ((1, 2048, 7, 7), (512, 2048, 3, 3), "direct"),    # not 1x1 (too few pixels for Winograd)
+    ((1, 384, 13, 13), (256, 384, 3, 3), "winograd2"),  # AlexNet: 169 pixels
+    ((1, 512, 12, 12), (512, 512, 3, 3), "direct"),     # 144 pixels
 ])
 def test_avx512_rules_send_wide_pointwise_layers_to_im2col(x_shape, w_shape, expected):
     wl = _layer(x_shape, w_shape, padding=w_shape[2] // 2)

@@ -184,3 +184,27 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
                          check=True, timeout=600)
     growth_mib = float(out.stdout.strip().splitlines()[-1])
     assert growth_mib < 256, f"first call grew the peak RSS by {growth_mib:.0f} MiB"
+
+
+def test_search_times_candidates_in_turn_and_keeps_each_ones_best():
+    """A slow spell during one round costs no candidate its place."""
+    from tvmprims.algorithms import AlgorithmResult, _timed
+    from tvmprims.kernel import Timing
+    calls = []
+
+    class Fake:
+        def __init__(self, name, seconds):
+            self.name, self.seconds = name, list(seconds)
+
+        def time(self, *arrays, **kw):
+            calls.append(self.name)
+            s = self.seconds.pop(0)
+            return Timing(s, 0.0, (s,))
+
+    tried = [(AlgorithmResult("direct", 1.0, 8.0), Fake("direct", [2.0, 1.0, 1.5])),
+             (AlgorithmResult("fft", status="not applicable: x"), None),
+             (AlgorithmResult("winograd2", 1.0, 8.0), Fake("winograd2", [0.8, 3.0, 0.9]))]
+    rows = _timed(tried, (), rounds=3)
+    assert calls == ["direct", "winograd2"] * 3
+    assert [r.seconds for r in rows] == [1.0, None, 0.8]
+    assert rows[2].gflops == 10.0 and rows[1].status.startswith("not applicable")

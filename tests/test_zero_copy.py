@@ -7,6 +7,8 @@ The CPU kernels declare their arguments aligned to the element size
 64-byte boundary, so a 64-byte declaration meant a copy of every such input on every call.
 """
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -172,3 +174,31 @@ def test_libraries_without_a_recorded_alignment_get_64_byte_aligned_inputs(rng, 
     out = old(at_offset(a, 16), at_offset(b, 0))
     assert_close(out, matmul_ref(a, b), "float32", 3)
     assert (4, 3) in copies and (3, 5) not in copies
+
+
+def test_repeated_plain_matmul_calls_skip_the_argument_handling(rng, monkeypatch):
+    """A plain ``matmul(a, b)`` seen before runs its kernel by shapes and dtypes alone; other
+    dtypes, views that are not C-contiguous or off their element size, and a cleared cache
+    take the general path, and every result matches the reference."""
+    build_module = sys.modules["tvmprims.build"]  # (tvmprims.build is the function)
+    a, b = _r(rng, np.float32, 1, 13), _r(rng, np.float32, 13, 29)
+    tp.clear_cache()
+    assert_close(tp.matmul(a, b), matmul_ref(a, b), "float32", 13)
+    assert set(build_module.plain_matmuls) == {((1, 13), (13, 29), a.dtype, b.dtype)}
+    general = []
+    real = arrays_module.as_input
+    monkeypatch.setattr("tvmprims.api.as_input",  # what the general path reads arrays with
+                        lambda x, name, *rest: general.append(name) or real(x, name, *rest))
+    a2, b2 = _r(rng, np.float32, 1, 13), _r(rng, np.float32, 13, 29)
+    assert_close(tp.matmul(a2, b2), matmul_ref(a2, b2), "float32", 13)
+    assert general == []
+    for x, y, dtype in [(a2.astype(np.float64), b2.astype(np.float64), "float64"),
+                        (a2, np.asfortranarray(b2), "float32"),
+                        (at_offset(a2, 2), b2, "float32")]:
+        general.clear()
+        assert_close(tp.matmul(x, y), matmul_ref(x, y), dtype, 13)
+        assert general == ["a", "b"]
+    with pytest.raises(TypeError, match=">f4"):  # byte-swapped, same shapes and kind
+        tp.matmul(a2.astype(">f4"), b2)
+    tp.clear_cache()
+    assert build_module.plain_matmuls == {}

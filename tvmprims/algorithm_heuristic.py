@@ -72,18 +72,21 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
                   winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                   im2col_pointwise=True, im2col_strided=False)
 
-#: Fitted over :data:`GRID` to four runs (AMD EPYC Zen 4, AVX-512, 2 cores):
+#: Fitted over :data:`GRID` to five runs (AMD EPYC Zen 4, AVX-512, 2 cores):
 #: ``docs/algorithm_choice/measured_avx512.csv``, ``measured_avx512_run2.csv`` and
-#: ``measured_avx512_run3.csv`` (82, 95 and 110 layers) and ``measured_avx512_run4_pointwise.csv``
-#: (the 56 1x1 layers again, after their direct tiles changed), merged by
-#: :func:`tvmprims.algorithm_table.read_runs`: Winograd from 64 channels and 14x14 pixels on
+#: ``measured_avx512_run3.csv`` (82, 95 and 110 layers), ``measured_avx512_run4_pointwise.csv``
+#: (the 56 1x1 layers again, after their direct tiles changed) and
+#: ``measured_avx512_run5_small_planes.csv`` (the 16 non-strided 3x3 layers on 7x7 to 27x27
+#: planes, three searches, candidates timed in turn), merged by
+#: :func:`tvmprims.algorithm_table.read_runs`: Winograd from 64 channels and 13x13 pixels on
 #: (with 16 to 48 channels its transforms cost more than they save: 3x3 layers of GoogLeNet's
-#: shapes on 14x14 ran 1.4-2.3x faster direct), im2col for 1x1 layers from 56x56 output
+#: shapes on 14x14 ran 1.4-2.3x faster direct; AlexNet's 13x13 layers run 1.15-1.2x faster in
+#: F(2x2, 3x3), ResNet's 7x7 ones 1.2x slower), im2col for 1x1 layers from 56x56 output
 #: pixels on, from 2^26 multiply-adds (ResNet-50's and DenseNet's largest 1x1 layers) or from
 #: 2048 input channels (ResNet-50's 2048x7x7 -> 512: direct 0.76 ms, 0.30 of it packing the
 #: weight, im2col 0.62). ``python -m tvmprims.algorithm_table fit
 #: docs/algorithm_choice/measured_avx512*.csv``.
-AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=14 * 14,
+AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=13 * 13,
                      winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                      im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=56 * 56,
                      im2col_min_macs=2 ** 26, im2col_wide_channels=2048)
@@ -97,7 +100,7 @@ MODELS = {"cpu": CPU_RULES, "cpu-avx512": AVX512_RULES}
 #: (closest to always direct) first: of equally good rules the first found is kept.
 GRID = {
     "winograd_min_channels": (INF, 128, 64, 32, 16, 8),
-    "winograd_min_pixels": (56 * 56, 28 * 28, 14 * 14, 0),
+    "winograd_min_pixels": (56 * 56, 28 * 28, 14 * 14, 13 * 13, 0),
     "winograd4_min_pixels": (INF, 112 * 112, 56 * 56, 28 * 28),
     "fft_min_taps": (INF, 15 * 15, 11 * 11, 9 * 9, 7 * 7, 5 * 5),
     "im2col_min_channels": (INF, 128, 64, 32, 16, 4),

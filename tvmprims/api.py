@@ -8,7 +8,7 @@ import numpy as np
 
 from . import algorithms as _algorithms
 from .arrays import all_finite, as_input, common_dtype
-from .build import build_workload, cached_call, kernel_for_call
+from .build import build_workload, cached_call, call_stats, kernel_for_call, plain_matmuls
 from .ops import add as _add_op
 from .ops import adaptive_avg_pool2d as _adaptive_avg_op
 from .ops import adaptive_max_pool2d as _adaptive_max_op
@@ -70,6 +70,9 @@ def _inputs(optional=(), **named):
     return arrays, common_dtype(arrays, names)
 
 
+_ndarray = np.ndarray  # a global name: one lookup less on the plain call's path
+
+
 def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
     """Matrix product of a (M, K) and b (K, N) -> (M, N), as ``numpy.matmul`` on 2-D arrays.
 
@@ -78,9 +81,23 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
     NaN and inf propagate as in numpy, except that ``"log-approx"`` gives NaN wherever
     numpy's result is not finite.
     """
+    plain = (type(a) is _ndarray and type(b) is _ndarray and algo == "direct"
+             and target is None and schedule == "auto")
+    if plain:
+        # The plain call, seen before: its kernel by shapes and dtypes, without the general
+        # path's argument handling (1x64 @ 64x1000: 5.7 -> 4.6 us; numpy 3.7, the kernel 2.5 and
+        # its call 0.6).
+        run = plain_matmuls.get((a.shape, b.shape, a.dtype, b.dtype))
+        if run is not None:
+            fa, fb = a.flags, b.flags
+            if fa.c_contiguous and fb.c_contiguous and fa.aligned and fb.aligned:
+                call_stats["hits"] += 1
+                return run(a, b)
     if algo not in MATMUL_ALGORITHMS:
         raise ValueError(f"unknown matmul algo {algo!r}: expected one of {MATMUL_ALGORITHMS}")
+    given = (a, b)
     (a, b), dtype = _inputs(a=a, b=b)
+    plain = plain and given[0] is a and given[1] is b  # used in place: no copy or conversion
     bits = log_bits if algo == "log-approx" else None
     signature = ("matmul", algo, _key(bits), a.shape, b.shape, dtype, target, schedule)
     kernel = cached_call(signature)
@@ -93,6 +110,10 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
             return build_workload(wl, target, schedule)
 
         kernel = kernel_for_call(signature, make)
+    if plain and len(plain_matmuls) < 4096:
+        run = kernel.new_output_runner()
+        if run is not None:
+            plain_matmuls[(a.shape, b.shape, a.dtype, b.dtype)] = run
     out = kernel.run_checked([a, b])
     if algo == "log-approx":
         _nan_where_not_finite(a, b, out)

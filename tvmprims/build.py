@@ -40,7 +40,10 @@ _kernels = {}
 _compiling = {}        # key -> Lock held while that kernel compiles
 _target_strings = {}   # Target object -> str(Target)
 _calls = {}            # numpy-API call signature -> Kernel (see kernel_for_call)
-_stats = {"hits": 0, "misses": 0}
+#: ``(a.shape, b.shape, a.dtype, b.dtype)`` -> :meth:`~tvmprims.Kernel.new_output_runner` of
+#: the kernel of plain ``tvmprims.matmul(a, b)`` calls (see there); emptied with ``_calls``.
+plain_matmuls = {}
+call_stats = {"hits": 0, "misses": 0}  # of cache_info(); shared with the plain matmul path
 
 
 def schedule_module(target, name):
@@ -120,16 +123,16 @@ def build_workload(workload, target="llvm", schedule="auto"):
     with _lock:
         kernel = _kernels.get(key)
         if kernel is not None:
-            _stats["hits"] += 1
+            call_stats["hits"] += 1
             return kernel
         key_lock = _compiling.setdefault(key, threading.Lock())
     with key_lock:  # one compile per key; other keys are not blocked
         with _lock:
             kernel = _kernels.get(key)
             if kernel is not None:  # compiled by the thread we waited for
-                _stats["hits"] += 1
+                call_stats["hits"] += 1
                 return kernel
-            _stats["misses"] += 1
+            call_stats["misses"] += 1
         try:
             kernel = _cached_or_compiled(workload, resolved, schedule)
             with _lock:
@@ -191,7 +194,7 @@ def cached_call(signature):
     except TypeError:
         return None
     if kernel is not None:
-        _stats["hits"] += 1  # a count for cache_info(); a rare lost increment is harmless
+        call_stats["hits"] += 1  # a count for cache_info(); a rare lost increment is harmless
     return kernel
 
 
@@ -227,6 +230,7 @@ def forget_calls():
     search calls it when it records or forgets a choice."""
     with _lock:
         _calls.clear()
+        plain_matmuls.clear()
 
 
 def target_cache_key(target):
@@ -248,10 +252,11 @@ def clear_cache():
     with _lock:
         _kernels.clear()
         _calls.clear()
-        _stats.update(hits=0, misses=0)
+        plain_matmuls.clear()
+        call_stats.update(hits=0, misses=0)
 
 
 def cache_info():
     """``{"kernels": n, "hits": h, "misses": m}`` for the in-process kernel cache."""
     with _lock:
-        return {"kernels": len(_kernels), **_stats}
+        return {"kernels": len(_kernels), **call_stats}

@@ -126,6 +126,22 @@ class Kernel:
         result[...] = dev_out.numpy()
         return result
 
+    def new_output_runner(self):
+        """``run(*arrays)``: :meth:`run_checked` without ``out``, as a closure over what it
+        reads (a cached small kernel's repeated calls feel every attribute lookup); None
+        where the call needs more than a new output (a GPU, inputs aligned beyond their
+        element size)."""
+        if not self._on_cpu or self._input_alignment is not None:
+            return None
+        func, shape, dtype, empty = self._func, self._output_shape, self._dtype, np.empty
+
+        def run(*arrays):
+            result = empty(shape, dtype)
+            func(*arrays, result)
+            return result
+
+        return run
+
     def _require_device(self):
         if not self._on_cpu and not (tvm.runtime.enabled("cuda") and self._device.exist):
             raise RuntimeError(f"{self!r} needs a CUDA GPU to run and none is present; it can "
