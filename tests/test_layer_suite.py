@@ -282,3 +282,15 @@ def test_cases_below_the_bar_are_measured_again_and_keep_each_sides_best():
 def test_retimed_keeps_a_failed_first_pass():
     row = {"status": "failed: X", "tvmprims_s": None}
     assert layer_suite.retimed(TINY[3], row, {"status": "ok"}) is row
+
+
+def test_second_pass_runs_in_a_new_process(capfd):
+    """With the default calls, the cases below ``retime_below`` are measured again in a new
+    process (a process-long slow state of some kernels is not met twice), printing progress."""
+    gemm = TINY[5]
+    rows = _run([gemm], retime_below=math.inf, progress=lambda line: None)
+    assert rows[0]["retimed"] and rows[0]["status"] == "ok"
+    assert rows[0]["rel_error"] <= layer_suite.tolerance(rows[0]["algorithm"])
+    assert "[again 1/1" in capfd.readouterr().out  # printed by the new process
+    again = layer_suite.second_pass([gemm], None, "direct", 2, 0.001, 0, 0, "auto", False)
+    assert again[0]["status"] == "ok" and again[0]["tvmprims_s"] > 0 and again[0]["ref_s"] > 0
