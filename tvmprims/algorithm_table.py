@@ -12,8 +12,9 @@ how a choice compares with the measured fastest (:func:`evaluate`, :func:`cross_
 Reproduce the shipped table and the rules:
 ``nice -n 5 python -m tvmprims.algorithm_table measure docs/algorithm_choice/measured.csv``, then
 ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured.csv avx2``; for AVX-512
-the four runs ``docs/algorithm_choice/measured_avx512*.csv`` (the fourth, of the 1x1 layers
-only), merged (:func:`read_runs`; full grid).
+the five runs ``docs/algorithm_choice/measured_avx512*.csv`` (the fourth of the 1x1 layers
+only, the fifth of the 3x3 layers on small planes: ``measure_small_planes.py`` there),
+merged (:func:`read_runs`; full grid).
 """
 
 import csv

@@ -25,8 +25,9 @@ import numpy as np
 from .timing import SETTLE_SECONDS, geomean, interleaved_best
 
 __all__ = ["CaseCalls", "prepare", "interleaved_best", "relative_error", "tolerance",
-           "FRESH_ENV", "fresh_caches", "run_case", "retimed", "RETIME_BELOW", "run", "second_pass",
-           "tvm_threads", "roofs_for_threads", "apply_peaks", "geomean", "summarize"]
+           "FRESH_ENV", "fresh_caches", "run_case", "retimed", "RETIME_BELOW", "run",
+           "second_pass", "tvm_threads", "roofs_for_threads", "apply_peaks", "geomean",
+           "summarize"]
 
 
 @dataclass
@@ -251,12 +252,11 @@ def run(cases, target=None, conv_algo="auto", rounds=5, round_seconds=0.05, seed
     Cases with a ratio below ``retime_below`` (None: none) are measured again after the
     others, in a new process when the calls are :func:`prepare`'s (:func:`second_pass`; its
     progress lines are printed), and each side keeps its best time over both passes
-    (:func:`retimed`). The
-    2-core cloud machines these figures come from have spells of seconds in which
-    TVM's two-thread kernels run about 1.5x slower and numpy's or torch's about 1.1x (TVM
-    splits a parallel loop evenly between its threads, its worker pinned to one CPU, so the
-    kernel waits for the slower CPU): a case measured within one got a ratio 0.6-0.7x of
-    what the same case gets outside it. The second pass samples another moment, for both
+    (:func:`retimed`). The 2-core cloud machines these figures come from have spells of
+    seconds in which TVM's two-thread kernels run about 1.5x slower and numpy's or torch's
+    about 1.1x (TVM splits a parallel loop evenly between its threads, its worker pinned to
+    one CPU, so the kernel waits for the slower CPU): a case measured within one got a
+    ratio 0.6-0.7x of what the same case gets outside it. The second pass samples another moment, for both
     sides alike. And some kernels (the 7x7 stem, 3x3 stride-2 layers, Winograd on 13x13)
     run 1.5-2.7x slower for the whole life of some processes, one in eight here, with ASLR
     off or TVM's thread binding off alike, while other processes run the same kernels at
@@ -271,11 +271,8 @@ def run(cases, target=None, conv_algo="auto", rounds=5, round_seconds=0.05, seed
     rng = np.random.default_rng(seed)
 
     def measure(case):
-        try:
-            calls = prepare_calls(case, rng, target, conv_algo)
-        except Exception as e:
-            calls = CaseCalls(_raiser(e), None, "-", None, None)
-        return run_case(case, calls, rounds, round_seconds, settle)
+        return _measure(case, prepare_calls, rng, target, conv_algo, rounds, round_seconds,
+                        settle)
 
     rows = []
     started = time.perf_counter()
@@ -318,12 +315,9 @@ def second_pass(cases, target, conv_algo, rounds, round_seconds, seed, settle, s
     torch.set_num_threads(tvm_threads())
     rng = np.random.default_rng(seed)
     rows, started = [], time.perf_counter()
+    calls_of = functools.partial(prepare, schedule=schedule)
     for n, case in enumerate(cases, 1):
-        try:
-            calls = prepare(case, rng, target, conv_algo, schedule=schedule)
-        except Exception as e:
-            calls = CaseCalls(_raiser(e), None, "-", None, None)
-        row = run_case(case, calls, rounds, round_seconds, settle)
+        row = _measure(case, calls_of, rng, target, conv_algo, rounds, round_seconds, settle)
         if report:
             print(f"[again {n}/{len(cases)} {time.perf_counter() - started:.0f}s, new process] "
                   f"{_progress_line(row)}", flush=True)
@@ -339,6 +333,16 @@ def _in_new_process(function, *args):
     with concurrent.futures.ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(function, *args).result()
+
+
+def _measure(case, prepare_calls, rng, target, conv_algo, rounds, round_seconds, settle):
+    """:func:`run_case` on the calls ``prepare_calls`` makes (a preparation that raises is
+    the case's failure)."""
+    try:
+        calls = prepare_calls(case, rng, target, conv_algo)
+    except Exception as e:
+        calls = CaseCalls(_raiser(e), None, "-", None, None)
+    return run_case(case, calls, rounds, round_seconds, settle)
 
 
 def _raiser(error):
