@@ -71,6 +71,7 @@ def _inputs(optional=(), **named):
 
 
 _ndarray = np.ndarray  # a global name: one lookup less on the plain call's path
+_HOST_TARGETS = frozenset(("llvm", "cpu"))  # names resolve_target maps to this CPU, as None
 
 
 def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
@@ -82,11 +83,12 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
     numpy's result is not finite.
     """
     plain = (type(a) is _ndarray and type(b) is _ndarray and algo == "direct"
-             and target is None and schedule == "auto")
+             and schedule == "auto"
+             and (target is None or type(target) is str and target in _HOST_TARGETS))
     if plain:
-        # The plain call, seen before: its kernel by shapes and dtypes, without the general
-        # path's argument handling (1x64 @ 64x1000: 5.7 -> 4.6 us; numpy 3.7, the kernel 2.5 and
-        # its call 0.6).
+        # The plain call seen before: its kernel by shapes and dtypes, without the general
+        # path's argument handling (1x64 @ 64x1000: 5.7 -> 4.6 us; numpy 3.7, the kernel 2.5
+        # and its call 0.6).
         run = plain_matmuls.get((a.shape, b.shape, a.dtype, b.dtype))
         if run is not None:
             fa, fb = a.flags, b.flags
