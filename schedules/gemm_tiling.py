@@ -222,7 +222,8 @@ def schedule_cpu_matmul(sch, name, target, dtype, m, n, k):
         cores = cpu_cores(target) if 2 * m * n * k >= GEMV_PARALLEL_MIN_FLOPS else 1
         schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cores, params)
     elif path == "blocked":
-        schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cpu_cores(target), params)
+        schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cpu_cores(target), params,
+                                  itemsize)
     else:
         schedule_cpu_gemm(sch, name, lanes, m, n, k, params=params)
     return path
@@ -246,14 +247,16 @@ def uses_gemv(m, params=None):
 
 # --- CPU, blocked for the caches ---------------------------------------------------------------
 
-def gemm_blocks(m, n, k, lanes, cores, params=None):
+def gemm_blocks(m, n, k, lanes, cores, params=None, itemsize=4):
     """``(mi, ni, ku, kc, nc, row_blocks)`` of :func:`schedule_cpu_blocked_gemm`: the register
     tile (:func:`cpu_tile_sizes`), the K block ``kc`` (about ``params.gemm_k_block``, a
     multiple of ``ku`` cutting K evenly), the column block ``nc`` (a whole number of ``ni``
     panels, about ``params.gemm_n_block`` columns, dividing the padded N when a divisor is
-    near) and the number of row blocks, more than one when there are fewer column blocks
-    than ``cores`` or a number the cores cannot share evenly (then ``cores``, with four row
-    tiles per core at least: 1024x9216x257, nine column blocks, 41 -> 34 ms on Zen 4)."""
+    near; all of N when a ``kc`` x N block of B fits ``params.gemm_wide_block_bytes`` and
+    there are four row tiles per core at least) and the number of row blocks, more than one
+    when there are fewer column blocks than ``cores`` or a number the cores cannot share
+    evenly (then ``cores``, with four row tiles per core at least: 1024x9216x257, nine
+    column blocks, 41 -> 34 ms on Zen 4)."""
     params = params or CpuParams()
     rows = params.gemm_accumulators // params.gemm_vectors
     mi, ni, ku = cpu_tile_sizes(m, n, k, lanes, replace(params, gemm_rows=rows))
@@ -262,8 +265,11 @@ def gemm_blocks(m, n, k, lanes, cores, params=None):
     kc = -(-kc // ku) * ku
     panels = -(-n // ni)
     nc = ni * split_factor(panels, max(1, params.gemm_n_block // ni))
-    col_blocks = -(-panels * ni // nc)
     row_tiles = -(-m // mi)
+    if kc * panels * ni * itemsize <= params.gemm_wide_block_bytes and row_tiles >= 4 * cores:
+        # One column block: A, read in place, is swept once instead of once per block.
+        nc = panels * ni
+    col_blocks = -(-panels * ni // nc)
     row_blocks = min(row_tiles, -(-cores // col_blocks))
     if col_blocks % cores and row_tiles >= 4 * cores:
         # Column blocks the cores cannot share evenly (N = 257: nine): rows split too.
@@ -271,7 +277,7 @@ def gemm_blocks(m, n, k, lanes, cores, params=None):
     return mi, ni, ku, kc, nc, row_blocks
 
 
-def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None):
+def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None, itemsize=4):
     """Cache-blocked CPU schedule of the GEMM block ``name`` (``C[i, j] += A[i, k] * B[k, j]``,
     extents ``m x n x k``, A and B function arguments, no batch), for K of any length.
 
@@ -290,7 +296,7 @@ def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None):
        (:func:`tvmprims._tvm.compile_module`), so that its vector loops run without the
        zero-padding condition wherever the columns are whole.
     """
-    mi, ni, ku, kc, nc, row_blocks = gemm_blocks(m, n, k, lanes, cores, params)
+    mi, ni, ku, kc, nc, row_blocks = gemm_blocks(m, n, k, lanes, cores, params, itemsize)
     block = sch.get_sblock(name)
     sch.pad_einsum(block, [mi, ni, 1])
     pack = producer_of_read(sch, block, 1)

@@ -168,6 +168,13 @@ class CpuParams:
         K rows and columns of the block of B the blocked GEMM packs at a time (128 x 64
         floats, 32 KiB: its panels are reused by every register tile of a column block
         from L1/L2). Measured on Zen 3 (64x4096x4096): 128 x 64 best of 128/256 x 64/128.
+    gemm_wide_block_bytes : int
+        Largest ``kc`` x N block of B (bytes) for which the blocked GEMM takes all of N as one
+        column block (``gemm_blocks``): A, read in place, is then swept once, not once per
+        64-column block; half of Zen 4's 1 MiB L2 (the block stays there while the rows sweep
+        it). Measured on Zen 4 (two threads, kernel, ms, 64 columns -> all): 1024x9216x257
+        30.1-31.5 -> 28.9-29.4 (three processes; numpy 24.6-24.9), 256x2304x1000 7.19 -> 6.73
+        (numpy 6.40); 32x1024x4095 (a 2 MiB block, so not taken) 1.85 -> 2.63.
     gemv_max_rows : int
         Most rows M for which matmul/dense take the few-rows path (``schedule_cpu_gemv``,
         B read once in place). Measured on Zen 3, K = N = 4096: at M = 4 the GEMV ran 1.27x
@@ -220,6 +227,7 @@ class CpuParams:
     gemm_columns_outer_a_elements: int = 64 * 1024
     gemm_k_block: int = 128
     gemm_n_block: int = 64
+    gemm_wide_block_bytes: int = 512 * 1024
     gemv_max_rows: int = 8
     gemv_result_bytes: int = 64 * 1024
     gemv_k_unroll: int = 8

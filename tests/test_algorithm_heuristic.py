@@ -147,7 +147,8 @@ def test_rules_on_representative_shapes(x_shape, w_shape, stride, groups, expect
     ((1, 384, 13, 13), (256, 384, 3, 3), "winograd2"),  # AlexNet: 169 pixels
     ((1, 512, 12, 12), (512, 512, 3, 3), "direct"),     # 144 pixels
 ])
-def test_avx512_rules_send_wide_pointwise_layers_to_im2col(x_shape, w_shape, expected):
+def test_avx512_rules_at_the_thresholds_they_gained_on_zen4(x_shape, w_shape, expected):
+    """im2col from 2048 input channels (1x1), Winograd from 13x13 output pixels."""
     wl = _layer(x_shape, w_shape, padding=w_shape[2] // 2)
     assert heuristic.choose(wl, heuristic.AVX512_RULES) == expected
 

@@ -8,7 +8,7 @@ import pytest
 import tvmprims
 from tvmprims.schedules.gemm_tiling import (GEMV_PARALLEL_MIN_FLOPS, gemm_blocks, gemv_k_parts,
                                             gemv_tiling, matmul_path, uses_gemv)
-from tvmprims.schedules.hardware import CpuParams, cpu_params
+from tvmprims.schedules.hardware import CpuParams, cpu_model, cpu_params
 from tvmprims.target import resolve_target
 from tvmprims.testing import assert_close, matmul_ref, workspace_allocations
 from cpu_targets import CPU_TARGETS, compile_for, cpu_target, target_params
@@ -206,6 +206,29 @@ def test_row_blocks_split_when_column_blocks_do_not_share_evenly(rng):
     a, b = rng.standard_normal((97, 5000), np.float32), rng.standard_normal((5000, 263), np.float32)
     assert matmul_path(97, 263, 5000, 4, cpu_params(resolve_target(None))) == "blocked"
     assert_close(tvmprims.matmul(a, b), matmul_ref(a, b), "float32", 5000)
+
+
+def test_narrow_b_blocks_take_all_columns_at_once(rng):
+    """A ``kc`` x N block of B within ``gemm_wide_block_bytes`` (and four row tiles per core):
+    one column block, the rows split among the cores, so A is swept once; results exact in
+    float32 and float64 on ragged M and N."""
+    params = CpuParams(gemm_accumulators=24)  # AVX-512's blocked tile, 12 x 2
+    mi, ni, _, kc, nc, row_blocks = gemm_blocks(1024, 257, 9216, 16, 2, params)
+    assert nc == -(-257 // ni) * ni and row_blocks == 2
+    assert gemm_blocks(1024, 257, 9216, 16, 2, params, itemsize=8)[4] == nc  # 288 KiB
+    *_, nc, _ = gemm_blocks(32, 4095, 1024, 16, 2, params)   # a 2 MiB block: 64 columns
+    assert nc == 64
+    *_, nc, _ = gemm_blocks(24, 257, 9216, 16, 2, params)    # two row tiles: no
+    assert nc < 257
+    host = cpu_model(resolve_target(None))
+    for dtype, (m, k, n) in [("float32", (97, 5003, 263)), ("float64", (101, 3001, 301))]:
+        itemsize = np.dtype(dtype).itemsize
+        assert matmul_path(m, n, k, itemsize, host.params) == "blocked"
+        *_, nc, _ = gemm_blocks(m, n, k, host.lanes(dtype), 2, host.params, itemsize)
+        assert nc >= n  # this CPU takes the one-block path on two cores
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        assert_close(tvmprims.matmul(a, b), matmul_ref(a, b), dtype, k)
 
 
 @pytest.mark.parametrize("m,k,n", [(20, 1024, 2047), (32, 1024, 4095)])
