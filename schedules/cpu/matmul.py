@@ -8,7 +8,9 @@
 - **gemm** (B at most 4 MiB, so it stays in cache): M and N padded to the register tile,
   all of B packed into ``ni``-wide panels, ``mi x ni`` register tiles accumulated over all of K
   and written once (the schedule of ``schedule_cpu_gemm``, shared with ``conv2d_im2col``).
-- **blocked** (larger B, long K): columns of C in blocks, parallel; K swept in blocks of about
+- **blocked** (larger B, long K): columns of C in blocks, parallel (all of N in one block,
+  the rows split among the cores, when a K block of B that wide fits half of L2: then A,
+  read in place, is swept once); K swept in blocks of about
   128, the ``kc x nc`` block of B packed right before use (read from memory once, packed into
   L2), every register tile of the block accumulating over it; the padded copy of C and any
   epilogue run per block.
