@@ -201,10 +201,10 @@ def test_search_times_candidates_in_turn_and_keeps_each_ones_best():
             s = self.seconds.pop(0)
             return Timing(s, 0.0, (s,))
 
-    tried = [(AlgorithmResult("direct", 1.0, 8.0), Fake("direct", [2.0, 1.0, 1.5])),
+    tried = [(AlgorithmResult("direct", error=0.0), Fake("direct", [2.0, 1.0, 1.5])),
              (AlgorithmResult("fft", status="not applicable: x"), None),
-             (AlgorithmResult("winograd2", 1.0, 8.0), Fake("winograd2", [0.8, 3.0, 0.9]))]
-    rows = _timed(tried, (), rounds=3)
+             (AlgorithmResult("winograd2", error=0.0), Fake("winograd2", [0.8, 3.0, 0.9]))]
+    rows = _timed(tried, (), 8e9, rounds=3)
     assert calls == ["direct", "winograd2"] * 3
     assert [r.seconds for r in rows] == [1.0, None, 0.8]
     assert rows[2].gflops == 10.0 and rows[1].status.startswith("not applicable")

@@ -291,6 +291,6 @@ def test_second_pass_runs_in_a_new_process(capfd):
     rows = _run([gemm], retime_below=math.inf, progress=lambda line: None)
     assert rows[0]["retimed"] and rows[0]["status"] == "ok"
     assert rows[0]["rel_error"] <= layer_suite.tolerance(rows[0]["algorithm"])
-    assert "[again 1/1" in capfd.readouterr().out  # printed by the new process
+    assert "[again 1/1" in capfd.readouterr().err  # printed by the new process
     again = layer_suite.second_pass([gemm], None, "direct", 2, 0.001, 0, 0, "auto", False)
     assert again[0]["status"] == "ok" and again[0]["tvmprims_s"] > 0 and again[0]["ref_s"] > 0

@@ -100,7 +100,7 @@ def find_algorithms(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dila
     eps = float(np.finfo(np.dtype(direct_wl.dtype)).eps)
     tried = [_try(algo, direct_wl, arrays, expected, scale, eps, target, schedule)
              for algo in algorithms or CONV2D_ALGORITHM_TABLE]
-    rows = _timed(tried, arrays)
+    rows = _timed(tried, arrays, direct_wl.flops)
     if report is not None:
         for row in rows:
             report(format_results([row], header=False))
@@ -115,9 +115,10 @@ def find_algorithms(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dila
 TIMING_ROUNDS = 3
 
 
-def _timed(tried, arrays, rounds=TIMING_ROUNDS):
+def _timed(tried, arrays, flops, rounds=TIMING_ROUNDS):
     """The :class:`AlgorithmResult` rows of ``tried`` (``(row, kernel)`` pairs; ``kernel``
-    None where the row is final), candidates timed in turn, ``rounds`` times."""
+    None where the row is final), candidates timed in turn, ``rounds`` times; GFLOP/s count
+    ``flops`` (the direct convolution's) for every algorithm."""
     best = {}
     for _ in range(rounds):
         for i, (row, kernel) in enumerate(tried):
@@ -125,14 +126,13 @@ def _timed(tried, arrays, rounds=TIMING_ROUNDS):
                 seconds = kernel.time(*arrays, repeat=2, min_repeat_ms=100).seconds
                 best[i] = min(best.get(i, seconds), seconds)
     return [row if kernel is None else
-            replace(row, seconds=best[i], gflops=row.gflops / best[i])
+            replace(row, seconds=best[i], gflops=flops / best[i] / 1e9)
             for i, (row, kernel) in enumerate(tried)]
 
 
 def _try(algo, direct_wl, arrays, expected, scale, eps, target, schedule):
-    """``(row, kernel)``: the candidate built and checked against direct (``row.gflops`` the
-    direct FLOPs per second, ``seconds`` still to be timed), or ``(row, None)`` with why it
-    does not run."""
+    """``(row, kernel)``: the candidate built and checked against direct (its time still to
+    be measured), or ``(row, None)`` with why it does not run."""
     try:
         wl = algorithm_workload(direct_wl, algo)
     except NotApplicable as e:
@@ -150,7 +150,7 @@ def _try(algo, direct_wl, arrays, expected, scale, eps, target, schedule):
         return AlgorithmResult(algo, status=f"failed: {type(e).__name__}: {e}"), None
     limit = TOLERANCE[algo] * eps
     status = "ok" if error <= limit else f"inaccurate: error {error:.3g} > {limit:.3g}"
-    return AlgorithmResult(algo, 1.0, direct_wl.flops / 1e9, error, status), kernel
+    return AlgorithmResult(algo, error=error, status=status), kernel
 
 
 def format_results(rows, header=True):

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import math
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -310,7 +311,7 @@ def second_pass(cases, target, conv_algo, rounds, round_seconds, seed, settle, s
                 report):
     """Measure ``cases`` again (:func:`prepare`, :func:`run_case`), as :func:`run`'s second
     pass does in a new process; returns each row's ``status`` and times, printing a progress
-    line per case when ``report``."""
+    line per case to stderr (where ``tvmprims bench`` reports progress) when ``report``."""
     import torch
     torch.set_num_threads(tvm_threads())
     rng = np.random.default_rng(seed)
@@ -320,7 +321,7 @@ def second_pass(cases, target, conv_algo, rounds, round_seconds, seed, settle, s
         row = _measure(case, calls_of, rng, target, conv_algo, rounds, round_seconds, settle)
         if report:
             print(f"[again {n}/{len(cases)} {time.perf_counter() - started:.0f}s, new process] "
-                  f"{_progress_line(row)}", flush=True)
+                  f"{_progress_line(row)}", file=sys.stderr, flush=True)
         rows.append({key: row[key] for key in ("status", "tvmprims_s", "ref_s")})
     return rows
 
