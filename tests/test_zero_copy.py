@@ -203,3 +203,44 @@ def test_repeated_plain_matmul_calls_skip_the_argument_handling(rng, monkeypatch
         tp.matmul(a2.astype(">f4"), b2)
     tp.clear_cache()
     assert build_module.plain_matmuls == {}
+
+
+def _read_only(a):
+    a.setflags(write=False)
+    return a
+
+
+@pytest.mark.parametrize("op", list(CASES))
+def test_read_only_inputs_are_used_in_place(op, rng, copies):
+    """Read-only arrays (``np.frombuffer``, memory maps opened ``"r"``, ``write=False``),
+    which numpy will not export through TVM's DLPack, run without a copy and give the
+    reference's results."""
+    make, params, func, ref, reduction = CASES[op]
+    values = make(rng, np.float32)
+    expected = ref(*values, **{k: v for k, v in params.items() if k != "algo"})
+    func(*values, **params)
+    copies.clear()
+    frozen = [[_read_only(a.copy()) for a in v] if isinstance(v, list) else
+              _read_only(v.copy()) for v in values]
+    assert_close(func(*frozen, **params), expected, "float32", reduction)
+    assert copies == [], f"inputs were copied: {copies}"
+
+
+def test_read_only_buffers_and_memory_maps_reach_the_kernels(rng, tmp_path):
+    a, b = _r(rng, np.float32, 7, 11), _r(rng, np.float32, 11, 5)
+    np.save(tmp_path / "a.npy", a)
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    from_bytes = np.frombuffer(b.tobytes(), np.float32).reshape(b.shape)
+    assert not mapped.flags.writeable and not from_bytes.flags.writeable
+    alias = arrays_module.as_input(mapped, "a")
+    assert alias.ctypes.data == mapped.ctypes.data and not mapped.flags.writeable
+    tp.clear_cache()
+    assert_close(tp.matmul(a, b), matmul_ref(a, b), "float32", 11)  # the plain path's entry
+    for x, y in [(mapped, b), (a, from_bytes), (mapped, from_bytes)]:
+        assert_close(tp.matmul(x, y), matmul_ref(a, b), "float32", 11)
+    kernel = tp.build("matmul", a.shape, b.shape)
+    assert_close(kernel(mapped, from_bytes), matmul_ref(a, b), "float32", 11)
+    with pytest.raises(ValueError, match="out is read-only"):
+        kernel(a, b, out=_read_only(np.empty((7, 5), np.float32)))
+    with pytest.raises(TypeError, match="masked array"):
+        tp.matmul(np.ma.masked_array(a, mask=a > 0), b)

@@ -6,7 +6,7 @@ import numpy as np
 
 from .workload import DTYPE_NAMES, SUPPORTED_DTYPES
 
-__all__ = ["as_input", "common_dtype", "aligned_empty", "all_finite", "ALIGNMENT"]
+__all__ = ["as_input", "readable", "common_dtype", "aligned_empty", "all_finite", "ALIGNMENT"]
 
 #: Alignment of the buffers tvmprims allocates itself (outputs, staging). Kernels compiled
 #: by tvmprims need only element alignment (see ``tvmprims._tvm.element_aligned_arguments``),
@@ -27,9 +27,12 @@ def as_input(x, name, alignment=None):
     """
     if type(x) is np.ndarray and x.dtype in DTYPE_NAMES and x.size:
         flags = x.flags  # "aligned": the address is a multiple of the element size
-        if flags.c_contiguous and flags.aligned and (
+        if flags.c_contiguous and flags.aligned and flags.writeable and (
                 alignment is None or not x.ctypes.data % alignment):
             return x  # the common case, checked cheaply
+    if isinstance(x, np.ma.MaskedArray):  # the kernels would read the masked values too
+        raise TypeError(f"{name} is a masked array; pass {name}.filled(value) to choose what "
+                        "its masked elements count as")
     if isinstance(x, (list, tuple)):  # Python numbers: float32, whatever their type
         x = np.asarray(x)
         if x.dtype.kind in "iubf":
@@ -48,7 +51,27 @@ def as_input(x, name, alignment=None):
         copy = aligned_empty(x.shape, x.dtype)
         copy[...] = x
         x = copy
+    elif not x.flags.writeable:
+        x = readable(x)
     return x
+
+
+class _WriteableAlias:
+    """Holds a read-only array and describes its memory as writeable (``readable``)."""
+
+    def __init__(self, a):
+        interface = dict(a.__array_interface__)
+        interface["data"] = (interface["data"][0], False)  # (address, read-only)
+        self.__array_interface__ = interface
+        self.base = a  # keeps the memory alive as long as the alias
+
+
+def readable(a):
+    """A writeable ndarray over the memory of the read-only C-contiguous ``a``, without a
+    copy, for the kernels' inputs (``np.frombuffer``, read-only memory maps, weights with
+    ``write=False``). numpy refuses to export a read-only array through the DLPack version
+    TVM's calls use (``BufferError``); the kernels never write their inputs."""
+    return np.asarray(_WriteableAlias(a))
 
 
 def common_dtype(arrays, names):

@@ -93,6 +93,8 @@ class Kernel:
                 or out.dtype != self._dtype or not out.flags.c_contiguous):
             raise ValueError(f"out must be a C-contiguous {self._dtype} array of shape "
                              f"{self._output_shape}")
+        if not out.flags.writeable:
+            raise ValueError("out is read-only: pass a writeable array")
         return out
 
     def __call__(self, *arrays, out=None):
