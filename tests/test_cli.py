@@ -84,6 +84,36 @@ def test_tune_rejects_bad_shapes(capsys):
     assert "expected e.g. 1x64x56x56" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [
+    ["bench", "--rounds", "0"], ["bench", "--suite", "layers", "--limit", "-2"],
+    ["infer", "--batch", "0"], ["infer", "--image", "0"], ["infer", "--rounds", "x"],
+    ["tune", "matmul", "--shape", "4x4", "--shape", "4x4", "--timeout", "-1"],
+    ["tune", "--model", "resnet18", "--chunk", "0"], ["roofline", "--batches", "1,0"],
+    ["mnist", "--epochs", "0"]])
+def test_counts_and_sizes_below_one_are_rejected_before_anything_runs(argv, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(argv)
+    assert "expected" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["tune", "matmul", "--shape", "4x5"], "matmul takes 2 input shapes (a, b), got 1"),
+    (["tune", "conv2d", "--shape", "1x3x8x8", "--shape", "4x3x3x3", "--param", "pad=1"],
+     "conv2d has no parameter 'pad'"),
+    (["roofline", "--target", "tpu"], "unknown target 'tpu'"),
+    (["export", "/nonexistent/m.json", "--out", "x"], "manifest /nonexistent/m.json does not"),
+])
+def test_bad_input_is_one_line_naming_the_command(argv, message, capsys, monkeypatch):
+    monkeypatch.delenv("TVMPRIMS_TRACEBACK", raising=False)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tvmprims {argv[0]}: error: ") and message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+    monkeypatch.setenv("TVMPRIMS_TRACEBACK", "1")  # the traceback, on request
+    with pytest.raises((TypeError, ValueError, OSError), match=message.split(" (")[0]):
+        cli.main(argv)
+
+
 def test_export_command(tmp_path, capsys):
     manifest = tmp_path / "m.json"
     manifest.write_text(json.dumps({"kernels": [

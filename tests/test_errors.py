@@ -638,3 +638,15 @@ def test_a_cached_layer_does_not_take_parameters_equal_only_by_value():
     for stride in ([1, 1], (1, np.int64(1))):  # other spellings of (1, 1) are valid
         np.testing.assert_array_equal(
             tp.conv2d(x, w, stride=stride, padding=[1, 1, 1, 1]), expected)
+
+
+@pytest.mark.parametrize("args, params, match", [
+    (("matmul", (4, 5)), {}, r"matmul takes 2 input shapes \(a, b\), got 1"),
+    (("matmul", (4, 5), (5, 3), (3,)), {}, r"matmul takes 2 input shapes \(a, b\), got 3"),
+    (("conv2d", (1, 3, 8, 8)), {}, r"conv2d takes 2 or 3 input shapes \(x, w, bias\), got 1"),
+    (("conv2d", (1, 3, 8, 8), (4, 3, 3, 3)), {"pad": 1}, "conv2d has no parameter 'pad'"),
+    (("convolve", (5,), (3,)), {"v_shape": (3,)}, "convolve has no parameter 'v_shape'"),
+])
+def test_build_names_the_operator_when_shapes_or_parameters_do_not_fit(args, params, match):
+    with pytest.raises(TypeError, match=match):
+        tp.build(*args, **params)

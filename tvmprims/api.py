@@ -4,6 +4,8 @@ Operators and conv2d algorithms are those of the registry (:mod:`tvmprims.ops.re
 ``conv2d(algo="auto")`` and ``"search"`` ask :mod:`tvmprims.algorithms` for the algorithm.
 """
 
+import inspect
+
 import numpy as np
 
 from . import algorithms as _algorithms
@@ -45,7 +47,25 @@ MATMUL_ALGORITHMS = ("direct", "log", "log-approx")
 def build_workload_from_shapes(op, shapes, dtype="float32", params=None):
     """The :class:`~tvmprims.Workload` of operator ``op`` on input ``shapes`` (checked)."""
     module = operator_module(op)  # ValueError naming the registered operators
-    return module.workload(*check_shapes(op, shapes), dtype=dtype, **(params or {}))
+    shapes, params = check_shapes(op, shapes), params or {}
+    _check_arguments(op, inspect.signature(module.workload).parameters, len(shapes), params)
+    return module.workload(*shapes, dtype=dtype, **params)
+
+
+def _check_arguments(op, parameters, count, params):
+    """TypeError naming ``op``'s inputs or parameters when ``count`` shapes or ``params``
+    do not fit them (its ``workload`` function would name neither the operator nor why)."""
+    inputs = [n for n in parameters if n.endswith("_shape")]
+    least = sum(parameters[n].default is inspect.Parameter.empty for n in inputs)
+    if not least <= count <= len(inputs):
+        names = ", ".join(n[:-len("_shape")] for n in inputs)
+        expected = f"{least}" if least == len(inputs) else f"{least} or {len(inputs)}"
+        raise TypeError(f"{op} takes {expected} input shapes ({names}), got {count}")
+    unknown = sorted(set(params) - set(parameters) - {"dtype"} | set(params) & set(inputs))
+    if unknown:
+        known = ", ".join(n for n in parameters if n not in inputs and n != "dtype")
+        raise TypeError(f"{op} has no parameter {', '.join(map(repr, unknown))}; its "
+                        f"parameters are {known or 'none'}")
 
 
 def build(op, *shapes, dtype="float32", target=None, schedule="auto", **params):

@@ -3,6 +3,7 @@
 import argparse
 import ast
 import csv
+import os
 import sys
 
 from .ops.registry import CONV2D_ALGORITHM_TABLE, OPERATORS
@@ -90,6 +91,29 @@ def _batches(text):
     if not batches or min(batches) < 1:
         raise argparse.ArgumentTypeError(f"batch sizes {text!r}: expected e.g. 1 or 1,8")
     return batches
+
+
+def _count(least):
+    """An argparse type: an int of at least ``least``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= {least}")
+        return value
+    return parse
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds")
+    return value
 
 
 def _bench(args):
@@ -253,7 +277,7 @@ def _roofline(args):
     from .studies import roofline
     roofline.run(quick=args.quick, out_dir=args.out, target=args.target, models=args.models,
                  tvm_models=args.tvm_models, latency_models=args.latency_models,
-                 batches=tuple(int(b) for b in args.batches) if args.batches else None,
+                 batches=args.batches,
                  report=lambda m: print(m, flush=True))
     print(f"wrote CSV and PNG files to {args.out}/")
     return 0
@@ -268,7 +292,7 @@ def _infer(args):
         print(f"unknown model(s) {', '.join(unknown)}: expected some of {', '.join(MODELS)} "
               "or all", file=sys.stderr)
         return 2
-    results = infer.run(models, batches=tuple(int(b) for b in args.batch), image=args.image,
+    results = infer.run(models, batches=args.batch, image=args.image,
                         rounds=args.rounds, algo=args.algo, target=args.target,
                         out_dir=args.out, report=lambda m: print(m, flush=True))
     print(f"wrote infer.csv and infer.png to {args.out}/")
@@ -303,10 +327,10 @@ def main(argv=None):
     ls.add_argument("--categories", type=_names,
                     help="comma-separated: conv, conv1x1, strided, depthwise, grouped, linear, "
                          "gemm, conv1d, convolve (default: all)")
-    ls.add_argument("--limit", type=int, help="at most N cases per category")
+    ls.add_argument("--limit", type=_count(1), help="at most N cases per category")
     ls.add_argument("--conv-algo", default="auto", choices=("auto", *CONV2D_ALGORITHM_TABLE),
                     help="conv2d/conv1d algo (default auto, what users get)")
-    ls.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per case")
+    ls.add_argument("--rounds", type=_count(1), default=5, help="interleaved timing rounds per case")
     ls.add_argument("--retime-below", type=float,
                     help="measure cases whose ratio is below this again at the end of the run, "
                          "each side keeping its best time (default 0.9, "
@@ -328,7 +352,7 @@ def main(argv=None):
                    help="operator parameter KEY=VALUE, e.g. padding=1, stride=(2,2), mode=same")
     t.add_argument("--dtype", default="float32")
     t.add_argument("--target", default="llvm")
-    t.add_argument("--trials", type=int, default=64,
+    t.add_argument("--trials", type=_count(0), default=64,
                    help="trials per workload (0: only verify the records there are); with "
                         "--model/--manifest, for all layers together")
     t.add_argument("--no-verify", action="store_true",
@@ -342,16 +366,16 @@ def main(argv=None):
                                    "mobilenet_v2, ...) under one budget; resumable")
     t.add_argument("--manifest", help="tune the layers of this manifest (tvmprims export's "
                                       "format; 'uses' counts an entry's layers)")
-    t.add_argument("--batch", type=int, default=1, help="with --model: batch size (default 1)")
+    t.add_argument("--batch", type=_count(1), default=1, help="with --model: batch size (default 1)")
     t.add_argument("--graph", action="store_true",
                    help="with --model: tune the fused kernels `tvmprims infer` runs (conv + "
                         "bias + activation + residual, packed weights) and time the model end "
                         "to end, instead of the layers as the numpy API runs them")
-    t.add_argument("--chunk", type=int, default=16,
+    t.add_argument("--chunk", type=_count(1), default=16,
                    help="with --model/--manifest: trials per round given to one layer")
-    t.add_argument("--rounds", type=int, default=3,
+    t.add_argument("--rounds", type=_count(1), default=3,
                    help="with --model/--manifest: interleaved timing rounds per layer")
-    t.add_argument("--timeout", type=float, default=120, help="build/run timeout per candidate (s)")
+    t.add_argument("--timeout", type=_seconds, default=120, help="build/run timeout per candidate (s)")
     t.add_argument("--log-dir", help="root of the tuning logs (default: the repo's tuning_logs/)")
     t.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker to measure on")
     t.add_argument("--rpc-key", help="device key the RPC servers registered under")
@@ -388,9 +412,9 @@ def main(argv=None):
     m = sub.add_parser("mnist", help="MNIST-format MLP with low-rank layers: rank sweep")
     m.add_argument("--root", help="IDX files (default: $TVMPRIMS_MNIST_ROOT or Debian's "
                                   "/usr/share/datasets/fashion-mnist)")
-    m.add_argument("--epochs", type=int, help="training epochs (default 5; 1 with --quick)")
+    m.add_argument("--epochs", type=_count(1), help="training epochs (default 5; 1 with --quick)")
     m.add_argument("--checkpoint", help="model file: loaded if present, else trained and saved")
-    m.add_argument("--finetune", type=int, default=0, help="Adam steps on each factorised model")
+    m.add_argument("--finetune", type=_count(0), default=0, help="Adam steps on each factorised model")
     m.add_argument("--quick", action="store_true", help="3 rank triples on 2000 test images")
     m.add_argument("--out", default="results", help="output directory (default: results)")
     m.set_defaults(func=_mnist)
@@ -403,7 +427,7 @@ def main(argv=None):
     r.add_argument("--tvm-models", type=_names,
                    help="models whose layers run through tvmprims (default resnet18,mobilenet_v2)")
     r.add_argument("--latency-models", type=_names, help="models timed in torch (default: all)")
-    r.add_argument("--batches", type=_names, help="batch sizes for latency (default 1,2,...,64)")
+    r.add_argument("--batches", type=_batches, help="batch sizes for latency (default 1,2,...,64)")
     r.add_argument("--out", default="results", help="output directory (default: results)")
     r.set_defaults(func=_roofline)
     i = sub.add_parser("infer", help="whole torchvision CNNs on tvmprims kernels against torch "
@@ -411,9 +435,9 @@ def main(argv=None):
     i.add_argument("--model", type=_names, default=("resnet18",),
                    help="comma-separated torchvision models of tvmprims roofline, or all "
                         "(default resnet18)")
-    i.add_argument("--batch", type=_names, default=("1", "8"), help="batch sizes (default 1,8)")
-    i.add_argument("--image", type=int, default=224, help="image size (default 224)")
-    i.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (default 3)")
+    i.add_argument("--batch", type=_batches, default=(1, 8), help="batch sizes (default 1,8)")
+    i.add_argument("--image", type=_count(1), default=224, help="image size (default 224)")
+    i.add_argument("--rounds", type=_count(1), default=3, help="interleaved timing rounds (default 3)")
     i.add_argument("--algo", default="auto", choices=("auto", "search", *CONV2D_ALGORITHM_TABLE),
                    help="conv2d algorithm of every layer (default auto)")
     i.add_argument("--target", default="llvm", help="llvm (this CPU, default) or cuda")
@@ -421,7 +445,13 @@ def main(argv=None):
     i.set_defaults(func=_infer)
     args = parser.parse_args(argv)
     args.argv = argv
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, OSError) as e:  # bad input: one line, not a traceback
+        if os.environ.get("TVMPRIMS_TRACEBACK"):
+            raise
+        print(f"tvmprims {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
