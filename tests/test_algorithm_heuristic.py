@@ -19,11 +19,12 @@ from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
 from tvmprims.testing import assert_close, conv2d_ref
 
 MEASURED = Path(__file__).parent.parent / "docs" / "algorithm_choice" / "measured.csv"
-#: Each shipped table (Zen 3 AVX2; Zen 4 AVX-512, five runs) and the rules fitted to it.
+#: Each shipped table (Zen 3 AVX2; Zen 4 AVX-512, six runs) and the rules fitted to it.
 TABLES = {"avx2": ([MEASURED], heuristic.CPU_RULES, heuristic.AVX2_GRID),
           "avx512": ([MEASURED.with_name(f"measured_avx512{run}.csv")
                       for run in ("", "_run2", "_run3", "_run4_pointwise",
-                                  "_run5_small_planes")], heuristic.AVX512_RULES,
+                                  "_run5_small_planes", "_run6_batch8")],
+                     heuristic.AVX512_RULES,
                      heuristic.GRID)}
 
 
@@ -146,9 +147,14 @@ def test_rules_on_representative_shapes(x_shape, w_shape, stride, groups, expect
     ((1, 2048, 7, 7), (512, 2048, 3, 3), "direct"),    # not 1x1 (too few pixels for Winograd)
     ((1, 384, 13, 13), (256, 384, 3, 3), "winograd2"),  # AlexNet: 169 pixels
     ((1, 512, 12, 12), (512, 512, 3, 3), "direct"),     # 144 pixels
+    ((4, 1152, 7, 7), (320, 1152, 1, 1), "im2col"),     # 2^26 MACs on 4 images
+    ((8, 1152, 7, 7), (320, 1152, 1, 1), "direct"),     # and on 8: direct packs once
+    ((8, 2048, 7, 7), (512, 2048, 1, 1), "direct"),
+    ((8, 512, 7, 7), (512, 512, 3, 3), "winograd2"),    # 392 pixels over the batch
 ])
 def test_avx512_rules_at_the_thresholds_they_gained_on_zen4(x_shape, w_shape, expected):
-    """im2col from 2048 input channels (1x1), Winograd from 13x13 output pixels."""
+    """im2col from 2048 input channels (1x1) on at most 4 images, Winograd from 13x13
+    output pixels (over the batch)."""
     wl = _layer(x_shape, w_shape, padding=w_shape[2] // 2)
     assert heuristic.choose(wl, heuristic.AVX512_RULES) == expected
 
@@ -157,7 +163,8 @@ def test_fit_scores_every_rule_of_the_grid(measured_rows):
     """The vectorised fit agrees with scoring each rule of a small grid one at a time."""
     grid = {**heuristic.AVX2_GRID, "winograd_min_channels": (math.inf, 64, 16),
             "fft_min_taps": (math.inf,), "im2col_min_channels": (math.inf, 16),
-            "im2col_min_pixels": (0, 28 * 28), "im2col_wide_channels": (math.inf, 256)}
+            "im2col_min_pixels": (0, 28 * 28), "im2col_wide_channels": (math.inf, 256),
+            "im2col_max_images": (math.inf, 1)}
     _, shapes, allowed, seconds = algorithm_table._table(measured_rows)
     names = [f.name for f in dataclasses.fields(heuristic.Rules)]
     best, expected = math.inf, None

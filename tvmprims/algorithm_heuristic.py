@@ -13,7 +13,9 @@ compiled or timed) and applies :class:`Rules`, in this order:
    least ``im2col_min_channels`` input channels per group, and ``im2col_min_pixels`` output
    pixels, ``im2col_min_macs`` multiply-adds or ``im2col_wide_channels`` input channels per
    group (the direct schedule packs the weight on every call, a gather of 16 rows ``4 * C``
-   bytes apart, which share one L1 set when that is a multiple of 4 KiB);
+   bytes apart, which share one L1 set when that is a multiple of 4 KiB), on batches of at
+   most ``im2col_max_images`` images (direct packs the weight once per call, for the whole
+   batch; im2col runs one GEMM per image);
 5. direct otherwise, except a 1x1 layer whose output channels are not a whole number of
    the target's vectors (:func:`ragged_pointwise`): im2col.
 
@@ -62,6 +64,7 @@ class Rules:
     im2col_min_pixels: float = 0
     im2col_min_macs: float = INF
     im2col_wide_channels: float = INF
+    im2col_max_images: float = INF
 
 
 #: Fitted by :func:`tvmprims.algorithm_table.fit` to ``docs/algorithm_choice/measured.csv``
@@ -72,24 +75,28 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
                   winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                   im2col_pointwise=True, im2col_strided=False)
 
-#: Fitted over :data:`GRID` to five runs (AMD EPYC Zen 4, AVX-512, 2 cores):
+#: Fitted over :data:`GRID` to six runs (AMD EPYC Zen 4, AVX-512, 2 cores):
 #: ``docs/algorithm_choice/measured_avx512.csv``, ``measured_avx512_run2.csv`` and
 #: ``measured_avx512_run3.csv`` (82, 95 and 110 layers), ``measured_avx512_run4_pointwise.csv``
-#: (the 56 1x1 layers again, after their direct tiles changed) and
+#: (the 56 1x1 layers again, after their direct tiles changed),
 #: ``measured_avx512_run5_small_planes.csv`` (the 16 non-strided 3x3 layers on 7x7 to 27x27
-#: planes, three searches, candidates timed in turn), merged by
+#: planes, three searches, candidates timed in turn) and ``measured_avx512_run6_batch8.csv``
+#: (57 layers at batch 8, two searches), merged by
 #: :func:`tvmprims.algorithm_table.read_runs`: Winograd from 64 channels and 13x13 pixels on
 #: (with 16 to 48 channels its transforms cost more than they save: 3x3 layers of GoogLeNet's
 #: shapes on 14x14 ran 1.4-2.3x faster direct; AlexNet's 13x13 layers run 1.15-1.2x faster in
 #: F(2x2, 3x3), ResNet's 7x7 ones 1.2x slower), im2col for 1x1 layers from 56x56 output
 #: pixels on, from 2^26 multiply-adds (ResNet-50's and DenseNet's largest 1x1 layers) or from
 #: 2048 input channels (ResNet-50's 2048x7x7 -> 512: direct 0.76 ms, 0.30 of it packing the
-#: weight, im2col 0.62). ``python -m tvmprims.algorithm_table fit
-#: docs/algorithm_choice/measured_avx512*.csv``.
+#: weight, im2col 0.62), on batches of at most 4 images: at batch 8 the direct schedule's
+#: weight packing serves 8 images and im2col's per-image GEMMs on 7x7 to 14x14 planes pad
+#: their 49 to 196 pixels to whole register tiles (EfficientNet-B0's 1152x7x7 -> 320 at
+#: batch 8: direct 1.34 ms, im2col 1.69, torch 1.44). ``python -m tvmprims.algorithm_table
+#: fit docs/algorithm_choice/measured_avx512*.csv``.
 AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=13 * 13,
                      winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                      im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=56 * 56,
-                     im2col_min_macs=2 ** 26, im2col_wide_channels=2048)
+                     im2col_min_macs=2 ** 26, im2col_wide_channels=2048, im2col_max_images=4)
 
 #: ``kind`` or ``kind-isa`` (:func:`tvmprims.target.schedule_kind`, the vector ISA of
 #: :func:`~tvmprims.schedules.hardware.cpu_model`) -> rules (:func:`rules_for`). A kind
@@ -111,13 +118,14 @@ GRID = {
     # 1024 fitted the four Zen 4 runs as well, but on the 1x1 layers re-measured after their
     # tiles changed (run 4) it loses: 1024x14x14 -> 256 runs direct 0.53 ms, im2col 0.58.
     "im2col_wide_channels": (INF, 2048),
+    "im2col_max_images": (INF, 4, 1),
 }
 
 #: The grid :data:`CPU_RULES` (AVX2) is fitted over: no pixel threshold for im2col. On the
 #: Zen 3 table one (28x28) fits the table better (1.131 vs 1.142) but does worse on models
 #: left out of the fit (1.217 vs 1.188); on the Zen 4 table it does better on both.
 AVX2_GRID = {**GRID, "im2col_min_pixels": (0,), "im2col_min_macs": (INF,),
-             "im2col_wide_channels": (INF,)}
+             "im2col_wide_channels": (INF,), "im2col_max_images": (INF,)}
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,7 @@ class LayerShape:
     strided: object
     pixels: object     # N * OH * OW
     macs: object       # multiply-adds: pixels * output channels * channels * taps
+    images: object     # N
 
 
 def layer_shape(direct_wl):
@@ -137,7 +146,7 @@ def layer_shape(direct_wl):
     n, o, oh, ow = direct_wl.output_shape
     taps, pixels = w_shape[2] * w_shape[3], n * oh * ow
     return LayerShape(direct_wl.op == "depthwise_conv2d", x_shape[1] // groups, taps,
-                      max(stride) > 1, pixels, pixels * o * (x_shape[1] // groups) * taps)
+                      max(stride) > 1, pixels, pixels * o * (x_shape[1] // groups) * taps, n)
 
 
 def fits(direct_wl, algo, budget):
@@ -164,7 +173,8 @@ def choice_indices(s, allowed, r):
     im2col = (~s.depthwise & (s.channels >= r.im2col_min_channels)
               & ((s.pixels >= r.im2col_min_pixels) | (s.macs >= r.im2col_min_macs)
                  | (s.channels >= r.im2col_wide_channels))
-              & ((r.im2col_pointwise & (s.taps == 1)) | (r.im2col_strided & s.strided)))
+              & ((r.im2col_pointwise & (s.taps == 1)) | (r.im2col_strided & s.strided))
+              & (s.images <= r.im2col_max_images))
     # later assignments win: the rule order, reversed
     choice = np.zeros(len(allowed), dtype=int)
     for index, wanted in ((1, im2col), (4, fft), (2, wino), (3, want4)):

@@ -209,7 +209,7 @@ def fit(rows, grid=GRID):
     the first, most conservative, of equals). Exhaustive: the Winograd and FFT thresholds
     are looped over, and for each of their combinations every combination of the im2col
     thresholds is scored at once (rule fields as columns, layers as rows: :data:`GRID`'s
-    166 000 rules in under a second; one at a time they took 3 minutes)."""
+    830 000 rules in about three seconds; one at a time, 166 000 of them took 3 minutes)."""
     _, s, allowed, seconds = _table(rows)
     if not len(seconds):
         return Rules()
