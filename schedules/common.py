@@ -210,6 +210,11 @@ def row_block(out_width, lanes, params=None):
     return divisor_at_most(out_width, limit)
 
 
+#: Window columns from which :func:`tile_shape` gives rows shorter than a vector several
+#: rows per tile (3x3 windows ran slower that way: 960x7x7 21 -> 33 us with 7 rows).
+LONG_WINDOW = 5
+
+
 def tile_shape(out_height, out_width, kernel_width, lanes, params=None):
     """``(rows, cols)`` of the register tile of a sliding-window reduction.
 
@@ -218,11 +223,21 @@ def tile_shape(out_height, out_width, kernel_width, lanes, params=None):
     each tap feeds that many independent FMAs: 7x7 depthwise on 96 x 56 x 56 ran 2x faster
     with 8 x 8 tiles than with 1 x 8 or 1 x 16, 3x3 on 32 x 112 x 112 1.5x faster with 2 x 8.
     Other widths (28, 14, 7) get one row of :func:`row_block` columns (a vector tail
-    included): more rows of such tiles ran 1.5 to 3x slower.
+    included): more rows of such tiles ran 1.5 to 3x slower with 3x3 windows. A row shorter
+    than a vector under a window of :data:`LONG_WINDOW` columns or more (5x5 depthwise on
+    14x14 and 7x7 planes) is one accumulator over 25 dependent FMAs: there the tile takes
+    the fewest rows (at most ``params.fma_chains``) that hold a vector's worth of outputs, else
+    the most rows up to that bound (Zen 4, 5x5, us per image, one row
+    -> these: 480x14x14 78 -> 58 with 2 rows, 672x14x14 107 -> 79, 1152x7x7 71 -> 54 with
+    7, 672x14x14 stride 2 61 -> 51; ``docs/depthwise_long_window_rows.py``).
     """
     params = params or CpuParams()
     cols = row_block(out_width, lanes, params)
     if cols % lanes:
+        if cols < lanes and kernel_width >= LONG_WINDOW:
+            rows = [d for d in range(1, min(out_height, params.fma_chains) + 1)
+                    if out_height % d == 0]
+            return next((d for d in rows if d * cols >= lanes), rows[-1]), cols
         return 1, cols
     return divisor_at_most(out_height, max(1, min(params.fma_chains, kernel_width))), lanes
 

@@ -87,3 +87,28 @@ def test_padding_of_wide_planes_is_a_fill_then_a_copy(rng, shape, padding, fille
     padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     assert_close(tvmprims.depthwise_conv2d(x, w, None, 1, padding),
                  depthwise_conv2d_ref(padded, w, None, 1, 0), "float32", 9)
+
+
+@pytest.mark.parametrize("args, tile", [
+    ((14, 14, 5, 16), (2, 14)), ((7, 7, 5, 16), (7, 7)), ((7, 7, 7, 16), (7, 7)),
+    ((10, 10, 5, 16), (2, 10)),
+    ((7, 7, 3, 16), (1, 7)),      # 3x3 windows keep one row
+    ((13, 13, 5, 16), (1, 13)),   # 13 rows would pass fma_chains
+    ((28, 28, 5, 16), (1, 28)),   # rows of more than a vector
+    ((14, 14, 5, 8), (1, 14)),
+])
+def test_long_windows_on_narrow_planes_take_several_rows(args, tile):
+    from tvmprims.schedules.common import tile_shape
+    assert tile_shape(*args) == tile
+
+
+@pytest.mark.parametrize("shape, k, stride", [
+    ((2, 20, 14, 14), 5, 1), ((1, 24, 7, 7), 5, 1), ((1, 16, 14, 14), 5, 2),
+    ((3, 8, 10, 10), 7, 1), ((1, 5, 13, 13), 5, 1)], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_long_windows_on_narrow_planes(rng, shape, k, stride, dtype):
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((shape[1], 1, k, k)).astype(dtype)
+    b = rng.standard_normal(shape[1]).astype(dtype)
+    expected = depthwise_conv2d_ref(x, w, b, stride, k // 2)
+    assert_close(tvmprims.depthwise_conv2d(x, w, b, stride, k // 2), expected, dtype, k * k)
