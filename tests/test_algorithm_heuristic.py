@@ -19,11 +19,12 @@ from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
 from tvmprims.testing import assert_close, conv2d_ref
 
 MEASURED = Path(__file__).parent.parent / "docs" / "algorithm_choice" / "measured.csv"
-#: Each shipped table (Zen 3 AVX2; Zen 4 AVX-512, six runs) and the rules fitted to it.
+#: Each shipped table (Zen 3 AVX2; Zen 4 AVX-512, seven runs) and the rules fitted to it.
 TABLES = {"avx2": ([MEASURED], heuristic.CPU_RULES, heuristic.AVX2_GRID),
           "avx512": ([MEASURED.with_name(f"measured_avx512{run}.csv")
                       for run in ("", "_run2", "_run3", "_run4_pointwise",
-                                  "_run5_small_planes", "_run6_batch8")],
+                                  "_run5_small_planes", "_run6_batch8",
+                                  "_run7_narrow_outputs")],
                      heuristic.AVX512_RULES,
                      heuristic.GRID)}
 
@@ -151,10 +152,12 @@ def test_rules_on_representative_shapes(x_shape, w_shape, stride, groups, expect
     ((8, 1152, 7, 7), (320, 1152, 1, 1), "direct"),     # and on 8: direct packs once
     ((8, 2048, 7, 7), (512, 2048, 1, 1), "direct"),
     ((8, 512, 7, 7), (512, 512, 3, 3), "winograd2"),    # 392 pixels over the batch
+    ((8, 128, 14, 14), (32, 128, 3, 3), "direct"),      # DenseNet: 32 outputs
+    ((8, 128, 14, 14), (64, 128, 3, 3), "winograd4"),
 ])
 def test_avx512_rules_at_the_thresholds_they_gained_on_zen4(x_shape, w_shape, expected):
     """im2col from 2048 input channels (1x1) on at most 4 images, Winograd from 13x13
-    output pixels (over the batch)."""
+    output pixels (over the batch) and 64 output channels."""
     wl = _layer(x_shape, w_shape, padding=w_shape[2] // 2)
     assert heuristic.choose(wl, heuristic.AVX512_RULES) == expected
 

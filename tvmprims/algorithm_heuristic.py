@@ -5,7 +5,8 @@ compiled or timed) and applies :class:`Rules`, in this order:
 
 1. a depthwise layer runs direct (its dedicated kernel);
 2. Winograd on a 3x3, stride-1 layer with at least ``winograd_min_channels`` input channels
-   per group and ``winograd_min_pixels`` output pixels (N * OH * OW): F(4x4, 3x3) from
+   and ``winograd_min_out_channels`` output channels per group and ``winograd_min_pixels``
+   output pixels (N * OH * OW): F(4x4, 3x3) from
    ``winograd4_min_pixels`` on, else F(2x2, 3x3) (the transforms only pay off on wide,
    large layers);
 3. the FFT on a stride-1 layer with a kernel of at least ``fft_min_taps`` taps (KH * KW);
@@ -55,6 +56,7 @@ class Rules:
     """Thresholds of :func:`choose` (each inclusive; ``inf`` disables a rule)."""
 
     winograd_min_channels: float = INF
+    winograd_min_out_channels: float = 0
     winograd_min_pixels: float = INF
     winograd4_min_pixels: float = INF
     fft_min_taps: float = INF
@@ -75,16 +77,19 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
                   winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                   im2col_pointwise=True, im2col_strided=False)
 
-#: Fitted over :data:`GRID` to six runs (AMD EPYC Zen 4, AVX-512, 2 cores):
+#: Fitted over :data:`GRID` to seven runs (AMD EPYC Zen 4, AVX-512, 2 cores):
 #: ``docs/algorithm_choice/measured_avx512.csv``, ``measured_avx512_run2.csv`` and
 #: ``measured_avx512_run3.csv`` (82, 95 and 110 layers), ``measured_avx512_run4_pointwise.csv``
 #: (the 56 1x1 layers again, after their direct tiles changed),
 #: ``measured_avx512_run5_small_planes.csv`` (the 16 non-strided 3x3 layers on 7x7 to 27x27
-#: planes, three searches, candidates timed in turn) and ``measured_avx512_run6_batch8.csv``
-#: (57 layers at batch 8, two searches), merged by
-#: :func:`tvmprims.algorithm_table.read_runs`: Winograd from 64 channels and 13x13 pixels on
-#: (with 16 to 48 channels its transforms cost more than they save: 3x3 layers of GoogLeNet's
-#: shapes on 14x14 ran 1.4-2.3x faster direct; AlexNet's 13x13 layers run 1.15-1.2x faster in
+#: planes, three searches, candidates timed in turn), ``measured_avx512_run6_batch8.csv``
+#: (57 layers at batch 8, two searches) and ``measured_avx512_run7_narrow_outputs.csv`` (14
+#: 3x3 layers of fewer than 64 output channels, two searches), merged by
+#: :func:`tvmprims.algorithm_table.read_runs`: Winograd from 64 input and 64 output channels
+#: and 13x13 pixels on (with 16 to 48 input channels its transforms cost more than they
+#: save: 3x3 layers of GoogLeNet's shapes on 14x14 ran 1.4-2.3x faster direct; with 32
+#: outputs, DenseNet's growth layers, the transforms of 128 input channels feed a GEMM of 32
+#: columns: 8x128x7x7 -> 32 direct 0.15 ms, F(2x2) 0.22; AlexNet's 13x13 layers run 1.15-1.2x faster in
 #: F(2x2, 3x3), ResNet's 7x7 ones 1.2x slower), im2col for 1x1 layers from 56x56 output
 #: pixels on, from 2^26 multiply-adds (ResNet-50's and DenseNet's largest 1x1 layers) or from
 #: 2048 input channels (ResNet-50's 2048x7x7 -> 512: direct 0.76 ms, 0.30 of it packing the
@@ -93,7 +98,8 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
 #: their 49 to 196 pixels to whole register tiles (EfficientNet-B0's 1152x7x7 -> 320 at
 #: batch 8: direct 1.34 ms, im2col 1.69, torch 1.44). ``python -m tvmprims.algorithm_table
 #: fit docs/algorithm_choice/measured_avx512*.csv``.
-AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=13 * 13,
+AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
+                     winograd_min_pixels=13 * 13,
                      winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                      im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=56 * 56,
                      im2col_min_macs=2 ** 26, im2col_wide_channels=2048, im2col_max_images=4)
@@ -107,6 +113,7 @@ MODELS = {"cpu": CPU_RULES, "cpu-avx512": AVX512_RULES}
 #: (closest to always direct) first: of equally good rules the first found is kept.
 GRID = {
     "winograd_min_channels": (INF, 128, 64, 32, 16, 8),
+    "winograd_min_out_channels": (64, 32, 0),
     "winograd_min_pixels": (56 * 56, 28 * 28, 14 * 14, 13 * 13, 0),
     "winograd4_min_pixels": (INF, 112 * 112, 56 * 56, 28 * 28),
     "fft_min_taps": (INF, 15 * 15, 11 * 11, 9 * 9, 7 * 7, 5 * 5),
@@ -125,7 +132,8 @@ GRID = {
 #: Zen 3 table one (28x28) fits the table better (1.131 vs 1.142) but does worse on models
 #: left out of the fit (1.217 vs 1.188); on the Zen 4 table it does better on both.
 AVX2_GRID = {**GRID, "im2col_min_pixels": (0,), "im2col_min_macs": (INF,),
-             "im2col_wide_channels": (INF,), "im2col_max_images": (INF,)}
+             "im2col_wide_channels": (INF,), "im2col_max_images": (INF,),
+             "winograd_min_out_channels": (0,)}
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ class LayerShape:
     pixels: object     # N * OH * OW
     macs: object       # multiply-adds: pixels * output channels * channels * taps
     images: object     # N
+    out_channels: object  # output channels per group
 
 
 def layer_shape(direct_wl):
@@ -146,7 +155,8 @@ def layer_shape(direct_wl):
     n, o, oh, ow = direct_wl.output_shape
     taps, pixels = w_shape[2] * w_shape[3], n * oh * ow
     return LayerShape(direct_wl.op == "depthwise_conv2d", x_shape[1] // groups, taps,
-                      max(stride) > 1, pixels, pixels * o * (x_shape[1] // groups) * taps, n)
+                      max(stride) > 1, pixels, pixels * o * (x_shape[1] // groups) * taps, n,
+                      o // groups)
 
 
 def fits(direct_wl, algo, budget):
@@ -167,6 +177,7 @@ def choice_indices(s, allowed, r):
     """Index into :data:`ORDER` of the rules' choice per layer; ``s`` a :class:`LayerShape`
     of arrays of L layers, ``allowed`` an (L, 5) boolean array (:func:`usable`)."""
     wino = (~s.depthwise & (s.channels >= r.winograd_min_channels)
+            & (s.out_channels >= r.winograd_min_out_channels)
             & (s.pixels >= r.winograd_min_pixels))
     want4 = wino & (s.pixels >= r.winograd4_min_pixels)
     fft = ~s.depthwise & (s.taps >= r.fft_min_taps)
