@@ -89,8 +89,8 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
 #: and 13x13 pixels on (with 16 to 48 input channels its transforms cost more than they
 #: save: 3x3 layers of GoogLeNet's shapes on 14x14 ran 1.4-2.3x faster direct; with 32
 #: outputs, DenseNet's growth layers, the transforms of 128 input channels feed a GEMM of 32
-#: columns: 8x128x7x7 -> 32 direct 0.15 ms, F(2x2) 0.22; AlexNet's 13x13 layers run 1.15-1.2x faster in
-#: F(2x2, 3x3), ResNet's 7x7 ones 1.2x slower), im2col for 1x1 layers from 56x56 output
+#: columns: 8x128x7x7 -> 32 direct 0.15 ms, F(2x2) 0.22; AlexNet's 13x13 layers run 1.15-1.2x
+#: faster in F(2x2, 3x3), ResNet's 7x7 ones 1.2x slower), im2col for 1x1 layers from 56x56 output
 #: pixels on, from 2^26 multiply-adds (ResNet-50's and DenseNet's largest 1x1 layers) or from
 #: 2048 input channels (ResNet-50's 2048x7x7 -> 512: direct 0.76 ms, 0.30 of it packing the
 #: weight, im2col 0.62), on batches of at most 4 images: at batch 8 the direct schedule's

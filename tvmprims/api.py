@@ -61,7 +61,7 @@ def _check_arguments(op, parameters, count, params):
         names = ", ".join(n[:-len("_shape")] for n in inputs)
         expected = f"{least}" if least == len(inputs) else f"{least} or {len(inputs)}"
         raise TypeError(f"{op} takes {expected} input shapes ({names}), got {count}")
-    unknown = sorted(set(params) - set(parameters) - {"dtype"} | set(params) & set(inputs))
+    unknown = sorted((set(params) - set(parameters) - {"dtype"}) | (set(params) & set(inputs)))
     if unknown:
         known = ", ".join(n for n in parameters if n not in inputs and n != "dtype")
         raise TypeError(f"{op} has no parameter {', '.join(map(repr, unknown))}; its "

@@ -330,7 +330,8 @@ def main(argv=None):
     ls.add_argument("--limit", type=_count(1), help="at most N cases per category")
     ls.add_argument("--conv-algo", default="auto", choices=("auto", *CONV2D_ALGORITHM_TABLE),
                     help="conv2d/conv1d algo (default auto, what users get)")
-    ls.add_argument("--rounds", type=_count(1), default=5, help="interleaved timing rounds per case")
+    ls.add_argument("--rounds", type=_count(1), default=5,
+                    help="interleaved timing rounds per case")
     ls.add_argument("--retime-below", type=float,
                     help="measure cases whose ratio is below this again at the end of the run, "
                          "each side keeping its best time (default 0.9, "
@@ -366,7 +367,8 @@ def main(argv=None):
                                    "mobilenet_v2, ...) under one budget; resumable")
     t.add_argument("--manifest", help="tune the layers of this manifest (tvmprims export's "
                                       "format; 'uses' counts an entry's layers)")
-    t.add_argument("--batch", type=_count(1), default=1, help="with --model: batch size (default 1)")
+    t.add_argument("--batch", type=_count(1), default=1,
+                   help="with --model: batch size (default 1)")
     t.add_argument("--graph", action="store_true",
                    help="with --model: tune the fused kernels `tvmprims infer` runs (conv + "
                         "bias + activation + residual, packed weights) and time the model end "
@@ -375,7 +377,8 @@ def main(argv=None):
                    help="with --model/--manifest: trials per round given to one layer")
     t.add_argument("--rounds", type=_count(1), default=3,
                    help="with --model/--manifest: interleaved timing rounds per layer")
-    t.add_argument("--timeout", type=_seconds, default=120, help="build/run timeout per candidate (s)")
+    t.add_argument("--timeout", type=_seconds, default=120,
+                   help="build/run timeout per candidate (s)")
     t.add_argument("--log-dir", help="root of the tuning logs (default: the repo's tuning_logs/)")
     t.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker to measure on")
     t.add_argument("--rpc-key", help="device key the RPC servers registered under")
@@ -412,9 +415,11 @@ def main(argv=None):
     m = sub.add_parser("mnist", help="MNIST-format MLP with low-rank layers: rank sweep")
     m.add_argument("--root", help="IDX files (default: $TVMPRIMS_MNIST_ROOT or Debian's "
                                   "/usr/share/datasets/fashion-mnist)")
-    m.add_argument("--epochs", type=_count(1), help="training epochs (default 5; 1 with --quick)")
+    m.add_argument("--epochs", type=_count(1),
+                   help="training epochs (default 5; 1 with --quick)")
     m.add_argument("--checkpoint", help="model file: loaded if present, else trained and saved")
-    m.add_argument("--finetune", type=_count(0), default=0, help="Adam steps on each factorised model")
+    m.add_argument("--finetune", type=_count(0), default=0,
+                   help="Adam steps on each factorised model")
     m.add_argument("--quick", action="store_true", help="3 rank triples on 2000 test images")
     m.add_argument("--out", default="results", help="output directory (default: results)")
     m.set_defaults(func=_mnist)
@@ -437,7 +442,8 @@ def main(argv=None):
                         "(default resnet18)")
     i.add_argument("--batch", type=_batches, default=(1, 8), help="batch sizes (default 1,8)")
     i.add_argument("--image", type=_count(1), default=224, help="image size (default 224)")
-    i.add_argument("--rounds", type=_count(1), default=3, help="interleaved timing rounds (default 3)")
+    i.add_argument("--rounds", type=_count(1), default=3,
+                   help="interleaved timing rounds (default 3)")
     i.add_argument("--algo", default="auto", choices=("auto", "search", *CONV2D_ALGORITHM_TABLE),
                    help="conv2d algorithm of every layer (default auto)")
     i.add_argument("--target", default="llvm", help="llvm (this CPU, default) or cuda")
