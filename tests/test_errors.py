@@ -225,8 +225,9 @@ BAD_INPUTS = [
     ("build-conv1d-is-not-an-op", lambda: tp.build("conv1d", (1, 1, 4), (1, 1, 2)), ValueError,
      r"unknown operator 'conv1d'"),
     ("build-unknown-param", lambda: tp.build("conv2d", X4, W4, strides=2), TypeError,
-     r"unexpected keyword argument 'strides'"),
-    ("build-missing-shape", lambda: tp.build("matmul", (2, 2)), TypeError, r"b_shape"),
+     r"conv2d has no parameter 'strides'"),
+    ("build-missing-shape", lambda: tp.build("matmul", (2, 2)), TypeError,
+     r"matmul takes 2 input shapes \(a, b\), got 1"),
     ("build-bad-shapes", lambda: tp.build("matmul", (2, 3), (2, 3)), ValueError,
      r"matmul inner dimensions differ"),
     ("build-convolve-order", lambda: tp.build("convolve", (2,), (3,)), ValueError,
@@ -641,10 +642,8 @@ def test_a_cached_layer_does_not_take_parameters_equal_only_by_value():
 
 
 @pytest.mark.parametrize("args, params, match", [
-    (("matmul", (4, 5)), {}, r"matmul takes 2 input shapes \(a, b\), got 1"),
     (("matmul", (4, 5), (5, 3), (3,)), {}, r"matmul takes 2 input shapes \(a, b\), got 3"),
     (("conv2d", (1, 3, 8, 8)), {}, r"conv2d takes 2 or 3 input shapes \(x, w, bias\), got 1"),
-    (("conv2d", (1, 3, 8, 8), (4, 3, 3, 3)), {"pad": 1}, "conv2d has no parameter 'pad'"),
     (("convolve", (5,), (3,)), {"v_shape": (3,)}, "convolve has no parameter 'v_shape'"),
 ])
 def test_build_names_the_operator_when_shapes_or_parameters_do_not_fit(args, params, match):
