@@ -649,3 +649,9 @@ def test_a_cached_layer_does_not_take_parameters_equal_only_by_value():
 def test_build_names_the_operator_when_shapes_or_parameters_do_not_fit(args, params, match):
     with pytest.raises(TypeError, match=match):
         tp.build(*args, **params)
+
+
+def test_build_of_any_number_of_shapes_is_not_counted():
+    """concat takes any number of inputs (its ``workload(*shapes)``)."""
+    for count in (1, 2, 3):
+        assert tp.build("concat", *[(2, 3, 5)] * count).workload.output_shape[1] == 3 * count

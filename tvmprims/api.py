@@ -54,15 +54,17 @@ def build_workload_from_shapes(op, shapes, dtype="float32", params=None):
 
 def _check_arguments(op, parameters, count, params):
     """TypeError naming ``op``'s inputs or parameters when ``count`` shapes or ``params``
-    do not fit them (its ``workload`` function would name neither the operator nor why)."""
+    do not fit them (its ``workload`` function would name neither the operator nor why);
+    a ``workload`` of any number of shapes (concat) or parameters is left to check them."""
+    kinds = {p.kind for p in parameters.values()}
     inputs = [n for n in parameters if n.endswith("_shape")]
     least = sum(parameters[n].default is inspect.Parameter.empty for n in inputs)
-    if not least <= count <= len(inputs):
+    if inspect.Parameter.VAR_POSITIONAL not in kinds and not least <= count <= len(inputs):
         names = ", ".join(n[:-len("_shape")] for n in inputs)
         expected = f"{least}" if least == len(inputs) else f"{least} or {len(inputs)}"
         raise TypeError(f"{op} takes {expected} input shapes ({names}), got {count}")
     unknown = sorted((set(params) - set(parameters) - {"dtype"}) | (set(params) & set(inputs)))
-    if unknown:
+    if unknown and inspect.Parameter.VAR_KEYWORD not in kinds:
         known = ", ".join(n for n in parameters if n not in inputs and n != "dtype")
         raise TypeError(f"{op} has no parameter {', '.join(map(repr, unknown))}; its "
                         f"parameters are {known or 'none'}")

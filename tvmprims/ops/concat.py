@@ -61,7 +61,9 @@ def workload(*shapes, dtype="float32"):
     """Validate the kernel shapes (R, Q_i, G); return the concat workload."""
     require(len(shapes) >= 1, "concat expects at least one array")
     for i, shape in enumerate(shapes):
-        require(len(shape) == 3 and shape[0] == shapes[0][0] and shape[2] == shapes[0][2],
+        require(len(shape) == 3, f"the concat kernel takes 3-D arrays (R, Q_i, G) "
+                f"(tvmprims.concat reshapes), got shape {tuple(shape)} for array {i}")
+        require(shape[0] == shapes[0][0] and shape[2] == shapes[0][2],
                 f"the concat kernel takes arrays (R, Q_i, G) with one R and G "
                 f"(tvmprims.concat reshapes), got shape {tuple(shape)} for array {i} and "
                 f"{tuple(shapes[0])} for array 0")
