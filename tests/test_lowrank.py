@@ -125,3 +125,11 @@ def test_bad_input(call, error, message):
     a = np.ones((5, 8))
     with pytest.raises(error, match=message):
         call(a)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_factorising_a_non_finite_matrix_is_a_clear_error(bad):
+    a = np.ones((6, 5), np.float32)
+    a[2, 3] = bad
+    with pytest.raises(ValueError, match="NaN or inf"):
+        tp.lowrank_matmul(a, np.ones((5, 4), np.float32), rank_a=2)

@@ -162,3 +162,15 @@ def test_bad_input():
         nn.Dense(np.ones((4, 3), np.float32), np.ones(3, np.float32))
     with pytest.raises(TypeError, match=r"x has dtype int64"):
         nn.Dense(np.ones((4, 3), np.float32))(np.ones((2, 3), np.int64))
+
+
+def test_nn_is_reachable_from_a_plain_import():
+    """``import tvmprims`` then ``tvmprims.nn.Dense`` (a fresh interpreter: this one has
+    imported tvmprims.nn already)."""
+    import subprocess
+    import sys
+    code = ("import tvmprims, sys; assert 'tvmprims.nn' not in sys.modules; "
+            "print(tvmprims.nn.Dense.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "Dense"

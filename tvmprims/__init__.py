@@ -28,8 +28,16 @@ __all__ = [
     "build", "Kernel", "Timing", "load_kernel", "LibraryMismatchError", "Workload",
     "resolve_target", "target_key", "cache_info", "clear_cache",
     "OPERATORS", "CONV2D_ALGORITHMS", "SCHEDULES",
-    "build_workload_from_shapes", "tune", "export", "load", "TunedRecordMissing",
+    "build_workload_from_shapes", "tune", "export", "load", "TunedRecordMissing", "nn",
 ]
+
+
+def __getattr__(name):
+    """``tvmprims.nn`` (layers and whole-model import) on first use, as if imported."""
+    if name == "nn":
+        import importlib
+        return importlib.import_module(".nn", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def tune(op, *shapes, dtype="float32", target="llvm", trials=64, log_root=None, rpc_tracker=None,

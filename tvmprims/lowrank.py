@@ -78,6 +78,9 @@ def factorize(w, rank=None):
     dtype = common_dtype([w], ["w"])
     require(w.ndim == 2, f"factorize expects a 2-D matrix, got shape {w.shape}")
     rank = _check_rank(rank, w.shape, "rank")
+    # numpy's SVD of such a matrix fails with "SVD did not converge", naming neither
+    require(np.isfinite(w).all(), "factorize: the matrix has NaN or inf entries, which have "
+            "no SVD")
     u, s, vt = np.linalg.svd(w.astype(np.float64), full_matrices=False)
     r = min(w.shape) if rank is None else rank
     left = np.ascontiguousarray((u[:, :r] * s[:r]).astype(dtype))
