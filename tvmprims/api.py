@@ -4,8 +4,6 @@ Operators and conv2d algorithms are those of the registry (:mod:`tvmprims.ops.re
 ``conv2d(algo="auto")`` and ``"search"`` ask :mod:`tvmprims.algorithms` for the algorithm.
 """
 
-import inspect
-
 import numpy as np
 
 from . import algorithms as _algorithms
@@ -24,7 +22,7 @@ from .ops import matmul as _matmul_op
 from .ops import matmul_log as _matmul_log_op
 from .ops._checks import require
 from .ops.registry import (CONV2D_ALIASES, CONV2D_OPERATORS, OPERATORS, PROPAGATES_NON_FINITE,
-                           algorithm_of, conv2d_workload, operator_module)
+                           algorithm_of, conv2d_workload, operator_spec)
 from .workload import check_shapes
 
 __all__ = ["matmul", "convolve", "conv1d", "conv2d", "depthwise_conv2d", "max_pool2d",
@@ -46,28 +44,10 @@ MATMUL_ALGORITHMS = ("direct", "log", "log-approx")
 
 def build_workload_from_shapes(op, shapes, dtype="float32", params=None):
     """The :class:`~tvmprims.Workload` of operator ``op`` on input ``shapes`` (checked)."""
-    module = operator_module(op)  # ValueError naming the registered operators
+    spec = operator_spec(op)  # ValueError naming the registered operators
     shapes, params = check_shapes(op, shapes), params or {}
-    _check_arguments(op, inspect.signature(module.workload).parameters, len(shapes), params)
-    return module.workload(*shapes, dtype=dtype, **params)
-
-
-def _check_arguments(op, parameters, count, params):
-    """TypeError naming ``op``'s inputs or parameters when ``count`` shapes or ``params``
-    do not fit them (its ``workload`` function would name neither the operator nor why);
-    a ``workload`` of any number of shapes (concat) or parameters is left to check them."""
-    kinds = {p.kind for p in parameters.values()}
-    inputs = [n for n in parameters if n.endswith("_shape")]
-    least = sum(parameters[n].default is inspect.Parameter.empty for n in inputs)
-    if inspect.Parameter.VAR_POSITIONAL not in kinds and not least <= count <= len(inputs):
-        names = ", ".join(n[:-len("_shape")] for n in inputs)
-        expected = f"{least}" if least == len(inputs) else f"{least} or {len(inputs)}"
-        raise TypeError(f"{op} takes {expected} input shapes ({names}), got {count}")
-    unknown = sorted((set(params) - set(parameters) - {"dtype"}) | (set(params) & set(inputs)))
-    if unknown and inspect.Parameter.VAR_KEYWORD not in kinds:
-        known = ", ".join(n for n in parameters if n not in inputs and n != "dtype")
-        raise TypeError(f"{op} has no parameter {', '.join(map(repr, unknown))}; its "
-                        f"parameters are {known or 'none'}")
+    spec.check_arguments(len(shapes), params)
+    return spec.workload(*shapes, dtype=dtype, **params)
 
 
 def build(op, *shapes, dtype="float32", target=None, schedule="auto", **params):

@@ -78,7 +78,8 @@ def factorize(w, rank=None):
     dtype = common_dtype([w], ["w"])
     require(w.ndim == 2, f"factorize expects a 2-D matrix, got shape {w.shape}")
     rank = _check_rank(rank, w.shape, "rank")
-    # numpy's SVD of such a matrix fails with "SVD did not converge", naming neither
+    # numpy's SVD of such a matrix fails with "SVD did not converge", naming neither (an
+    # elementwise test, not arrays.all_finite, whose dot product overflows on large entries)
     require(np.isfinite(w).all(), "factorize: the matrix has NaN or inf entries, which have "
             "no SVD")
     u, s, vt = np.linalg.svd(w.astype(np.float64), full_matrices=False)

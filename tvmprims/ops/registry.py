@@ -60,6 +60,24 @@ class OperatorSpec:
         # conv2d's ``op`` and ``extra`` let other algorithms reuse its checks: not parameters.
         return tuple(n for n in names[names.index("dtype") + 1:] if n not in ("op", "extra"))
 
+    def check_arguments(self, count, params):
+        """TypeError naming the operator's inputs or parameters when ``count`` shapes or the
+        keyword ``params`` do not fit its ``workload`` (which would name neither the operator
+        nor why); a ``workload`` of any number of shapes (concat) or parameters is left to
+        check them."""
+        parameters = inspect.signature(self.module.workload).parameters
+        kinds = {p.kind for p in parameters.values()}
+        inputs = [n for n in parameters if n.endswith("_shape")]
+        least = sum(parameters[n].default is inspect.Parameter.empty for n in inputs)
+        if inspect.Parameter.VAR_POSITIONAL not in kinds and not least <= count <= len(inputs):
+            names = ", ".join(n[:-len("_shape")] for n in inputs)
+            expected = f"{least}" if least == len(inputs) else f"{least} or {len(inputs)}"
+            raise TypeError(f"{self.name} takes {expected} input shapes ({names}), got {count}")
+        unknown = (set(params) - set(parameters) - {"dtype"}) | (set(params) & set(inputs))
+        if unknown and inspect.Parameter.VAR_KEYWORD not in kinds:
+            raise TypeError(f"{self.name} has no parameter {', '.join(map(repr, sorted(unknown)))}"
+                            f"; its parameters are {', '.join(self.params) or 'none'}")
+
     def workload(self, *shapes, dtype="float32", **params):
         """The operator's checked :class:`~tvmprims.workload.Workload` on ``shapes``."""
         return self.module.workload(*shapes, dtype=dtype, **params)
