@@ -27,17 +27,84 @@ registers.
 
 import contextlib
 import contextvars
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
-from .._tvm import Target, llvm_cpu_features, llvm_host_triple
+from .._tvm import Target, host_cpu_name, llvm_cpu_features, llvm_host_triple
 from ..target import DEFAULT_CUDA_ARCH
 
 __all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "cpu_params_override",
-           "cpu_cores",
+           "cpu_cores", "CpuCaches", "DEFAULT_CACHES", "host_caches",
            "MEASURED_REGISTERS",
            "GpuModel", "gpu_model", "SM_COUNTS", "DEFAULT_SM_COUNT", "DEFAULT_GPU"]
+
+
+@dataclass(frozen=True)
+class CpuCaches:
+    """Per-core data caches of the CPU a target runs on, in bytes.
+
+    LLVM's target says nothing about caches, so they are read from the host
+    (:func:`host_caches`) when the target is the host's CPU, and are :data:`DEFAULT_CACHES`
+    for any other target (a cross-compile)."""
+
+    l1d_bytes: int = 32 * 1024
+    l2_bytes: int = 1024 * 1024
+
+
+#: Caches of a target that is not this host: Zen 4's (32 KiB L1d, 1 MiB L2 per core), the CPU
+#: most cache-sized parameters were measured on.
+DEFAULT_CACHES = CpuCaches()
+
+
+def _cache_size(text):
+    """``"48K"`` / ``"2048K"`` / ``"1M"`` (sysfs' notation) in bytes."""
+    text = text.strip().upper()
+    scale = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}.get(text[-1:], 1)
+    return int(text.rstrip("KMG")) * scale
+
+
+def _sysfs_caches(root=Path("/sys/devices/system/cpu/cpu0/cache")):
+    """``{(level, type): bytes}`` of CPU 0's caches from sysfs (empty when unreadable)."""
+    found = {}
+    for index in sorted(root.glob("index*")):
+        try:
+            level = int((index / "level").read_text())
+            kind = (index / "type").read_text().strip()
+            found[(level, kind)] = _cache_size((index / "size").read_text())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+_host_caches = None
+
+
+def host_caches():
+    """This host's :class:`CpuCaches` (per core): sysfs, then ``sysconf``, then
+    :data:`DEFAULT_CACHES` for a size neither reports (read once per process)."""
+    global _host_caches
+    if _host_caches is None:
+        sysfs = _sysfs_caches()
+
+        def size(level, kinds, name, default):
+            for kind in kinds:
+                if sysfs.get((level, kind), 0) > 0:
+                    return sysfs[(level, kind)]
+            try:
+                value = os.sysconf(name)
+            except (ValueError, OSError):
+                value = 0
+            return value if value > 0 else default
+
+        _host_caches = CpuCaches(
+            l1d_bytes=size(1, ("Data", "Unified"), "SC_LEVEL1_DCACHE_SIZE",
+                           DEFAULT_CACHES.l1d_bytes),
+            l2_bytes=size(2, ("Unified", "Data"), "SC_LEVEL2_CACHE_SIZE",
+                          DEFAULT_CACHES.l2_bytes))
+    return _host_caches
 
 
 @dataclass(frozen=True)
@@ -53,11 +120,15 @@ class CpuModel:
         Width of one SIMD register in bytes (64, 32 or 16).
     vector_registers : int
         Number of architectural SIMD registers (32 or 16).
+    caches : CpuCaches
+        Per-core data cache sizes: the host's when the target is the host's CPU
+        (:func:`host_caches`), else :data:`DEFAULT_CACHES`.
     """
 
     isa: str
     vector_bytes: int
     vector_registers: int
+    caches: CpuCaches = field(default=DEFAULT_CACHES)
 
     def lanes(self, dtype):
         """SIMD lanes of ``dtype`` (e.g. ``"float32"``) in one vector register."""
@@ -68,7 +139,9 @@ class CpuModel:
         """The :class:`CpuParams` of this model's register file (or those of an enclosing
         :func:`cpu_params_override`)."""
         override = _params_override.get()
-        return override if override is not None else CpuParams.for_registers(self.vector_registers)
+        if override is not None:
+            return override
+        return CpuParams.for_registers(self.vector_registers, self.caches)
 
 
 #: Set by :func:`cpu_params_override` (per thread: MetaSchedule calls a template's schedule
@@ -108,14 +181,17 @@ class CpuParams:
         winograd_registers   12 = 16 - 4                        12 (kept at the AVX2 value)
         fft_registers        12 = 16 - 4                        12 (kept at the AVX2 value)
         fma_chains           8                                  8
-        gemm_rows x vectors  4 x 2 (8 accumulators), K by 4     the same (conv2d_im2col and
-                                                                matmul_log's GEMM)
+        gemm_rows x vectors  4 x 2 (8 accumulators), K by 4     6 x 2 (12), K by 4 (matmul,
+                                                                conv2d_im2col, matmul_log)
         gemm_accumulators    12 (blocked GEMM: 6 x 2)           24 (12 x 2)
         convolve_vectors     4                                  4
         depthwise_vectors    4                                  4
 
-    Except ``gemm_accumulators`` (a proportion of the register file), 32-register ISAs are
+    Except the GEMMs' tiles (a proportion of the register file), 32-register ISAs are
     kept at the AVX2 value: :meth:`for_registers` counts at most :data:`MEASURED_REGISTERS`.
+    Cache-sized parameters are proportions of the target's L2 (:class:`CpuCaches`):
+    ``gemm_in_l2_bytes`` and ``gemm_wide_block_bytes`` half of it,
+    ``gemm_columns_outer_a_elements`` a quarter (in float32 elements).
     Measured on Zen 4 (AVX-512) for ``conv2d_registers``: 14 to 26 accumulators gave ResNet-18's
     3x3 layers between 3% faster and 35% slower tiles than 10 (512x7x7 1.31 -> 1.75 ms;
     ``docs/register_budget_sweep.py``). Vector widths do follow the ISA (:class:`CpuModel`).
@@ -141,7 +217,12 @@ class CpuParams:
         GEMM register tile (``schedules/gemm_tiling.py``): ``gemm_rows`` rows by
         ``gemm_vectors`` SIMD vectors of columns (fewer rows when M is smaller, one vector
         when N is), K unrolled by ``gemm_k_unroll`` when it divides K; measured best on
-        AVX2.
+        AVX2. On 32-register ISAs 6 rows: the largest tile of two 64-byte vectors per row
+        under TVM's 1 KiB stack-array limit (:data:`~tvmprims.schedules.common.CPU_STACK_BYTES`;
+        8 rows would be a heap workspace per tile). On an Intel Xeon (AVX-512, two threads,
+        ms, 4 rows -> 6 -> 8): 512x512x512 0.82 -> 0.76 -> 0.78, 1024x64x4096 1.93 -> 1.81
+        -> 2.00, 3136x64x100 0.146 -> 0.143 -> 0.158; 1x1 conv2d by im2col 512x28x28 -> 512
+        1.49 -> 1.24 -> 1.25 (``docs/gemm_params.py``).
     gemm_accumulators : int
         Vector accumulators of the cache-blocked GEMM's register tile
         (``schedule_cpu_blocked_gemm``: ``gemm_accumulators // gemm_vectors`` rows by
@@ -149,16 +230,24 @@ class CpuParams:
         vectors and the broadcast A element. AVX2: 12 (6 x 2; 4 x 2 ran 0.79x numpy on
         64x4096x4096, 6 x 2 0.91x). AVX-512: 24 (12 x 2 zmm; not measured, the proportion
         BLIS's Skylake-X sgemm kernel uses).
-    gemm_whole_b_bytes : int
+    gemm_whole_b_bytes, gemm_in_l2_bytes : int
         Largest B (bytes) matmul/dense multiply with :func:`schedule_cpu_gemm` (all of B
-        packed first, register tiles over all of K): then B stays in L2/L3 while the tiles
-        sweep it, and the tile is written once. Measured on Zen 3 (one thread, x numpy):
-        1024x64x4096 (1 MiB) 1.14 vs 0.90 blocked, 256x576x1000 (2.3 MiB) 0.89 vs 0.73;
-        64x576x4096 (9.4 MiB) 0.34 vs 0.75.
+        packed first, register tiles over all of K, each tile written once): B of at most
+        ``gemm_whole_b_bytes`` when K is within one K block (``gemm_k_block``), else of at
+        most ``gemm_in_l2_bytes`` (half of L2), so that B stays in L2 while the tiles sweep
+        it. Measured on Zen 3 (one thread, x numpy): 1024x64x4096 (1 MiB) 1.14 vs 0.90
+        blocked; 64x576x4096 (9.4 MiB) 0.34 vs 0.75. On an Intel Xeon (2 MiB L2, a
+        socket-wide L3; two threads, ms, whole B -> blocked) a B streamed from L3 runs at
+        a third of the blocked GEMM's speed: 1024^3 (4 MiB) 15.2 -> 7.3, 256x2048x512
+        (4 MiB) 5.7 -> 1.6, 256x1024x384 (1.5 MiB) 1.18 -> 0.58; 512^3 (1 MiB) 0.83 -> 0.77.
+        On Zen 3 and 4 (before 2026-12-07: whole B up to 4 MiB at any K) 256x576x1000
+        (2.3 MiB) ran 0.89x numpy against the blocked path's 0.73x, so there a B beyond
+        half of L2 streamed from the faster core-complex L3 at less cost.
     gemm_columns_outer_a_elements : int
         A (elements) below which the packed GEMM's tile loop runs column panels outermost
         when A is also smaller than B (``columns_outer`` in
-        ``schedules/gemm_tiling.py``): 64 Ki elements, 256 KiB of float32, within L2.
+        ``schedules/gemm_tiling.py``): a quarter of L2 in float32 elements (64 Ki on Zen 4,
+        256 KiB).
         Measured on Zen 4 (two threads, kernel only, ms, rows outer -> columns outer):
         1x1 144x56x56 -> 24 0.18-0.45 -> 0.13, 192x28x28 -> 32 0.08-0.20 -> 0.05-0.06,
         576x14x14 -> 96 0.15-0.25 -> 0.13-0.16, 24x56x56 -> 144 0.12-0.17 -> 0.10-0.11;
@@ -168,11 +257,16 @@ class CpuParams:
         K rows and columns of the block of B the blocked GEMM packs at a time (128 x 64
         floats, 32 KiB: its panels are reused by every register tile of a column block
         from L1/L2). Measured on Zen 3 (64x4096x4096): 128 x 64 best of 128/256 x 64/128.
+        ``gemm_k_block`` grows with L1d (128 rows per 32 KiB; the K block is the nearest
+        size that divides K, :func:`~tvmprims.schedules.gemm_tiling.k_block`): 192 on an
+        Intel Xeon's 48 KiB (two threads, ms, 128 -> 192): 1000^3 6.43 -> 5.91, 1024^3
+        7.30 -> 6.68, 2048^3 68.1 -> 52.7, 1024x9216x257 18.1 -> 17.0, 256x2304x1000
+        3.56 -> 3.63, 32x1024x4095 1.10 -> 1.17.
     gemm_wide_block_bytes : int
         Largest ``kc`` x N block of B (bytes) for which the blocked GEMM takes all of N as one
         column block (``gemm_blocks``): A, read in place, is then swept once, not once per
-        64-column block; half of Zen 4's 1 MiB L2 (the block stays there while the rows sweep
-        it). Measured on Zen 4 (two threads, kernel, ms, 64 columns -> all): 1024x9216x257
+        64-column block; half of L2 (Zen 4: 512 KiB; the block stays there while the rows
+        sweep it). Measured on Zen 4 (two threads, kernel, ms, 64 columns -> all): 1024x9216x257
         30.1-31.5 -> 28.9-29.4 (three processes; numpy 24.6-24.9), 256x2304x1000 7.19 -> 6.73
         (numpy 6.40); 32x1024x4095 (a 2 MiB block, so not taken) 1.85 -> 2.63.
     gemv_max_rows : int
@@ -224,6 +318,7 @@ class CpuParams:
     depthwise_vectors: int = 4
     gemm_accumulators: int = 12
     gemm_whole_b_bytes: int = 4 * 1024 * 1024
+    gemm_in_l2_bytes: int = 512 * 1024
     gemm_columns_outer_a_elements: int = 64 * 1024
     gemm_k_block: int = 128
     gemm_n_block: int = 64
@@ -237,12 +332,19 @@ class CpuParams:
     plane_sum_parallel_elements: int = 48 * 1024
 
     @classmethod
-    def for_registers(cls, vector_registers):
-        """The parameters for ``vector_registers`` SIMD registers: the budgets are the
-        registers (at most :data:`MEASURED_REGISTERS`) minus those the operands need."""
+    def for_registers(cls, vector_registers, caches=DEFAULT_CACHES):
+        """The parameters for ``vector_registers`` SIMD registers and per-core ``caches``
+        (:class:`CpuCaches`): the budgets are the registers (at most
+        :data:`MEASURED_REGISTERS`) minus those the operands need; the GEMM's blocks are
+        proportions of L2."""
         usable = min(vector_registers, MEASURED_REGISTERS)
         return cls(conv2d_registers=usable - 6, winograd_registers=usable - 4,
-                   fft_registers=usable - 4, gemm_accumulators=vector_registers * 3 // 4)
+                   fft_registers=usable - 4, gemm_accumulators=vector_registers * 3 // 4,
+                   gemm_rows=6 if vector_registers >= 32 else 4,
+                   gemm_k_block=caches.l1d_bytes // 256,
+                   gemm_in_l2_bytes=caches.l2_bytes // 2,
+                   gemm_wide_block_bytes=caches.l2_bytes // 2,
+                   gemm_columns_outer_a_elements=caches.l2_bytes // 16)
 
 
 def _from_features(features, triple):
@@ -273,7 +375,8 @@ def cpu_model(target):
     target : tvm.target.Target
         Of kind ``llvm``. Its ``mtriple``, ``mcpu`` and ``mattr`` select LLVM's feature set
         (``tvm.target.codegen.llvm_get_cpu_features``); without ``mtriple`` LLVM assumes the
-        host's triple, without ``mcpu`` a generic CPU of that triple.
+        host's triple, without ``mcpu`` a generic CPU of that triple. The caches are the
+        host's when ``mcpu`` and the triple are the host's (``"llvm"`` resolves so).
 
     Raises
     ------
@@ -290,8 +393,12 @@ def cpu_model(target):
            tuple(str(a) for a in attrs.get("mattr", ())))
     model = _models.get(key)
     if model is None:
-        triple = key[1] or llvm_host_triple()  # LLVM's default when the target names none
-        model = _models.setdefault(key, _from_features(llvm_cpu_features(target), triple))
+        host_triple = llvm_host_triple()
+        triple = key[1] or host_triple  # LLVM's default when the target names none
+        model = _from_features(llvm_cpu_features(target), triple)
+        if key[0] == host_cpu_name() and triple.split("-")[0] == host_triple.split("-")[0]:
+            model = replace(model, caches=host_caches())
+        model = _models.setdefault(key, model)
     if len(_by_object) >= 64:
         _by_object.clear()
     _by_object[id(target)] = (target, model)

@@ -19,12 +19,13 @@ from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
 from tvmprims.testing import assert_close, conv2d_ref
 
 MEASURED = Path(__file__).parent.parent / "docs" / "algorithm_choice" / "measured.csv"
-#: Each shipped table (Zen 3 AVX2; Zen 4 AVX-512, seven runs) and the rules fitted to it.
+#: Each shipped table (Zen 3 AVX2; AVX-512: Zen 4, seven runs, and an Intel Xeon's 1x1 layers)
+#: and the rules fitted to it.
 TABLES = {"avx2": ([MEASURED], heuristic.CPU_RULES, heuristic.AVX2_GRID),
           "avx512": ([MEASURED.with_name(f"measured_avx512{run}.csv")
                       for run in ("", "_run2", "_run3", "_run4_pointwise",
                                   "_run5_small_planes", "_run6_batch8",
-                                  "_run7_narrow_outputs")],
+                                  "_run7_narrow_outputs", "_xeon_pointwise")],
                      heuristic.AVX512_RULES,
                      heuristic.GRID)}
 
@@ -144,7 +145,8 @@ def test_rules_on_representative_shapes(x_shape, w_shape, stride, groups, expect
 
 @pytest.mark.parametrize("x_shape, w_shape, expected", [
     ((1, 2048, 7, 7), (512, 2048, 1, 1), "im2col"),    # ResNet-50: 8 KiB weight rows
-    ((1, 1024, 14, 14), (256, 1024, 1, 1), "direct"),  # under 2^26 MACs and 2048 channels
+    ((1, 1024, 7, 7), (256, 1024, 1, 1), "direct"),    # under 14x14, 2^26 MACs, 2048 channels
+    ((1, 1024, 14, 14), (256, 1024, 1, 1), "im2col"),  # 14x14 pixels (the Xeon's table)
     ((1, 2048, 7, 7), (512, 2048, 3, 3), "direct"),    # not 1x1 (too few pixels for Winograd)
     ((1, 384, 13, 13), (256, 384, 3, 3), "winograd2"),  # AlexNet: 169 pixels
     ((1, 512, 12, 12), (512, 512, 3, 3), "direct"),     # 144 pixels
@@ -156,8 +158,8 @@ def test_rules_on_representative_shapes(x_shape, w_shape, stride, groups, expect
     ((8, 128, 14, 14), (64, 128, 3, 3), "winograd4"),
 ])
 def test_avx512_rules_at_the_thresholds_they_gained_on_zen4(x_shape, w_shape, expected):
-    """im2col from 2048 input channels (1x1) on at most 4 images, Winograd from 13x13
-    output pixels (over the batch) and 64 output channels."""
+    """im2col on 1x1 layers from 14x14 pixels or 2048 input channels, on at most 4 images;
+    Winograd from 13x13 output pixels (over the batch) and 64 output channels."""
     wl = _layer(x_shape, w_shape, padding=w_shape[2] // 2)
     assert heuristic.choose(wl, heuristic.AVX512_RULES) == expected
 

@@ -10,8 +10,9 @@ import pytest
 from tvmprims._tvm import Target
 from tvmprims.schedules.common import vector_lanes
 from tvmprims.schedules import gpu_tiling
-from tvmprims.schedules.hardware import (DEFAULT_GPU, DEFAULT_SM_COUNT, CpuModel, CpuParams,
-                                         GpuModel, cpu_model, cpu_params, gpu_model)
+from tvmprims.schedules.hardware import (DEFAULT_CACHES, DEFAULT_GPU, DEFAULT_SM_COUNT, CpuCaches,
+                                         CpuModel, CpuParams, GpuModel, _sysfs_caches,
+                                         cpu_model, cpu_params, gpu_model, host_caches)
 from tvmprims.target import resolve_target
 from cpu_targets import CPU_TARGETS, REGISTERS, compile_for, cpu_target
 
@@ -95,9 +96,10 @@ def test_cuda_target_has_no_cpu_model():
 #: chains, GEMM rows x vectors, K unroll, convolve vectors, depthwise vectors). 32-register ISAs
 #: (AVX-512, AArch64 NEON) keep the AVX2 values until measured on them.
 AVX2_PARAMS = (10, 12, 12, 8, 4, 2, 4, 4, 4)
-#: 32-register ISAs differ only in the blocked GEMM's accumulators (a proportion of the
-#: register file: 24 of 32, as 12 of 16 on AVX2).
-WIDE_PARAMS = AVX2_PARAMS + (24,)
+#: 32-register ISAs differ only in the GEMMs' register tiles (proportions of the register
+#: file: 6 x 2 of 32, the largest tile under TVM's 1 KiB stack-array limit, against 4 x 2 of 16,
+#: and the blocked GEMM's 24 of 32 as 12 of 16 on AVX2).
+WIDE_PARAMS = AVX2_PARAMS[:4] + (6,) + AVX2_PARAMS[5:] + (24,)
 DOCUMENTED_PARAMS = {"avx2": AVX2_PARAMS, "avx": AVX2_PARAMS, "sse": AVX2_PARAMS,
                      "avx512": WIDE_PARAMS, "neon": WIDE_PARAMS}
 
@@ -114,8 +116,42 @@ def test_schedule_params_are_the_documented_values(spec, expected):
 def test_schedule_params_default_to_avx2():
     """The defaults (what tiling functions use without a target) are AVX2's derivation."""
     assert CpuParams() == CpuParams.for_registers(16) == CpuParams(*AVX2_PARAMS)
-    # kept until measured on AVX-512, except the GEMM's share of the register file
-    assert CpuParams.for_registers(32) == CpuParams(gemm_accumulators=24)
+    # kept until measured on AVX-512, except the GEMMs' shares of the register file
+    assert CpuParams.for_registers(32) == CpuParams(gemm_rows=6, gemm_accumulators=24)
+
+
+def test_targets_other_than_the_host_get_the_default_caches():
+    """Caches are not in LLVM's target: a cross-compile gets DEFAULT_CACHES (Zen 4's), whose
+    parameters are the documented ones; the host's CPU gets the host's caches."""
+    assert cpu_model(cpu_target("znver3")).caches == DEFAULT_CACHES
+    assert CpuParams() == CpuParams.for_registers(16, DEFAULT_CACHES)
+    host = cpu_model(resolve_target("llvm"))
+    assert host.caches == host_caches()
+    assert 4096 <= host.caches.l1d_bytes <= host.caches.l2_bytes
+
+
+def test_cache_sized_parameters_follow_the_caches():
+    """An L1d of 48 KiB and an L2 of 2 MiB (an Intel Xeon's) against Zen 4's 32 KiB and 1 MiB:
+    K blocks of 192 rows, whole B and wide blocks up to 1 MiB, column-outer tiles for A up to
+    128 Ki elements."""
+    zen4 = CpuParams.for_registers(32, CpuCaches(32 * 1024, 1024 * 1024))
+    xeon = CpuParams.for_registers(32, CpuCaches(48 * 1024, 2048 * 1024))
+    assert (zen4.gemm_k_block, zen4.gemm_in_l2_bytes, zen4.gemm_wide_block_bytes,
+            zen4.gemm_columns_outer_a_elements) == (128, 512 * 1024, 512 * 1024, 64 * 1024)
+    assert (xeon.gemm_k_block, xeon.gemm_in_l2_bytes, xeon.gemm_wide_block_bytes,
+            xeon.gemm_columns_outer_a_elements) == (192, 1024 * 1024, 1024 * 1024, 128 * 1024)
+
+
+def test_sysfs_cache_sizes_are_parsed(tmp_path):
+    for index, (level, kind, size) in enumerate([(1, "Data", "48K"), (1, "Instruction", "64K"),
+                                                 (2, "Unified", "2048K"), (3, "Unified", "1M")]):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (folder / name).write_text(f"{value}\n")
+    (tmp_path / "index9").mkdir()  # unreadable entries are skipped
+    assert _sysfs_caches(tmp_path) == {(1, "Data"): 48 * 1024, (1, "Instruction"): 64 * 1024,
+                                       (2, "Unified"): 2 * 1024 ** 2, (3, "Unified"): 1024 ** 2}
 
 
 # --- GPU model -----------------------------------------------------------------------------------

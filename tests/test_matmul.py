@@ -7,8 +7,9 @@ import pytest
 
 import tvmprims
 from tvmprims.schedules.gemm_tiling import (GEMV_PARALLEL_MIN_FLOPS, gemm_blocks, gemv_k_parts,
-                                            gemv_tiling, matmul_path, uses_gemv)
-from tvmprims.schedules.hardware import CpuParams, cpu_model, cpu_params
+                                            gemv_tiling, k_block, matmul_path, uses_gemv)
+from tvmprims.schedules.hardware import (CpuCaches, CpuParams, cpu_model, cpu_params,
+                                         cpu_params_override)
 from tvmprims.target import resolve_target
 from tvmprims.testing import assert_close, matmul_ref, workspace_allocations
 from cpu_targets import CPU_TARGETS, compile_for, cpu_target, target_params
@@ -55,10 +56,10 @@ def test_matches_numpy_output_shape_and_dtype(rng):
 @pytest.mark.parametrize("k", [64, 1100])  # B in cache (all packed first), or not (blocked)
 def test_only_packed_b_is_a_workspace(target, vector_bytes, k):
     # Only the packed B panels are a workspace: the register tile of the "gemm" path (4 x 16
-    # floats on AVX2, 4 x 32 on AVX-512) is a stack array (CPU_REGISTER_SCOPE), and the
-    # blocked path accumulates in C itself (M and N are whole tiles here: 60 rows are 10 x 6
-    # on AVX2, 5 x 12 on 32-register ISAs; no padded copy), on every CPU family.
-    kernel = compile_for(target, "matmul", (60, k), (k, 1024))
+    # floats on AVX2, 6 x 32 on AVX-512) is a stack array (CPU_REGISTER_SCOPE), and the
+    # blocked path accumulates in C itself (M and N are whole tiles here: 120 rows are
+    # 30 x 4 and 20 x 6 on AVX2, 20 x 6 and 10 x 12 on 32-register ISAs), on every CPU family.
+    kernel = compile_for(target, "matmul", (120, k), (k, 1024))
     assert workspace_allocations(kernel) == 1
 
 
@@ -68,8 +69,9 @@ def test_only_packed_b_is_a_workspace(target, vector_bytes, k):
 #: vector or the tile, N below one vector, K = 1, K longer than several K blocks.
 GEMV_SHAPES = [(1, 1, 1), (1, 1000, 1001), (1, 4096, 4095), (3, 17, 7), (8, 9216, 17),
                (5, 1, 33), (2, 64, 1000)]
-GEMM_SHAPES = [(9, 1, 3), (17, 300, 1001), (61, 131, 64), (130, 9216, 33), (1021, 3, 7)]
-#: Shapes whose B is larger than ``gemm_whole_b_bytes`` in float32 (the blocked path).
+GEMM_SHAPES = [(9, 1, 3), (17, 300, 401), (61, 131, 64), (130, 3001, 33), (1021, 3, 7)]
+#: Shapes whose float32 B is larger than half of L2 with K past one K block, or larger than
+#: ``gemm_whole_b_bytes`` (the blocked path).
 BLOCKED_SHAPES = [(64, 257, 4095), (17, 2000, 1001), (130, 4099, 300)]
 
 
@@ -156,6 +158,46 @@ def test_paths_are_taken_where_intended():
     assert [matmul_path(*s, 4) for s in GEMM_SHAPES] == ["gemm"] * len(GEMM_SHAPES)
     assert [matmul_path(*s, 4) for s in BLOCKED_SHAPES] == ["blocked"] * len(BLOCKED_SHAPES)
     assert matmul_path(128, 9216, 4096, 4) == "blocked" and matmul_path(1, 4096, 4096, 4) == "gemv"
+
+
+def test_whole_b_beyond_one_k_block_only_within_half_of_l2():
+    """All of B packed first only while it stays in L2 (half of it), or up to
+    ``gemm_whole_b_bytes`` when K is within one K block; Zen 4's caches and an Intel Xeon's
+    (48 KiB L1d, 2 MiB L2: K blocks of 192 rows, 1 MiB of B in L2)."""
+    zen4 = CpuParams.for_registers(32, CpuCaches(32 * 1024, 1024 * 1024))
+    xeon = CpuParams.for_registers(32, CpuCaches(48 * 1024, 2048 * 1024))
+    assert matmul_path(1024, 4096, 64, 4, zen4) == "gemm"          # 1 MiB, K = 64
+    assert matmul_path(512, 512, 512, 4, zen4) == "blocked"        # 1 MiB, K = 512
+    assert matmul_path(512, 512, 512, 4, xeon) == "gemm"
+    assert matmul_path(1000, 1000, 1000, 4, xeon) == "blocked"     # 4 MiB
+    assert matmul_path(64, 4096, 192, 4, xeon) == "gemm"           # 3 MiB in one K block
+    assert matmul_path(64, 4096, 193, 4, xeon) == "blocked"
+
+
+@pytest.mark.parametrize("k,target,kc", [(1024, 128, 128), (1024, 192, 256), (1000, 192, 200),
+                                         (576, 128, 144), (9216, 192, 192), (64, 128, 64),
+                                         (5003, 128, 128), (4099, 192, 188), (3, 128, 4)])
+def test_k_blocks_divide_k_where_they_can(k, target, kc):
+    """The K block nearest ``gemm_k_block`` that divides K (from half to twice it), else K
+    cut evenly and padded; always a multiple of the unroll."""
+    assert k_block(k, 4, target) == kc and kc % 4 == 0
+
+
+@pytest.mark.parametrize("m,k,n", [(1008, 1000, 1024), (97, 4099, 263), (130, 577, 1001)])
+def test_blocked_gemm_with_padded_k_blocks(m, k, n, rng):
+    """K not a whole number of K blocks is padded with zero rows (A copied, B packed with
+    them): exact on the Xeon's and Zen 4's parameters, float32 and float64."""
+    for caches in (CpuCaches(48 * 1024, 2048 * 1024), CpuCaches(32 * 1024, 1024 * 1024)):
+        params = CpuParams.for_registers(32, caches)
+        for dtype in ("float32", "float64"):
+            a = rng.standard_normal((m, k)).astype(dtype)
+            b = rng.standard_normal((k, n)).astype(dtype)
+            assert matmul_path(m, n, k, a.itemsize, params) == "blocked"
+            tvmprims.clear_cache()
+            with cpu_params_override(params):
+                kernel = tvmprims.build("matmul", a.shape, b.shape, dtype=dtype)
+            assert_close(kernel(a, b), matmul_ref(a, b), dtype, k)
+    tvmprims.clear_cache()
 
 
 def _pack_lines(script):

@@ -96,12 +96,16 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
 #: weight, im2col 0.62), on batches of at most 4 images: at batch 8 the direct schedule's
 #: weight packing serves 8 images and im2col's per-image GEMMs on 7x7 to 14x14 planes pad
 #: their 49 to 196 pixels to whole register tiles (EfficientNet-B0's 1152x7x7 -> 320 at
-#: batch 8: direct 1.34 ms, im2col 1.69, torch 1.44). ``python -m tvmprims.algorithm_table
+#: batch 8: direct 1.34 ms, im2col 1.69, torch 1.44). Since 2026-12-07 the fit also counts
+#: an Intel Xeon's table of the 56 1x1 layers (``measured_avx512_xeon_pointwise.csv``,
+#: sources ``xeon:...``, counted apart from Zen 4's), where im2col wins far more often: the
+#: pixel bound fell from 56x56 to 14x14 (chosen/fastest on the Xeon's layers 1.144 -> 1.060,
+#: on Zen 4's 1.024 -> 1.035). ``python -m tvmprims.algorithm_table
 #: fit docs/algorithm_choice/measured_avx512*.csv``.
 AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
                      winograd_min_pixels=13 * 13,
                      winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
-                     im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=56 * 56,
+                     im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=14 * 14,
                      im2col_min_macs=2 ** 26, im2col_wide_channels=2048, im2col_max_images=4)
 
 #: ``kind`` or ``kind-isa`` (:func:`tvmprims.target.schedule_kind`, the vector ISA of

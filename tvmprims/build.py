@@ -157,7 +157,7 @@ def _cached_or_compiled(workload, target, schedule):
         return Kernel(workload, target, used, compile_module(mod, target).mod, mod)
     text = target_cache_key(target)
     logs = logs_fingerprint(target) if schedule in ("auto", "tuned") else ()
-    request = kernel_cache.request_key(workload, text, schedule, logs)
+    request = kernel_cache.request_key(workload, text, schedule, logs, _hardware(target))
     hit = kernel_cache.load_request(directory, request, workload, text)
     if hit is not None:
         module, path, used = hit
@@ -177,6 +177,15 @@ def _cached_or_compiled(workload, target, schedule):
         kernel_cache.store(directory, key, kernel)
     kernel_cache.store_request(directory, request, key, used)
     return kernel
+
+
+def _hardware(target):
+    """What the hand schedules read besides the target (a CPU's caches, its parameters, which
+    :func:`~tvmprims.schedules.hardware.cpu_params_override` may replace): two hosts with
+    one target string but other caches do not share a request."""
+    from .schedules.hardware import cpu_model
+    model = cpu_model(target)
+    return f"{model.caches}|{model.params}"
 
 
 def _warn_untuned(workload, target, stacklevel):

@@ -10,7 +10,8 @@ before use (the sidecar's workload and target, the library's size and SHA-256): 
 is corrupt, truncated or does not match is rebuilt, never trusted.
 
 A second, cheaper key finds an entry before the scheduled TensorIR exists
-(:func:`request_key`): the call as asked for (workload, target, ``schedule=``), a digest of
+(:func:`request_key`): the call as asked for (workload, target, ``schedule=``), the host's
+caches and the schedule parameters (not part of the target string), a digest of
 tvmprims' own source (operators and schedules), the versions, and the size and time of every
 tuning log that could apply. ``<request>.req.json`` names the entry that request resolved to
 and the schedule it used, so a later process loads the library without building the schedule
@@ -38,7 +39,7 @@ from ._version import __version__
 from .kernel import LibraryMismatchError, check_library
 
 __all__ = ["ENV", "cache_dir", "entry_key", "request_key", "load", "load_request", "store",
-           "store_request", "clear", "flush"]
+           "store_request", "clear", "flush", "source_fingerprint"]
 
 ENV = "TVMPRIMS_KERNEL_CACHE"
 _OFF = ("off", "0", "false", "no")
@@ -73,7 +74,7 @@ def entry_key(workload, target_text, mod):
 _source_digest = None
 
 
-def _source_fingerprint():
+def source_fingerprint():
     """SHA-256 of tvmprims' Python source (the package and its schedules), once per process."""
     global _source_digest
     if _source_digest is None:
@@ -93,12 +94,14 @@ def _source_fingerprint():
     return _source_digest
 
 
-def request_key(workload, target_text, schedule, logs=()):
+def request_key(workload, target_text, schedule, logs=(), hardware=""):
     """The name of the request file for building ``workload`` with ``schedule=`` on the
     target whose ``str()`` is ``target_text``; ``logs`` identifies the tuning logs that could
-    apply (:func:`tvmprims.tuning_records.logs_fingerprint`)."""
+    apply (:func:`tvmprims.tuning_records.logs_fingerprint`), ``hardware`` what else the
+    schedules read (the host's caches, the schedule parameters in force)."""
     fields = {"workload": workload.to_json(), "target": target_text, "schedule": schedule,
-              "logs": [list(entry) for entry in logs], "source": _source_fingerprint(),
+              "logs": [list(entry) for entry in logs], "hardware": hardware,
+              "source": source_fingerprint(),
               "tvmprims": __version__, "tvm": tvm.__version__}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:40]
 

@@ -3,7 +3,8 @@
 A record tuned on one AVX2 CPU usually helps another, but can be slower there than the hand
 schedule. So the first ``schedule="auto"`` build of such a workload compiles both, times
 them alternately on this machine, and keeps the faster; the winner is remembered per
-target, workload and log directory in a per-user JSON file (``$TVMPRIMS_SCHEDULE_CACHE``,
+target, workload, log directory and tvmprims source (a changed hand schedule is timed again)
+in a per-user JSON file (``$TVMPRIMS_SCHEDULE_CACHE``,
 default ``~/.cache/tvmprims/schedule_choices.json``), so later processes do not time again.
 Records tuned for this very target are trusted without timing.
 """
@@ -12,6 +13,7 @@ import json
 
 from ._tvm import compile_module
 from .json_store import JsonStore, user_cache_path
+from .kernel_cache import source_fingerprint
 from .kernel import Kernel
 
 __all__ = ["ENV", "cache_path", "prefer_tuned", "forget"]
@@ -46,7 +48,7 @@ def prefer_tuned(workload, target, target_text, tuned_mod, hand_mod, record_dir)
     """Whether the tuned module (from the compatible log ``record_dir``) runs faster here
     than the hand one: remembered, or measured now (best of alternating timings)."""
     key = "|".join((target_text, json.dumps(workload.to_json(), sort_keys=True),
-                    str(record_dir)))
+                    str(record_dir), source_fingerprint()[:16]))
     store = _store()
     known = store.get(key)
     if known is not None:

@@ -5,18 +5,20 @@
   nothing is padded or packed. Chunks of columns are parallel; for each, a few rows of B at
   a time are multiplied by every row of A into that chunk of C (kept in cache). The last
   ``N % lanes`` columns are a scalar loop.
-- **gemm** (B at most 4 MiB, so it stays in cache): M and N padded to the register tile,
+- **gemm** (B within half of L2, or at most 4 MiB when K is within one K block, so it stays
+  in cache): M and N padded to the register tile,
   all of B packed into ``ni``-wide panels, ``mi x ni`` register tiles accumulated over all of K
   and written once (the schedule of ``schedule_cpu_gemm``, shared with ``conv2d_im2col``).
 - **blocked** (larger B, long K): columns of C in blocks, parallel (all of N in one block,
   the rows split among the cores, when a K block of B that wide fits half of L2: then A,
-  read in place, is swept once); K swept in blocks of about
-  128, the ``kc x nc`` block of B packed right before use (read from memory once, packed into
-  L2), every register tile of the block accumulating over it; the padded copy of C and any
-  epilogue run per block.
+  read in place, is swept once); K swept in blocks of about 128 rows per 32 KiB of L1d
+  (dividing K, else K padded to whole blocks), the ``kc x nc`` block of B packed right
+  before use (read from memory once, packed into L2), every register tile of the block
+  accumulating over it; the padded copy of C and any epilogue run per block.
 
-The register tile comes from the target's register file (``CpuParams.gemm_accumulators``:
-6 x 2 vectors on AVX2, 12 x 2 on AVX-512). See ``schedules/gemm_tiling.py``.
+The register tiles come from the target's register file (``CpuParams.gemm_rows`` and
+``gemm_accumulators``: 4 x 2 and 6 x 2 vectors on AVX2, 6 x 2 and 12 x 2 on AVX-512), the
+cache sizes from the host (``CpuCaches``). See ``schedules/gemm_tiling.py``.
 """
 
 from tvmprims.ops.matmul import MATMUL
