@@ -1,7 +1,8 @@
 """The hardware model of the schedules: every hardware fact a hand schedule uses comes from here.
 
 CPU (:class:`CpuModel`, :func:`cpu_model`): vector width and vector registers, read from the
-target's LLVM CPU features, and the schedule parameters derived from them
+target's LLVM CPU features, the per-core caches (:class:`CpuCaches`: the host's when the target
+is the host's CPU, LLVM's target having none), and the schedule parameters derived from them
 (:class:`CpuParams`: register budgets of the direct, Winograd and FFT conv2d schedules, the
 GEMM register tile). CUDA (:class:`GpuModel`, :func:`gpu_model`): multiprocessors, threads per
 block, shared memory per block and warp size, read from the ``cuda`` target.
