@@ -7,8 +7,8 @@ alternately in one run: how the cache- and register-sized parameters of
         base gemm_rows=4 gemm_k_block=256 gemm_in_l2_bytes=4194304,gemm_rows=4
 
 ``base`` is this host's parameters; ``name=value,...`` replaces fields of them. Shapes are
-``MxKxN``. Pass ``--conv`` to time conv2d layers instead (``CxHxW-OxKxS``, e.g.
-``256x56x56-256x1x1``) by algorithm (``direct``, ``im2col``, ``winograd2``, ``winograd4``), e.g.
+``MxKxN``. Pass ``--conv`` to time conv2d layers instead (``[N]xCxHxW-OxKxS``, e.g.
+``256x56x56-256x1x1`` or ``8x1024x14x14-512x1x1``) by algorithm (``direct``, ``im2col``, ``winograd2``, ``winograd4``), e.g.
 ``im2col:gemm_rows=6`` or ``winograd2:winograd_registers=16``.
 """
 
@@ -67,8 +67,9 @@ def matmuls(shapes, variants, params):
 
 def convs(layers, variants, params):
     for layer in layers:
-        (c, h, w), (o, size, stride) = (tuple(map(int, p.split("x"))) for p in layer.split("-"))
-        x = np.random.rand(1, c, h, w).astype(np.float32)
+        image, (o, size, stride) = (tuple(map(int, p.split("x"))) for p in layer.split("-"))
+        n, c, h, w = image if len(image) == 4 else (1, *image)
+        x = np.random.rand(n, c, h, w).astype(np.float32)
         weight = np.random.rand(o, c, size, size).astype(np.float32)
         padding = size // 2
         expected = conv2d_ref(x, weight, None, stride, padding)
