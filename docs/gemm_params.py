@@ -8,8 +8,9 @@ alternately in one run: how the cache- and register-sized parameters of
 
 ``base`` is this host's parameters; ``name=value,...`` replaces fields of them. Shapes are
 ``MxKxN``. Pass ``--conv`` to time conv2d layers instead (``[N]xCxHxW-OxKxS``, e.g.
-``256x56x56-256x1x1`` or ``8x1024x14x14-512x1x1``) by algorithm (``direct``, ``im2col``, ``winograd2``, ``winograd4``), e.g.
-``im2col:gemm_rows=6`` or ``winograd2:winograd_registers=16``.
+``256x56x56-256x1x1`` or ``8x1024x14x14-512x1x1``) by algorithm (``direct``, ``im2col``,
+``winograd2``, ``winograd4``), e.g. ``im2col:gemm_rows=6`` or
+``winograd2:winograd_registers=16``.
 """
 
 import dataclasses

@@ -31,8 +31,9 @@ from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finis
                          shrink_to_fill, threads_per_block)
 from .hardware import DEFAULT_GPU, CpuParams, cpu_cores, cpu_model, lanes_for
 
-__all__ = ["cpu_tile_sizes", "PAD_ROWS_MIN_COLUMNS", "columns_outer", "schedule_cpu_gemm", "schedule_cpu_matmul",
-           "matmul_path", "uses_gemv", "gemv_tiling", "gemv_k_parts", "schedule_cpu_gemv",
+__all__ = ["cpu_tile_sizes", "PAD_ROWS_MIN_COLUMNS", "columns_outer", "schedule_cpu_gemm",
+           "schedule_cpu_matmul", "matmul_path", "uses_gemv", "gemv_tiling", "gemv_k_parts",
+           "schedule_cpu_gemv",
            "schedule_cpu_blocked_gemm", "gemm_blocks", "k_block", "GEMV_PARALLEL_MIN_FLOPS",
            "gpu_tile_sizes", "schedule_gpu_gemm",
            "producer_of_read", "reads_named", "inline_into_write_back"]
@@ -301,7 +302,8 @@ def k_block(k, ku, target):
     if divisors:
         return min(divisors, key=lambda c: (abs(c - target), -c))
     blocks = -(-k // target)
-    return -(-(-(-k // blocks)) // ku) * ku
+    per_block = -(-k // blocks)
+    return -(-per_block // ku) * ku
 
 
 def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None, itemsize=4):
@@ -309,10 +311,10 @@ def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None, ite
     extents ``m x n x k``, A and B function arguments, no batch), for K of any length.
 
     1. ``pad_einsum`` rounds M and N up to the register tile ``mi x ni`` and K up to whole
-       K blocks of ``kc`` (:func:`gemm_blocks`; at most ``ku`` zero rows per block, in the
-       copy of A and the packing of B). A K block cut short would put a bound check on
-       every multiply-add of the micro-kernel: on an Intel Xeon (AVX-512, two threads)
-       1008x1000x1024 ran 18.7 ms with it, 1024^3 7.4 ms.
+       K blocks of ``kc`` (:func:`gemm_blocks`; none when ``kc`` divides K, else fewer
+       zero rows than ``ku`` per block, in the copy of A and the packing of B). A K block
+       cut short would put a bound check on every multiply-add of the micro-kernel: on an
+       Intel Xeon (AVX-512, two threads) 1008x1000x1024 ran 18.7 ms with it, 1024^3 7.4 ms.
     2. C is cut into blocks of ``nc`` columns (and, when those are fewer than the cores,
        rows), parallel. Within a block, K is swept in blocks of ``kc``: the ``kc x nc`` block
        of B is packed into ``ni``-wide panels right before use (so it is read from memory

@@ -58,6 +58,22 @@ def test_records_of_the_target_itself_are_not_timed(fresh, monkeypatch):
     assert not fresh.exists()
 
 
+def test_a_changed_hand_schedule_is_timed_again(fresh, monkeypatch):
+    """The remembered verdict is keyed by tvmprims' source too: after an upgrade (another
+    source fingerprint) the record is timed against today's hand schedule again."""
+    require_runs_here(ZNVER3_2C)
+    monkeypatch.setenv("TVMPRIMS_KERNEL_CACHE", "off")
+    target = cpu_target("znver3", cores=1)
+    _build(target)
+    (old_key,) = json.loads(fresh.read_text())
+    tp.clear_cache()
+    schedule_choice.forget()
+    monkeypatch.setattr(schedule_choice, "source_fingerprint", lambda: "f" * 64)
+    _build(target)
+    keys = set(json.loads(fresh.read_text()))
+    assert old_key in keys and len(keys) == 2
+
+
 def test_an_invalid_remembered_choice_is_measured_again(fresh):
     require_runs_here(ZNVER3_2C)
     target = cpu_target("znver3", cores=1)
