@@ -45,9 +45,11 @@ def _fields(text):
 
 
 def _built(params, fields, op, *shapes, **kwargs):
+    """The hand schedule of ``op`` with ``fields`` of ``params`` replaced (never a tuned
+    record: those do not follow the parameters)."""
     tvmprims.clear_cache()
     with cpu_params_override(dataclasses.replace(params, **fields)):
-        return tvmprims.build(op, *shapes, **kwargs)
+        return tvmprims.build(op, *shapes, schedule="hand", **kwargs)
 
 
 def matmuls(shapes, variants, params):

@@ -28,6 +28,7 @@ registers.
 
 import contextlib
 import contextvars
+import functools
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -80,32 +81,25 @@ def _sysfs_caches(root=Path("/sys/devices/system/cpu/cpu0/cache")):
     return found
 
 
-_host_caches = None
-
-
+@functools.cache
 def host_caches():
     """This host's :class:`CpuCaches` (per core): sysfs, then ``sysconf``, then
     :data:`DEFAULT_CACHES` for a size neither reports (read once per process)."""
-    global _host_caches
-    if _host_caches is None:
-        sysfs = _sysfs_caches()
+    sysfs = _sysfs_caches()
 
-        def size(level, kinds, name, default):
-            for kind in kinds:
-                if sysfs.get((level, kind), 0) > 0:
-                    return sysfs[(level, kind)]
-            try:
-                value = os.sysconf(name)
-            except (ValueError, OSError):
-                value = 0
-            return value if value > 0 else default
+    def size(level, kinds, name, default):
+        for kind in kinds:
+            if sysfs.get((level, kind), 0) > 0:
+                return sysfs[(level, kind)]
+        try:
+            value = os.sysconf(name)
+        except (ValueError, OSError):
+            value = 0
+        return value if value > 0 else default
 
-        _host_caches = CpuCaches(
-            l1d_bytes=size(1, ("Data", "Unified"), "SC_LEVEL1_DCACHE_SIZE",
-                           DEFAULT_CACHES.l1d_bytes),
-            l2_bytes=size(2, ("Unified", "Data"), "SC_LEVEL2_CACHE_SIZE",
-                          DEFAULT_CACHES.l2_bytes))
-    return _host_caches
+    return CpuCaches(
+        l1d_bytes=size(1, ("Data", "Unified"), "SC_LEVEL1_DCACHE_SIZE", DEFAULT_CACHES.l1d_bytes),
+        l2_bytes=size(2, ("Unified", "Data"), "SC_LEVEL2_CACHE_SIZE", DEFAULT_CACHES.l2_bytes))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import warnings
 from . import kernel_cache, schedule_choice
 from ._tvm import Schedule, compile_module, create_prim_func, dlight, element_aligned_arguments, tvm
 from .kernel import Kernel
+from .schedules.hardware import cpu_params
 from .target import resolve_target, schedule_kind, target_key
 from .tuning_records import is_hand_record, logs_fingerprint, tuned_record
 from .workload import Workload
@@ -180,12 +181,11 @@ def _cached_or_compiled(workload, target, schedule):
 
 
 def _hardware(target):
-    """What the hand schedules read besides the target (a CPU's caches, its parameters, which
-    :func:`~tvmprims.schedules.hardware.cpu_params_override` may replace): two hosts with
-    one target string but other caches do not share a request."""
-    from .schedules.hardware import cpu_model
-    model = cpu_model(target)
-    return f"{model.caches}|{model.params}"
+    """What the hand schedules read besides the target string: the CPU's schedule parameters,
+    which follow the host's caches and which
+    :func:`~tvmprims.schedules.hardware.cpu_params_override` may replace; two hosts with one
+    target string but other caches do not share a request."""
+    return str(cpu_params(target))
 
 
 def _warn_untuned(workload, target, stacklevel):

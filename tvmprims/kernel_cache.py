@@ -10,8 +10,8 @@ before use (the sidecar's workload and target, the library's size and SHA-256): 
 is corrupt, truncated or does not match is rebuilt, never trusted.
 
 A second, cheaper key finds an entry before the scheduled TensorIR exists
-(:func:`request_key`): the call as asked for (workload, target, ``schedule=``), the host's
-caches and the schedule parameters (not part of the target string), a digest of
+(:func:`request_key`): the call as asked for (workload, target, ``schedule=``), the schedule
+parameters (they follow the host's caches, which the target string does not name), a digest of
 tvmprims' own source (operators and schedules), the versions, and the size and time of every
 tuning log that could apply. ``<request>.req.json`` names the entry that request resolved to
 and the schedule it used, so a later process loads the library without building the schedule
@@ -98,7 +98,7 @@ def request_key(workload, target_text, schedule, logs=(), hardware=""):
     """The name of the request file for building ``workload`` with ``schedule=`` on the
     target whose ``str()`` is ``target_text``; ``logs`` identifies the tuning logs that could
     apply (:func:`tvmprims.tuning_records.logs_fingerprint`), ``hardware`` what else the
-    schedules read (the host's caches, the schedule parameters in force)."""
+    schedules read (the schedule parameters in force, which follow the host's caches)."""
     fields = {"workload": workload.to_json(), "target": target_text, "schedule": schedule,
               "logs": [list(entry) for entry in logs], "hardware": hardware,
               "source": source_fingerprint(),

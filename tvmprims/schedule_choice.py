@@ -13,8 +13,8 @@ import json
 
 from ._tvm import compile_module
 from .json_store import JsonStore, user_cache_path
-from .kernel_cache import source_fingerprint
 from .kernel import Kernel
+from .kernel_cache import source_fingerprint
 
 __all__ = ["ENV", "cache_path", "prefer_tuned", "forget"]
 
