@@ -19,15 +19,18 @@ from tvmprims.ops.registry import CONV2D_ALGORITHM_TABLE, conv2d_workload
 from tvmprims.testing import assert_close, conv2d_ref
 
 MEASURED = Path(__file__).parent.parent / "docs" / "algorithm_choice" / "measured.csv"
-#: Each shipped table (Zen 3 AVX2; AVX-512: Zen 4, seven runs, and an Intel Xeon's 1x1 layers)
-#: and the rules fitted to it.
+#: Each shipped table (Zen 3 AVX2; AVX-512: Zen 4, seven runs; AVX-512 with two FMAs a cycle:
+#: an Intel Xeon's 1x1 layers at batch 1 and 8) and the rules fitted to it, over its grid.
 TABLES = {"avx2": ([MEASURED], heuristic.CPU_RULES, heuristic.AVX2_GRID),
           "avx512": ([MEASURED.with_name(f"measured_avx512{run}.csv")
                       for run in ("", "_run2", "_run3", "_run4_pointwise",
                                   "_run5_small_planes", "_run6_batch8",
-                                  "_run7_narrow_outputs", "_xeon_pointwise")],
+                                  "_run7_narrow_outputs")],
                      heuristic.AVX512_RULES,
-                     heuristic.GRID)}
+                     heuristic.GRID),
+          "avx512-2fma": ([MEASURED.with_name("xeon_pointwise_batch1.csv"),
+                           MEASURED.with_name("xeon_pointwise_batch8.csv")],
+                          heuristic.AVX512_TWO_FMA_RULES, heuristic.POINTWISE_GRID)}
 
 
 def _layer(x_shape, w_shape, stride=1, padding=0, groups=1, dtype="float32"):
@@ -88,6 +91,20 @@ def test_each_cpu_gets_the_rules_of_its_vector_isa(name, rules):
     assert heuristic.MODELS["cpu"] is heuristic.CPU_RULES  # any other CPU
 
 
+@pytest.mark.parametrize("isa, issue, rules", [("avx512", 1, heuristic.AVX512_RULES),
+                                               ("avx512", 2, heuristic.AVX512_TWO_FMA_RULES),
+                                               ("avx2", 2, heuristic.CPU_RULES),
+                                               ("neon", 4, heuristic.CPU_RULES)])
+def test_rules_follow_the_fma_issue_width(monkeypatch, isa, issue, rules):
+    """A core that issues two 512-bit FMAs a cycle (measured, not in LLVM's target) gets
+    rules of its own; ISAs without such rules fall back to their ISA's, then the CPU's."""
+    from cpu_targets import CPU_TARGETS
+    from tvmprims.schedules import hardware
+    model = hardware.CpuModel(isa, 64 if isa == "avx512" else 32, 32, fma_issue=issue)
+    monkeypatch.setattr(hardware, "cpu_model", lambda target: model)
+    assert heuristic.rules_for(CPU_TARGETS["avx512-znver4"][0]) is rules
+
+
 #: Representative layers of the shipped table and the algorithm measured fastest on them.
 REPRESENTATIVE = [
     ("resnet18/conv1@1", "direct"),                      # stem 7x7 stride 2
@@ -146,7 +163,8 @@ def test_rules_on_representative_shapes(x_shape, w_shape, stride, groups, expect
 @pytest.mark.parametrize("x_shape, w_shape, expected", [
     ((1, 2048, 7, 7), (512, 2048, 1, 1), "im2col"),    # ResNet-50: 8 KiB weight rows
     ((1, 1024, 7, 7), (256, 1024, 1, 1), "direct"),    # under 14x14, 2^26 MACs, 2048 channels
-    ((1, 1024, 14, 14), (256, 1024, 1, 1), "im2col"),  # 14x14 pixels (the Xeon's table)
+    ((1, 1024, 14, 14), (256, 1024, 1, 1), "direct"),  # under 56x56 pixels
+    ((1, 256, 56, 56), (64, 256, 1, 1), "im2col"),     # 56x56 pixels
     ((1, 2048, 7, 7), (512, 2048, 3, 3), "direct"),    # not 1x1 (too few pixels for Winograd)
     ((1, 384, 13, 13), (256, 384, 3, 3), "winograd2"),  # AlexNet: 169 pixels
     ((1, 512, 12, 12), (512, 512, 3, 3), "direct"),     # 144 pixels
@@ -158,10 +176,29 @@ def test_rules_on_representative_shapes(x_shape, w_shape, stride, groups, expect
     ((8, 128, 14, 14), (64, 128, 3, 3), "winograd4"),
 ])
 def test_avx512_rules_at_the_thresholds_they_gained_on_zen4(x_shape, w_shape, expected):
-    """im2col on 1x1 layers from 14x14 pixels or 2048 input channels, on at most 4 images;
-    Winograd from 13x13 output pixels (over the batch) and 64 output channels."""
+    """im2col on 1x1 layers from 56x56 pixels, 2^26 multiply-adds or 2048 input channels, on
+    at most 4 images; Winograd from 13x13 output pixels (over the batch) and 64 output
+    channels."""
     wl = _layer(x_shape, w_shape, padding=w_shape[2] // 2)
     assert heuristic.choose(wl, heuristic.AVX512_RULES) == expected
+
+
+@pytest.mark.parametrize("x_shape, w_shape, expected", [
+    ((1, 320, 7, 7), (1280, 320, 1, 1), "im2col"),     # 2^24 multiply-adds on 7x7
+    ((1, 1024, 14, 14), (256, 1024, 1, 1), "im2col"),
+    ((8, 1152, 7, 7), (320, 1152, 1, 1), "im2col"),    # any batch
+    ((1, 64, 13, 13), (256, 64, 1, 1), "direct"),      # under 2^22 multiply-adds
+    ((1, 16, 56, 56), (64, 16, 1, 1), "im2col"),       # ... but 56x56 pixels
+    ((1, 960, 1, 1), (40, 960, 1, 1), "direct"),       # squeeze-and-excitation
+    ((1, 8, 56, 56), (64, 8, 1, 1), "direct"),         # under 16 input channels
+    ((1, 384, 13, 13), (256, 384, 3, 3), "winograd2"),  # 3x3: AVX512_RULES'
+])
+def test_two_fma_rules_at_their_thresholds(x_shape, w_shape, expected):
+    """With two 512-bit FMAs a cycle, im2col for 1x1 layers of 16 or more input channels from
+    2^22 multiply-adds or 56x56 pixels on, at any batch; every other layer as
+    :data:`AVX512_RULES`."""
+    wl = _layer(x_shape, w_shape, padding=w_shape[2] // 2)
+    assert heuristic.choose(wl, heuristic.AVX512_TWO_FMA_RULES) == expected
 
 
 def test_fit_scores_every_rule_of_the_grid(measured_rows):

@@ -184,7 +184,7 @@ def test_repeated_plain_matmul_calls_skip_the_argument_handling(rng, monkeypatch
     a, b = _r(rng, np.float32, 1, 13), _r(rng, np.float32, 13, 29)
     tp.clear_cache()
     assert_close(tp.matmul(a, b), matmul_ref(a, b), "float32", 13)
-    assert set(build_module.plain_matmuls) == {((1, 13), (13, 29), a.dtype, b.dtype)}
+    assert set(build_module.plain_calls) == {("matmul", (1, 13), (13, 29), a.dtype, b.dtype)}
     general = []
     real = arrays_module.as_input
     monkeypatch.setattr("tvmprims.api.as_input",  # what the general path reads arrays with
@@ -202,7 +202,58 @@ def test_repeated_plain_matmul_calls_skip_the_argument_handling(rng, monkeypatch
     with pytest.raises(TypeError, match=">f4"):  # byte-swapped, same shapes and kind
         tp.matmul(a2.astype(">f4"), b2)
     tp.clear_cache()
-    assert build_module.plain_matmuls == {}
+    assert build_module.plain_calls == {}
+
+
+def test_repeated_plain_conv2d_calls_skip_the_argument_handling(rng, monkeypatch):
+    """A plain ``conv2d(x, w, stride=..., padding=...)`` seen before runs its kernel by shapes,
+    dtypes and parameters alone; other parameters, a bias, an epilogue, an explicit
+    algorithm, views that are not C-contiguous or off their element size take the general
+    path; a transform algorithm's layer (its result checked for NaN and inf) is never a
+    plain call; every result matches the reference."""
+    build_module = sys.modules["tvmprims.build"]
+    x, w = _r(rng, np.float32, 1, 24, 13, 11), _r(rng, np.float32, 40, 24, 1, 1)
+    tp.clear_cache()
+    assert_close(tp.conv2d(x, w, stride=2, padding=1), conv2d_ref(x, w, stride=2, padding=1),
+                 "float32", 24)
+    key = ("conv2d", x.shape, w.shape, x.dtype, w.dtype, 2, 1, 1, 1)
+    assert set(build_module.plain_calls) == {key}
+    general = []
+    real = arrays_module.as_input
+    monkeypatch.setattr("tvmprims.api.as_input",
+                        lambda v, name, *rest: general.append(name) or real(v, name, *rest))
+    x2, w2 = _r(rng, np.float32, *x.shape), _r(rng, np.float32, *w.shape)
+    assert_close(tp.conv2d(x2, w2, stride=2, padding=1),
+                 conv2d_ref(x2, w2, stride=2, padding=1), "float32", 24)
+    assert general == []
+    bias = _r(rng, np.float32, 40)
+    for args, params, ref in [
+            ((x2, w2), {"stride": 1, "padding": 1}, conv2d_ref(x2, w2, padding=1)),
+            ((x2, w2, bias), {"stride": 2, "padding": 1},
+             conv2d_ref(x2, w2, bias, stride=2, padding=1)),
+            ((x2, w2), {"stride": 2, "padding": 1, "activation": "relu"},
+             np.maximum(conv2d_ref(x2, w2, stride=2, padding=1), 0)),
+            ((x2, w2), {"stride": 2, "padding": 1, "algo": "direct"},
+             conv2d_ref(x2, w2, stride=2, padding=1)),
+            ((np.asfortranarray(x2), w2), {"stride": 2, "padding": 1},
+             conv2d_ref(x2, w2, stride=2, padding=1)),
+            ((x2, at_offset(w2, 2)), {"stride": 2, "padding": 1},
+             conv2d_ref(x2, w2, stride=2, padding=1))]:
+        general.clear()
+        assert_close(tp.conv2d(*args, **params), ref, "float32", 24)
+        assert general[:2] == ["x", "weight"], params
+    wx, ww = _r(rng, np.float32, 1, 64, 30, 30), _r(rng, np.float32, 64, 64, 3, 3)
+    from tvmprims.algorithms import heuristic_algorithm
+    from tvmprims.ops.registry import algorithm_of, conv2d_workload
+    chosen = heuristic_algorithm(conv2d_workload(wx.shape, ww.shape, None, "float32", 1, 1))
+    assert algorithm_of(chosen) in ("winograd2", "winograd4")
+    before = set(build_module.plain_calls)
+    wx[0, 3, 4, 5] = np.nan
+    out = tp.conv2d(wx, ww, padding=1)
+    assert set(build_module.plain_calls) == before
+    assert np.isnan(out).sum() == np.isnan(conv2d_ref(wx, ww, padding=1)).sum()
+    tp.clear_cache()
+    assert build_module.plain_calls == {}
 
 
 def _read_only(a):

@@ -34,14 +34,15 @@ and what misses cost.
 """
 
 import math
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields, replace
 
 import numpy as np
 
 from .ops._checks import NotApplicable
 from .ops.registry import CONV2D_ALGORITHM_TABLE, algorithm_workload, layer_args
 
-__all__ = ["Rules", "CPU_RULES", "AVX512_RULES", "MODELS", "rules_for", "GRID", "AVX2_GRID",
+__all__ = ["Rules", "CPU_RULES", "AVX512_RULES", "AVX512_TWO_FMA_RULES", "MODELS", "rules_for",
+           "GRID", "AVX2_GRID", "POINTWISE_GRID",
            "ORDER", "LayerShape", "layer_shape", "fits", "usable", "choice_indices", "choose",
            "ragged_pointwise"]
 
@@ -77,8 +78,8 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
                   winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                   im2col_pointwise=True, im2col_strided=False)
 
-#: Fitted over :data:`GRID` to seven runs (AMD EPYC Zen 4, AVX-512, 2 cores):
-#: ``docs/algorithm_choice/measured_avx512.csv``, ``measured_avx512_run2.csv`` and
+#: Fitted over :data:`GRID` to seven runs (AMD EPYC Zen 4, AVX-512, one 512-bit FMA a cycle,
+#: 2 cores): ``docs/algorithm_choice/measured_avx512.csv``, ``measured_avx512_run2.csv`` and
 #: ``measured_avx512_run3.csv`` (82, 95 and 110 layers), ``measured_avx512_run4_pointwise.csv``
 #: (the 56 1x1 layers again, after their direct tiles changed),
 #: ``measured_avx512_run5_small_planes.csv`` (the 16 non-strided 3x3 layers on 7x7 to 27x27
@@ -96,22 +97,38 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
 #: weight, im2col 0.62), on batches of at most 4 images: at batch 8 the direct schedule's
 #: weight packing serves 8 images and im2col's per-image GEMMs on 7x7 to 14x14 planes pad
 #: their 49 to 196 pixels to whole register tiles (EfficientNet-B0's 1152x7x7 -> 320 at
-#: batch 8: direct 1.34 ms, im2col 1.69, torch 1.44). Since 2026-12-07 the fit also counts
-#: an Intel Xeon's table of the 56 1x1 layers (``measured_avx512_xeon_pointwise.csv``,
-#: sources ``xeon:...``, counted apart from Zen 4's), where im2col wins far more often: the
-#: pixel bound fell from 56x56 to 14x14 (chosen/fastest on the Xeon's layers 1.144 -> 1.060,
-#: on Zen 4's 1.024 -> 1.035). ``python -m tvmprims.algorithm_table
-#: fit docs/algorithm_choice/measured_avx512*.csv``.
+#: batch 8: direct 1.34 ms, im2col 1.69, torch 1.44).
+#: ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured_avx512.csv
+#: docs/algorithm_choice/measured_avx512_run*.csv``.
 AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
                      winograd_min_pixels=13 * 13,
                      winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
-                     im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=14 * 14,
+                     im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=56 * 56,
                      im2col_min_macs=2 ** 26, im2col_wide_channels=2048, im2col_max_images=4)
 
-#: ``kind`` or ``kind-isa`` (:func:`tvmprims.target.schedule_kind`, the vector ISA of
-#: :func:`~tvmprims.schedules.hardware.cpu_model`) -> rules (:func:`rules_for`). A kind
-#: without any (CUDA: not measured yet) runs direct under ``conv2d(algo="auto")``.
-MODELS = {"cpu": CPU_RULES, "cpu-avx512": AVX512_RULES}
+#: The AVX-512 rules of cores that issue two 512-bit FMAs a cycle (measured:
+#: :attr:`~tvmprims.schedules.hardware.CpuModel.fma_issue`), fitted to an Intel Xeon's
+#: tables of the sample's 1x1 layers at batch 1 and 8
+#: (``docs/algorithm_choice/xeon_pointwise_batch1.csv``, ``xeon_pointwise_batch8.csv``; 99
+#: layers) over :data:`POINTWISE_GRID` (the 1x1 thresholds; the others are
+#: :data:`AVX512_RULES`', the tables having no other layers): im2col for every 1x1 layer of
+#: 16 or more input channels per group from 2^22 multiply-adds or 56x56 pixels on, at any
+#: batch. The direct schedule's 1x1 tile, one 512-bit vector of output channels, keeps one
+#: of the two FMA pipes idle, while im2col's GEMM tile issues to both: 8x1024x14x14 -> 512
+#: direct 8.3 ms, im2col 5.5; 320x7x7 -> 1280 direct 0.20, im2col 0.14 (torch 4.5 and 0.14).
+#: Below 2^22 multiply-adds direct's shorter call wins (64x13x13 -> 256: 0.025 ms, im2col
+#: 0.035). On the Xeon's 99 layers chosen/fastest 1.118 (:data:`AVX512_RULES`) -> 1.020
+#: (1.061 with each model left out of its own fit).
+#: ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/xeon_pointwise_batch1.csv
+#: docs/algorithm_choice/xeon_pointwise_batch8.csv pointwise``.
+AVX512_TWO_FMA_RULES = replace(AVX512_RULES, im2col_min_macs=2 ** 22, im2col_wide_channels=INF,
+                               im2col_max_images=INF)
+
+#: ``kind``, ``kind-isa`` or ``kind-isa-Nfma`` (:func:`tvmprims.target.schedule_kind`, the
+#: vector ISA and FMA issue width of :func:`~tvmprims.schedules.hardware.cpu_model`) -> rules
+#: (:func:`rules_for`). A kind without any (CUDA: not measured yet) runs direct under
+#: ``conv2d(algo="auto")``.
+MODELS = {"cpu": CPU_RULES, "cpu-avx512": AVX512_RULES, "cpu-avx512-2fma": AVX512_TWO_FMA_RULES}
 
 #: Values :func:`tvmprims.algorithm_table.fit` tries per threshold, the most conservative
 #: (closest to always direct) first: of equally good rules the first found is kept.
@@ -125,7 +142,8 @@ GRID = {
     "im2col_pointwise": (False, True),
     "im2col_strided": (False, True),
     "im2col_min_pixels": (0, 14 * 14, 28 * 28, 56 * 56),
-    "im2col_min_macs": (INF, 2 ** 26),  # 2 ** 25 fitted no better on the Zen 4 table
+    # 2 ** 25 fitted no better on the Zen 4 table; 2 ** 22 is the Xeon's (two FMAs a cycle)
+    "im2col_min_macs": (INF, 2 ** 26, 2 ** 24, 2 ** 23, 2 ** 22),
     # 1024 fitted the four Zen 4 runs as well, but on the 1x1 layers re-measured after their
     # tiles changed (run 4) it loses: 1024x14x14 -> 256 runs direct 0.53 ms, im2col 0.58.
     "im2col_wide_channels": (INF, 2048),
@@ -138,6 +156,11 @@ GRID = {
 AVX2_GRID = {**GRID, "im2col_min_pixels": (0,), "im2col_min_macs": (INF,),
              "im2col_wide_channels": (INF,), "im2col_max_images": (INF,),
              "winograd_min_out_channels": (0,)}
+
+#: The grid :data:`AVX512_TWO_FMA_RULES` is fitted over: :data:`GRID`'s 1x1 (im2col)
+#: thresholds, every other one :data:`AVX512_RULES`' (its tables hold 1x1 layers only).
+POINTWISE_GRID = {**GRID, **{f.name: (getattr(AVX512_RULES, f.name),) for f in fields(Rules)
+                             if not f.name.startswith("im2col")}}
 
 
 @dataclass(frozen=True)
@@ -199,14 +222,16 @@ def choice_indices(s, allowed, r):
 
 def rules_for(target):
     """The :class:`Rules` for ``target`` (a resolved ``Target``): those fitted on its vector
-    ISA when there are, else its schedule kind's; None for a kind without rules."""
+    ISA and FMA issue width when there are, else on its vector ISA, else its schedule
+    kind's; None for a kind without rules."""
     from .schedules.hardware import cpu_model
     from .target import schedule_kind
     kind = schedule_kind(target)
     if kind == "cpu":
-        own = MODELS.get(f"cpu-{cpu_model(target).isa}")
-        if own is not None:
-            return own
+        model = cpu_model(target)
+        for key in (f"cpu-{model.isa}-{model.fma_issue}fma", f"cpu-{model.isa}"):
+            if key in MODELS:
+                return MODELS[key]
     return MODELS.get(kind)
 
 

@@ -41,10 +41,11 @@ _kernels = {}
 _compiling = {}        # key -> Lock held while that kernel compiles
 _target_strings = {}   # Target object -> str(Target)
 _calls = {}            # numpy-API call signature -> Kernel (see kernel_for_call)
-#: ``(a.shape, b.shape, a.dtype, b.dtype)`` -> :meth:`~tvmprims.Kernel.new_output_runner` of
-#: the kernel of plain ``tvmprims.matmul(a, b)`` calls (see there); emptied with ``_calls``.
-plain_matmuls = {}
-call_stats = {"hits": 0, "misses": 0}  # of cache_info(); shared with the plain matmul path
+#: ``(op, shapes, dtypes, parameters...)`` -> :meth:`~tvmprims.Kernel.new_output_runner` of
+#: the kernel of plain ``tvmprims.matmul(a, b)`` and ``tvmprims.conv2d(x, w, ...)`` calls
+#: (see there); emptied with ``_calls``.
+plain_calls = {}
+call_stats = {"hits": 0, "misses": 0}  # of cache_info(); shared with the plain call paths
 
 
 def schedule_module(target, name):
@@ -239,7 +240,7 @@ def forget_calls():
     search calls it when it records or forgets a choice."""
     with _lock:
         _calls.clear()
-        plain_matmuls.clear()
+        plain_calls.clear()
 
 
 def target_cache_key(target):
@@ -261,7 +262,7 @@ def clear_cache():
     with _lock:
         _kernels.clear()
         _calls.clear()
-        plain_matmuls.clear()
+        plain_calls.clear()
         call_stats.update(hits=0, misses=0)
 
 

@@ -1,0 +1,46 @@
+"""The tables of an Intel CPU (AVX-512 with two 512-bit FMAs a cycle, a Xeon that LLVM names
+``rocketlake``, 2 cores), each source prefixed ``xeon:`` so that a fit over them and Zen 4's
+runs would count the two machines' layers apart (``algorithm_table.read_runs`` merges
+same-named layers as runs of one machine). ``batch1``: the sample's 1x1 layers (those of Zen
+4's run 4); ``batch8``: the 1x1 layers of Zen 4's run 6 (every distinct one of ResNet-50,
+every second of MobileNetV2, EfficientNet-B0 and RegNetX-400MF, at batch 8); ``other``: every
+other layer of the sample (not 1x1, not depthwise: 3x3, strided, stems, large kernels).
+Usage, from the repository root:
+
+    nice -n 5 python docs/algorithm_choice/measure_xeon.py \\
+        docs/algorithm_choice/xeon_pointwise_batch1.csv batch1
+    nice -n 5 python docs/algorithm_choice/measure_xeon.py \\
+        docs/algorithm_choice/xeon_pointwise_batch8.csv batch8
+    nice -n 5 python docs/algorithm_choice/measure_xeon.py \\
+        docs/algorithm_choice/xeon_other_batch1.csv other
+
+The three tables are what ``AVX512_TWO_FMA_RULES`` are fitted to (docs/algorithm_choice/README.md).
+"""
+
+import sys
+
+from measure_batch8 import SAMPLE as BATCH8_SAMPLE
+
+from tvmprims import algorithm_table
+from tvmprims.algorithm_heuristic import layer_shape
+
+
+def _pointwise(wl):
+    shape = layer_shape(wl)
+    return shape.taps == 1 and not shape.depthwise
+
+
+def main(path, which="batch1"):
+    batch1 = algorithm_table.sample_layers()
+    layers = {"batch1": [(s, wl) for s, wl in batch1 if _pointwise(wl)],
+              "batch8": [(s, wl) for s, wl in algorithm_table.sample_layers(BATCH8_SAMPLE, extra=())
+                         if _pointwise(wl)],
+              "other": [(s, wl) for s, wl in batch1
+                        if not _pointwise(wl) and not layer_shape(wl).depthwise]}[which]
+    rows = algorithm_table.measure([(f"xeon:{s}", wl) for s, wl in layers],
+                                   report=lambda m: print(m, flush=True))
+    algorithm_table.write_csv(rows, path)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

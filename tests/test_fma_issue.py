@@ -1,0 +1,126 @@
+"""The measured FMA issue width (``tvmprims/roofline/fma_issue.py``): the ratio's rounding, the
+environment override, the on-disk cache, and a real measurement on this host."""
+
+import pytest
+
+from tvmprims import algorithm_heuristic as heuristic
+from tvmprims.roofline import fma_issue as fi
+from tvmprims.schedules.hardware import cpu_model
+from tvmprims.target import resolve_target
+from cpu_targets import cpu_target
+
+
+@pytest.mark.parametrize("ratio, issue", [(3.9, 1), (4.2, 1), (5.9, 1), (6.1, 2), (7.9, 2),
+                                          (0.5, 1), (16.3, 4), (40.0, 4)])
+def test_issue_is_the_ratio_over_the_latency(ratio, issue):
+    """Zen 4's 512-bit FMAs: one chain at a fourth of the full rate (one a cycle); an Intel
+    Xeon's: at an eighth (two a cycle)."""
+    assert fi.issue_from_ratio(ratio) == issue
+
+
+@pytest.mark.parametrize("ratio", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_ratio_that_is_no_measurement_is_an_error(ratio):
+    with pytest.raises(ValueError, match="FMA rate ratio"):
+        fi.issue_from_ratio(ratio)
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """An empty peaks cache and memory; ``calls`` counts the measurements (ratio 7.9)."""
+    monkeypatch.setenv("TVMPRIMS_PEAKS_CACHE", str(tmp_path / "peaks.json"))
+    monkeypatch.delenv(fi.ENV, raising=False)
+    monkeypatch.setattr(fi, "_memory", {})
+    calls = []
+
+    def measure(target, lanes, tries=3):
+        calls.append((str(target), lanes))
+        return 7.9
+
+    monkeypatch.setattr(fi, "measure_fma_ratio", measure)
+    return tmp_path / "peaks.json", calls
+
+
+def test_measured_once_then_read_from_the_cache_file(fresh, monkeypatch):
+    path, calls = fresh
+    target = cpu_target("znver4")
+    assert fi.fma_issue(target, 16) == 2 and len(calls) == 1
+    assert fi.fma_issue(target, 16) == 2 and len(calls) == 1  # memory
+    monkeypatch.setattr(fi, "_memory", {})  # a new process
+    assert fi.fma_issue(target, 16) == 2 and len(calls) == 1  # the file
+    assert fi.fma_issue(target, 8) == 2 and len(calls) == 2  # another vector width
+
+
+@pytest.mark.parametrize("entry", ['"two"', "0", "9", "2.5", "true"])
+def test_a_corrupt_cache_entry_is_measured_again(fresh, monkeypatch, entry):
+    path, calls = fresh
+    target = cpu_target("znver4")
+    fi.fma_issue(target, 16)
+    text = path.read_text()
+    key = next(line for line in text.splitlines() if "fma-issue" in line).split('":')[0]
+    path.write_text(text.replace(f'{key}": 2', f'{key}": {entry}'))
+    monkeypatch.setattr(fi, "_memory", {})
+    with pytest.warns(UserWarning, match="invalid entry"):
+        assert fi.fma_issue(target, 16) == 2
+    assert len(calls) == 2
+
+
+def test_the_environment_sets_it_without_measuring(fresh, monkeypatch):
+    _, calls = fresh
+    monkeypatch.setenv(fi.ENV, "1")
+    assert fi.fma_issue(cpu_target("znver4"), 16) == 1 and not calls
+    for bad in ("two", "0", "5"):
+        monkeypatch.setenv(fi.ENV, bad)
+        with pytest.raises(ValueError, match=fi.ENV):
+            fi.fma_issue(cpu_target("znver4"), 16)
+
+
+def test_this_host_is_measured_and_gets_the_rules_of_its_issue_width():
+    """A real measurement: one chain runs at a latency-bound fraction of many chains' rate
+    (latency 4 to 5 cycles, 1 to 4 FMAs a cycle); the host's model carries the width, and
+    its algorithm rules follow it."""
+    target = resolve_target("llvm")
+    model = cpu_model(target)
+    ratio = fi.measure_fma_ratio(target, model.lanes("float32"), tries=1)
+    assert 2.5 < ratio < 20, ratio
+    assert 1 <= model.fma_issue <= fi.MAX_ISSUE
+    rules = heuristic.rules_for(target)
+    own = heuristic.MODELS.get(f"cpu-{model.isa}-{model.fma_issue}fma")
+    assert rules is (own or heuristic.MODELS.get(f"cpu-{model.isa}", heuristic.CPU_RULES))
+
+
+def test_a_failed_measurement_warns_and_uses_the_isa_default(fresh, monkeypatch):
+    from tvmprims.schedules import hardware
+
+    def broken(target, lanes, tries=3):
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(fi, "measure_fma_ratio", broken)
+    model = hardware.CpuModel("avx512", 64, 32, fma_issue=1)
+    with pytest.warns(UserWarning, match="could not measure.*no compiler"):
+        assert hardware._host_fma_issue(cpu_target("znver4"), model) == 1
+
+
+_CONCURRENT = """
+import sys
+import tvmprims.roofline.fma_issue as f
+from tvmprims.target import resolve_target
+measure, calls = f.measure_fma_ratio, []
+f.measure_fma_ratio = lambda *a, **k: calls.append(1) or measure(*a, **k)
+print(f.fma_issue(resolve_target("llvm"), 8), len(calls))
+"""
+
+
+def test_processes_that_start_together_measure_once(tmp_path):
+    """Two processes on an empty cache: one measures while the other waits for its result
+    (a real measurement)."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "TVMPRIMS_PEAKS_CACHE": str(tmp_path / "peaks.json")}
+    env.pop(fi.ENV, None)
+    procs = [subprocess.Popen([sys.executable, "-c", _CONCURRENT], env=env, text=True,
+                              stdout=subprocess.PIPE) for _ in range(2)]
+    results = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert results[0][0] == results[1][0]
+    assert sorted(int(r[1]) for r in results) == [0, 1]
