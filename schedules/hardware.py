@@ -30,8 +30,6 @@ import contextlib
 import contextvars
 import functools
 import os
-import threading
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -41,7 +39,7 @@ from .._tvm import Target, host_cpu_name, llvm_cpu_features, llvm_host_triple
 from ..target import DEFAULT_CUDA_ARCH
 
 __all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "cpu_params_override",
-           "cpu_cores", "CpuCaches", "DEFAULT_CACHES", "host_caches", "DEFAULT_FMA_ISSUE",
+           "cpu_cores", "CpuCaches", "DEFAULT_CACHES", "host_caches", "is_host_cpu",
            "MEASURED_REGISTERS",
            "GpuModel", "gpu_model", "SM_COUNTS", "DEFAULT_SM_COUNT", "DEFAULT_GPU"]
 
@@ -120,19 +118,12 @@ class CpuModel:
     caches : CpuCaches
         Per-core data cache sizes: the host's when the target is the host's CPU
         (:func:`host_caches`), else :data:`DEFAULT_CACHES`.
-    fma_issue : int
-        Vector FMAs (of ``vector_bytes``) a core issues per cycle. Not in LLVM's target (an
-        Intel Xeon issues two 512-bit FMAs a cycle, Zen 4 one, on the same AVX-512
-        features): measured on the host when the target is the host's CPU
-        (:func:`tvmprims.roofline.fma_issue.fma_issue`), else :data:`DEFAULT_FMA_ISSUE`.
-        The algorithm rules follow it (:func:`tvmprims.algorithm_heuristic.rules_for`).
     """
 
     isa: str
     vector_bytes: int
     vector_registers: int
     caches: CpuCaches = field(default=DEFAULT_CACHES)
-    fma_issue: int = 2
 
     def lanes(self, dtype):
         """SIMD lanes of ``dtype`` (e.g. ``"float32"``) in one vector register."""
@@ -351,15 +342,9 @@ class CpuParams:
                    gemm_columns_outer_a_elements=caches.l2_bytes // 16)
 
 
-#: Vector FMAs per cycle of a target that is not this host, per ISA: Zen 4's one 512-bit FMA
-#: (the CPU the AVX-512 rules were fitted on); two for every other ISA (AVX2 cores since
-#: Haswell and Zen, Arm's Neoverse cores have at least two FMA pipes).
-DEFAULT_FMA_ISSUE = {"avx512": 1}
-
-
 def _from_features(features, triple):
     if "avx512f" in features:
-        return CpuModel("avx512", 64, 32, fma_issue=DEFAULT_FMA_ISSUE["avx512"])
+        return CpuModel("avx512", 64, 32)
     if "avx2" in features or "avx" in features:
         return CpuModel("avx2" if "avx2" in features else "avx", 32, 16)
     if "neon" in features:
@@ -406,10 +391,8 @@ def cpu_model(target):
         host_triple = llvm_host_triple()
         triple = key[1] or host_triple  # LLVM's default when the target names none
         model = _from_features(llvm_cpu_features(target), triple)
-        if key[0] == host_cpu_name() and triple.split("-")[0] == host_triple.split("-")[0]:
-            if getattr(_measuring, "active", False):  # the FMA measurement's kernels
-                return replace(model, caches=host_caches())
-            model = replace(model, caches=host_caches(), fma_issue=_host_fma_issue(target, model))
+        if _is_host(key[0], triple, host_triple):
+            model = replace(model, caches=host_caches())
         model = _models.setdefault(key, model)
     if len(_by_object) >= 64:
         _by_object.clear()
@@ -417,32 +400,18 @@ def cpu_model(target):
     return model
 
 
-#: Set while this thread measures the host's FMA issue (its kernels ask for a model too).
-_measuring = threading.local()
-_measure_lock = threading.Lock()
+def _is_host(mcpu, triple, host_triple):
+    return mcpu == host_cpu_name() and triple.split("-")[0] == host_triple.split("-")[0]
 
 
-def _host_fma_issue(target, model):
-    """:attr:`CpuModel.fma_issue` of the host's CPU, measured (once per machine, cached on
-    disk) by :mod:`tvmprims.roofline.fma_issue`, which compiles with tvmprims' own build
-    path, hence imported here and not at the top."""
-    from ..roofline.fma_issue import ENV, fma_issue
-    with _measure_lock:
-        _measuring.active = True
-        try:
-            return fma_issue(target, model.lanes("float32"))
-        except ValueError as e:
-            if ENV in str(e):  # the user's setting: theirs to fix
-                raise
-            failure = e
-        except (RuntimeError, OSError) as e:  # a micro-kernel that fails to build or run
-            failure = e
-        finally:
-            _measuring.active = False
-    warnings.warn(f"could not measure this CPU's FMA issue width ({failure}); using "
-                  f"{model.fma_issue}, the default of {model.isa} (set ${ENV} to choose)",
-                  stacklevel=3)
-    return model.fma_issue
+def is_host_cpu(target):
+    """Whether an ``llvm`` target is this host's CPU (its ``mcpu`` the host's and its triple's
+    architecture the host's; ``"llvm"`` resolves so): facts read or measured on the host
+    (:class:`CpuCaches`, the FMA issue width of :mod:`tvmprims.roofline.fma_issue`) are the
+    target's."""
+    host_triple = llvm_host_triple()
+    triple = str(target.attrs.get("mtriple", "")) or host_triple
+    return _is_host(str(target.attrs.get("mcpu", "")), triple, host_triple)
 
 
 def cpu_cores(target):

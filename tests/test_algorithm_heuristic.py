@@ -97,12 +97,17 @@ def test_each_cpu_gets_the_rules_of_its_vector_isa(name, rules):
                                                ("neon", 4, heuristic.CPU_RULES)])
 def test_rules_follow_the_fma_issue_width(monkeypatch, isa, issue, rules):
     """A core that issues two 512-bit FMAs a cycle (measured, not in LLVM's target) gets
-    rules of its own; ISAs without such rules fall back to their ISA's, then the CPU's."""
+    rules of its own; ISAs without such rules fall back to their ISA's, then the CPU's, and
+    are not measured."""
     from cpu_targets import CPU_TARGETS
+    from tvmprims.roofline import fma_issue
     from tvmprims.schedules import hardware
-    model = hardware.CpuModel(isa, 64 if isa == "avx512" else 32, 32, fma_issue=issue)
+    model = hardware.CpuModel(isa, 64 if isa == "avx512" else 32, 32)
+    asked = []
     monkeypatch.setattr(hardware, "cpu_model", lambda target: model)
+    monkeypatch.setattr(fma_issue, "fma_issue", lambda target: asked.append(1) or issue)
     assert heuristic.rules_for(CPU_TARGETS["avx512-znver4"][0]) is rules
+    assert len(asked) == (isa == "avx512")
 
 
 #: Representative layers of the shipped table and the algorithm measured fastest on them.

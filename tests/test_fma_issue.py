@@ -5,7 +5,7 @@ import pytest
 
 from tvmprims import algorithm_heuristic as heuristic
 from tvmprims.roofline import fma_issue as fi
-from tvmprims.schedules.hardware import cpu_model
+from tvmprims.schedules.hardware import cpu_model, is_host_cpu
 from tvmprims.target import resolve_target
 from cpu_targets import cpu_target
 
@@ -33,80 +33,89 @@ def fresh(monkeypatch, tmp_path):
     calls = []
 
     def measure(target, lanes, tries=3):
-        calls.append((str(target), lanes))
+        calls.append(lanes)
         return 7.9
 
     monkeypatch.setattr(fi, "measure_fma_ratio", measure)
     return tmp_path / "peaks.json", calls
 
 
+HOST = resolve_target("llvm")
+
+
 def test_measured_once_then_read_from_the_cache_file(fresh, monkeypatch):
     path, calls = fresh
-    target = cpu_target("znver4")
-    assert fi.fma_issue(target, 16) == 2 and len(calls) == 1
-    assert fi.fma_issue(target, 16) == 2 and len(calls) == 1  # memory
+    assert fi.fma_issue(HOST) == 2 and calls == [cpu_model(HOST).lanes("float32")]
+    assert fi.fma_issue(HOST) == 2 and len(calls) == 1  # memory
     monkeypatch.setattr(fi, "_memory", {})  # a new process
-    assert fi.fma_issue(target, 16) == 2 and len(calls) == 1  # the file
-    assert fi.fma_issue(target, 8) == 2 and len(calls) == 2  # another vector width
+    assert fi.fma_issue(HOST) == 2 and len(calls) == 1  # the file
+    assert "fma-issue" in path.read_text()
+
+
+def test_other_targets_get_their_isa_default_unmeasured(fresh):
+    """A cross-compile is not this CPU: Zen 4's one 512-bit FMA a cycle for AVX-512, two
+    elsewhere, and nothing measured."""
+    _, calls = fresh
+    others = [t for t in (cpu_target("znver4"), cpu_target("skylake-avx512"),
+                          cpu_target("znver3"), cpu_target("neoverse-n1", "aarch64-linux-gnu"))
+              if not is_host_cpu(t)]
+    for target in others:
+        assert fi.fma_issue(target) == (1 if cpu_model(target).isa == "avx512" else 2)
+    assert len(others) >= 3 and not calls
 
 
 @pytest.mark.parametrize("entry", ['"two"', "0", "9", "2.5", "true"])
 def test_a_corrupt_cache_entry_is_measured_again(fresh, monkeypatch, entry):
     path, calls = fresh
-    target = cpu_target("znver4")
-    fi.fma_issue(target, 16)
+    fi.fma_issue(HOST)
     text = path.read_text()
     key = next(line for line in text.splitlines() if "fma-issue" in line).split('":')[0]
     path.write_text(text.replace(f'{key}": 2', f'{key}": {entry}'))
     monkeypatch.setattr(fi, "_memory", {})
     with pytest.warns(UserWarning, match="invalid entry"):
-        assert fi.fma_issue(target, 16) == 2
+        assert fi.fma_issue(HOST) == 2
     assert len(calls) == 2
 
 
 def test_the_environment_sets_it_without_measuring(fresh, monkeypatch):
     _, calls = fresh
     monkeypatch.setenv(fi.ENV, "1")
-    assert fi.fma_issue(cpu_target("znver4"), 16) == 1 and not calls
+    assert fi.fma_issue(HOST) == 1 and fi.fma_issue(cpu_target("znver3")) == 1 and not calls
     for bad in ("two", "0", "5"):
         monkeypatch.setenv(fi.ENV, bad)
         with pytest.raises(ValueError, match=fi.ENV):
-            fi.fma_issue(cpu_target("znver4"), 16)
-
-
-def test_this_host_is_measured_and_gets_the_rules_of_its_issue_width():
-    """A real measurement: one chain runs at a latency-bound fraction of many chains' rate
-    (latency 4 to 5 cycles, 1 to 4 FMAs a cycle); the host's model carries the width, and
-    its algorithm rules follow it."""
-    target = resolve_target("llvm")
-    model = cpu_model(target)
-    ratio = fi.measure_fma_ratio(target, model.lanes("float32"), tries=1)
-    assert 2.5 < ratio < 20, ratio
-    assert 1 <= model.fma_issue <= fi.MAX_ISSUE
-    rules = heuristic.rules_for(target)
-    own = heuristic.MODELS.get(f"cpu-{model.isa}-{model.fma_issue}fma")
-    assert rules is (own or heuristic.MODELS.get(f"cpu-{model.isa}", heuristic.CPU_RULES))
+            fi.fma_issue(HOST)
 
 
 def test_a_failed_measurement_warns_and_uses_the_isa_default(fresh, monkeypatch):
-    from tvmprims.schedules import hardware
-
     def broken(target, lanes, tries=3):
         raise RuntimeError("no compiler")
 
     monkeypatch.setattr(fi, "measure_fma_ratio", broken)
-    model = hardware.CpuModel("avx512", 64, 32, fma_issue=1)
     with pytest.warns(UserWarning, match="could not measure.*no compiler"):
-        assert hardware._host_fma_issue(cpu_target("znver4"), model) == 1
+        assert fi.fma_issue(HOST) == fi.DEFAULT_ISSUE.get(cpu_model(HOST).isa, 2)
+    assert "fma-issue" not in (path.read_text() if (path := fresh[0]).exists() else "")
+
+
+def test_this_host_is_measured_and_gets_the_rules_of_its_issue_width():
+    """A real measurement: one chain runs at a latency-bound fraction of ten chains' rate
+    (latency 4 to 5 cycles, 1 to 4 FMAs a cycle); the host's algorithm rules follow it."""
+    model = cpu_model(HOST)
+    ratio = fi.measure_fma_ratio(HOST, model.lanes("float32"), tries=1)
+    assert 2.5 < ratio < 20, ratio
+    issue = fi.fma_issue(HOST)
+    assert 1 <= issue <= fi.MAX_ISSUE
+    own = heuristic.MODELS.get(f"cpu-{model.isa}-{issue}fma")
+    assert heuristic.rules_for(HOST) is (
+        own or heuristic.MODELS.get(f"cpu-{model.isa}", heuristic.CPU_RULES))
 
 
 _CONCURRENT = """
-import sys
 import tvmprims.roofline.fma_issue as f
 from tvmprims.target import resolve_target
 measure, calls = f.measure_fma_ratio, []
 f.measure_fma_ratio = lambda *a, **k: calls.append(1) or measure(*a, **k)
-print(f.fma_issue(resolve_target("llvm"), 8), len(calls))
+print(f.fma_issue(resolve_target("llvm")), len(calls))
 """
 
 

@@ -10,10 +10,10 @@ import pytest
 from tvmprims._tvm import Target
 from tvmprims.schedules.common import vector_lanes
 from tvmprims.schedules import gpu_tiling
-from tvmprims.schedules.hardware import (DEFAULT_CACHES, DEFAULT_FMA_ISSUE, DEFAULT_GPU,
-                                         DEFAULT_SM_COUNT, CpuCaches, CpuModel, CpuParams,
-                                         GpuModel, _sysfs_caches,
-                                         cpu_model, cpu_params, gpu_model, host_caches)
+from tvmprims.schedules.hardware import (DEFAULT_CACHES, DEFAULT_GPU, DEFAULT_SM_COUNT,
+                                         CpuCaches, CpuModel, CpuParams, GpuModel,
+                                         _sysfs_caches, cpu_model, cpu_params, gpu_model,
+                                         host_caches, is_host_cpu)
 from tvmprims.target import resolve_target
 from cpu_targets import CPU_TARGETS, REGISTERS, compile_for, cpu_target
 
@@ -51,10 +51,7 @@ MODEL_IDS = [mcpu + "".join(mattr or ()) for (mcpu, _, mattr), _ in MODELS]
 
 @pytest.mark.parametrize("spec,expected", MODELS, ids=MODEL_IDS)
 def test_model_of_each_target(spec, expected):
-    """Targets other than the host's CPU: the ISA's FMA issue width by default (Zen 4's one
-    512-bit FMA a cycle for AVX-512)."""
-    issue = DEFAULT_FMA_ISSUE.get(expected[0], CpuModel.fma_issue)
-    assert cpu_model(_target(*spec)) == CpuModel(*expected, fma_issue=issue)
+    assert cpu_model(_target(*spec)) == CpuModel(*expected)
 
 
 @pytest.mark.parametrize("spec,expected", MODELS, ids=MODEL_IDS)
@@ -87,6 +84,13 @@ def test_model_is_cached_per_target():
 def test_host_model_is_one_of_the_known_widths():
     model = cpu_model(resolve_target("llvm"))
     assert model.vector_bytes in (16, 32, 64) and model.vector_registers in (16, 32)
+
+
+def test_the_host_target_is_the_host_cpu_and_others_are_not():
+    assert is_host_cpu(resolve_target("llvm"))
+    assert not is_host_cpu(cpu_target("cortex-a72", "aarch64-linux-gnu"))
+    other = "znver3" if resolve_target("llvm").attrs.get("mcpu") != "znver3" else "haswell"
+    assert not is_host_cpu(cpu_target(other))
 
 
 def test_cuda_target_has_no_cpu_model():

@@ -107,7 +107,7 @@ AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
                      im2col_min_macs=2 ** 26, im2col_wide_channels=2048, im2col_max_images=4)
 
 #: The AVX-512 rules of cores that issue two 512-bit FMAs a cycle (measured:
-#: :attr:`~tvmprims.schedules.hardware.CpuModel.fma_issue`), fitted to an Intel Xeon's
+#: :func:`tvmprims.roofline.fma_issue.fma_issue`), fitted to an Intel Xeon's
 #: tables of the sample's 1x1 layers at batch 1 and 8
 #: (``docs/algorithm_choice/xeon_pointwise_batch1.csv``, ``xeon_pointwise_batch8.csv``; 99
 #: layers) over :data:`POINTWISE_GRID` (the 1x1 thresholds; the others are
@@ -125,7 +125,8 @@ AVX512_TWO_FMA_RULES = replace(AVX512_RULES, im2col_min_macs=2 ** 22, im2col_wid
                                im2col_max_images=INF)
 
 #: ``kind``, ``kind-isa`` or ``kind-isa-Nfma`` (:func:`tvmprims.target.schedule_kind`, the
-#: vector ISA and FMA issue width of :func:`~tvmprims.schedules.hardware.cpu_model`) -> rules
+#: vector ISA of :func:`~tvmprims.schedules.hardware.cpu_model`, the FMA issue width of
+#: :func:`~tvmprims.roofline.fma_issue.fma_issue`) -> rules
 #: (:func:`rules_for`). A kind without any (CUDA: not measured yet) runs direct under
 #: ``conv2d(algo="auto")``.
 MODELS = {"cpu": CPU_RULES, "cpu-avx512": AVX512_RULES, "cpu-avx512-2fma": AVX512_TWO_FMA_RULES}
@@ -224,14 +225,19 @@ def rules_for(target):
     """The :class:`Rules` for ``target`` (a resolved ``Target``): those fitted on its vector
     ISA and FMA issue width when there are, else on its vector ISA, else its schedule
     kind's; None for a kind without rules."""
+    from .roofline.fma_issue import fma_issue
     from .schedules.hardware import cpu_model
     from .target import schedule_kind
     kind = schedule_kind(target)
     if kind == "cpu":
-        model = cpu_model(target)
-        for key in (f"cpu-{model.isa}-{model.fma_issue}fma", f"cpu-{model.isa}"):
-            if key in MODELS:
-                return MODELS[key]
+        isa = cpu_model(target).isa
+        if any(key.startswith(f"cpu-{isa}-") for key in MODELS):  # measured only if it matters
+            own = MODELS.get(f"cpu-{isa}-{fma_issue(target)}fma")
+            if own is not None:
+                return own
+        own = MODELS.get(f"cpu-{isa}")
+        if own is not None:
+            return own
     return MODELS.get(kind)
 
 

@@ -14,24 +14,29 @@ Zen 3/4 with AVX2. Intel's cores since Skylake and AMD's since Zen 3 have an FMA
 
 Measured once per host CPU and target (about 0.6 s: two micro-kernels compiled and timed; one
 process at a time, the others wait for its result) and kept with the machine peaks
-(``$TVMPRIMS_PEAKS_CACHE``); ``$TVMPRIMS_FMA_ISSUE`` sets it instead.
+(``$TVMPRIMS_PEAKS_CACHE``); ``$TVMPRIMS_FMA_ISSUE`` sets it instead. A target that is not
+the host's CPU (a cross-compile) gets its ISA's :data:`DEFAULT_ISSUE`. The algorithm rules
+follow it (:func:`tvmprims.algorithm_heuristic.rules_for`).
 """
 
 import contextlib
 import fcntl
 import math
 import os
+import threading
+import warnings
 
 import numpy as np
 
 from ..build import schedule_module
 from ..json_store import JsonStore
+from ..schedules.hardware import cpu_model, is_host_cpu
 from ..target import device_for, host_cpu_model, target_key
 from . import kernels
 from .peaks import _compile, _seconds, cache_path
 
-__all__ = ["fma_issue", "measure_fma_ratio", "issue_from_ratio", "FMA_LATENCY_CYCLES", "CHAINS",
-           "ENV"]
+__all__ = ["fma_issue", "measure_fma_ratio", "issue_from_ratio", "DEFAULT_ISSUE",
+           "FMA_LATENCY_CYCLES", "CHAINS", "ENV"]
 
 #: FMA latency in cycles of the x86 cores tvmprims runs on (Skylake to Granite Rapids, Zen 3-4).
 FMA_LATENCY_CYCLES = 4
@@ -44,7 +49,14 @@ ENV = "TVMPRIMS_FMA_ISSUE"
 #: Most vector FMAs per cycle a measurement may report (a higher one is noise).
 MAX_ISSUE = 4
 
+#: Vector FMAs per cycle of a target that is not this host, by ISA
+#: (:attr:`~tvmprims.schedules.hardware.CpuModel.isa`): Zen 4's one 512-bit FMA (the CPU the
+#: AVX-512 parameters and rules were measured on); two for every other ISA (AVX2 cores since
+#: Haswell and Zen, Arm's Neoverse cores have two FMA pipes or more).
+DEFAULT_ISSUE = {"avx512": 1}
+
 _memory = {}
+_lock = threading.Lock()
 
 
 def issue_from_ratio(ratio):
@@ -96,28 +108,46 @@ def _from_env():
                          "(vector FMAs a core issues per cycle)") from None
 
 
-def fma_issue(target, lanes):
-    """Vector FMAs (``lanes`` float32 wide) a core of ``target``, the host's CPU, issues per
-    cycle: ``$TVMPRIMS_FMA_ISSUE``, else measured once (:func:`measure_fma_ratio`) and kept
-    in memory and in the peaks cache file, keyed by the target and the host's CPU model.
-    Processes that start together measure one at a time (a file lock), so that none times
-    its kernels while another does, and the later ones read the first one's result."""
+def fma_issue(target):
+    """Vector FMAs a core of ``target`` (a resolved ``llvm`` Target) issues per cycle, in its
+    vectors: ``$TVMPRIMS_FMA_ISSUE``; for a target that is not the host's CPU its ISA's
+    :data:`DEFAULT_ISSUE`; else measured once (:func:`measure_fma_ratio`) and kept in memory
+    and in the peaks cache file, keyed by the target and the host's CPU model. Processes that
+    start together measure one at a time (a file lock), so that none times its kernels while
+    another does, and the later ones read the first one's result. A measurement that fails
+    (a kernel that does not build or run) warns and gives the ISA's default."""
     given = _from_env()
     if given is not None:
         return given
+    model = cpu_model(target)
+    default = DEFAULT_ISSUE.get(model.isa, 2)
+    if not is_host_cpu(target):
+        return default
+    lanes = model.lanes("float32")
     key = f"fma-issue {target_key(target)} {lanes} {host_cpu_model()}"
     known = _memory.get(key)
     if known is not None:
         return known
-    path = cache_path()
-    issue = _stored(path, key)
-    if issue is None:
-        with _measurement_lock(path):
-            issue = _stored(path, key)  # measured by another process meanwhile
-            if issue is None:
-                issue = issue_from_ratio(measure_fma_ratio(target, lanes))
-                JsonStore(path, "peaks cache").put(key, issue)
-    return _memory.setdefault(key, issue)
+    with _lock:  # one thread measures, the others wait for its result
+        known = _memory.get(key)
+        if known is not None:
+            return known
+        path = cache_path()
+        issue = _stored(path, key)
+        if issue is None:
+            with _measurement_lock(path):
+                issue = _stored(path, key)  # measured by another process meanwhile
+                if issue is None:
+                    try:
+                        issue = issue_from_ratio(measure_fma_ratio(target, lanes))
+                    except (RuntimeError, OSError, ValueError) as e:
+                        warnings.warn(f"could not measure this CPU's FMA issue width ({e}); "
+                                      f"using {default}, the default of {model.isa} (set "
+                                      f"${ENV} to choose)", stacklevel=2)
+                        return default
+                    JsonStore(path, "peaks cache").put(key, issue)
+        _memory[key] = issue
+        return issue
 
 
 def _stored(path, key):
