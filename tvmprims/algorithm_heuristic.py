@@ -34,7 +34,7 @@ and what misses cost.
 """
 
 import math
-from dataclasses import astuple, dataclass, fields, replace
+from dataclasses import astuple, dataclass
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from .ops._checks import NotApplicable
 from .ops.registry import CONV2D_ALGORITHM_TABLE, algorithm_workload, layer_args
 
 __all__ = ["Rules", "CPU_RULES", "AVX512_RULES", "AVX512_TWO_FMA_RULES", "MODELS", "rules_for",
-           "GRID", "AVX2_GRID", "POINTWISE_GRID",
+           "GRID", "AVX2_GRID",
            "ORDER", "LayerShape", "layer_shape", "fits", "usable", "choice_indices", "choose",
            "ragged_pointwise"]
 
@@ -107,22 +107,26 @@ AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
                      im2col_min_macs=2 ** 26, im2col_wide_channels=2048, im2col_max_images=4)
 
 #: The AVX-512 rules of cores that issue two 512-bit FMAs a cycle (measured:
-#: :func:`tvmprims.roofline.fma_issue.fma_issue`), fitted to an Intel Xeon's
-#: tables of the sample's 1x1 layers at batch 1 and 8
-#: (``docs/algorithm_choice/xeon_pointwise_batch1.csv``, ``xeon_pointwise_batch8.csv``; 99
-#: layers) over :data:`POINTWISE_GRID` (the 1x1 thresholds; the others are
-#: :data:`AVX512_RULES`', the tables having no other layers): im2col for every 1x1 layer of
-#: 16 or more input channels per group from 2^22 multiply-adds or 56x56 pixels on, at any
-#: batch. The direct schedule's 1x1 tile, one 512-bit vector of output channels, keeps one
-#: of the two FMA pipes idle, while im2col's GEMM tile issues to both: 8x1024x14x14 -> 512
-#: direct 8.3 ms, im2col 5.5; 320x7x7 -> 1280 direct 0.20, im2col 0.14 (torch 4.5 and 0.14).
-#: Below 2^22 multiply-adds direct's shorter call wins (64x13x13 -> 256: 0.025 ms, im2col
-#: 0.035). On the Xeon's 99 layers chosen/fastest 1.118 (:data:`AVX512_RULES`) -> 1.020
-#: (1.061 with each model left out of its own fit).
-#: ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/xeon_pointwise_batch1.csv
-#: docs/algorithm_choice/xeon_pointwise_batch8.csv pointwise``.
-AVX512_TWO_FMA_RULES = replace(AVX512_RULES, im2col_min_macs=2 ** 22, im2col_wide_channels=INF,
-                               im2col_max_images=INF)
+#: :func:`tvmprims.roofline.fma_issue.fma_issue`), fitted over :data:`GRID` to an Intel
+#: Xeon's three tables (142 layers): ``docs/algorithm_choice/xeon_pointwise_batch1.csv`` and
+#: ``xeon_pointwise_batch8.csv`` (the sample's 1x1 layers at batch 1 and 8) and
+#: ``xeon_other_batch1.csv`` (its other layers but depthwise: 3x3, strided, large kernels).
+#: They differ from :data:`AVX512_RULES` in the 1x1 layers: im2col from 2^22 multiply-adds or
+#: 56x56 pixels on, at any batch. The direct schedule's 1x1 tile, one 512-bit vector of
+#: output channels, keeps one of the two FMA pipes idle, while im2col's GEMM tile issues to
+#: both: 8x1024x14x14 -> 512 direct 8.3 ms, im2col 5.5; 320x7x7 -> 1280 direct 0.20, im2col
+#: 0.14 (torch 4.5 and 0.14); below 2^22 multiply-adds direct's shorter kernel mostly wins
+#: (64x13x13 -> 256: 0.025 ms, im2col 0.035). And in Winograd: from 14x14 pixels (AlexNet's
+#: 13x13 layers run direct: 256x13x13 -> 256 0.68 ms, F(2x2) 0.75) and 32 input channels.
+#: On the Xeon's 142 layers chosen/fastest 1.127 (:data:`AVX512_RULES`) -> 1.024 (1.049 with
+#: each model left out of its own fit). ``python -m tvmprims.algorithm_table fit
+#: docs/algorithm_choice/xeon_*.csv``.
+AVX512_TWO_FMA_RULES = Rules(winograd_min_channels=32, winograd_min_out_channels=64,
+                             winograd_min_pixels=14 * 14, winograd4_min_pixels=28 * 28,
+                             fft_min_taps=INF, im2col_min_channels=16, im2col_pointwise=True,
+                             im2col_strided=False, im2col_min_pixels=56 * 56,
+                             im2col_min_macs=2 ** 22, im2col_wide_channels=INF,
+                             im2col_max_images=INF)
 
 #: ``kind``, ``kind-isa`` or ``kind-isa-Nfma`` (:func:`tvmprims.target.schedule_kind`, the
 #: vector ISA of :func:`~tvmprims.schedules.hardware.cpu_model`, the FMA issue width of
@@ -157,11 +161,6 @@ GRID = {
 AVX2_GRID = {**GRID, "im2col_min_pixels": (0,), "im2col_min_macs": (INF,),
              "im2col_wide_channels": (INF,), "im2col_max_images": (INF,),
              "winograd_min_out_channels": (0,)}
-
-#: The grid :data:`AVX512_TWO_FMA_RULES` is fitted over: :data:`GRID`'s 1x1 (im2col)
-#: thresholds, every other one :data:`AVX512_RULES`' (its tables hold 1x1 layers only).
-POINTWISE_GRID = {**GRID, **{f.name: (getattr(AVX512_RULES, f.name),) for f in fields(Rules)
-                             if not f.name.startswith("im2col")}}
 
 
 @dataclass(frozen=True)

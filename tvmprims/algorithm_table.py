@@ -14,9 +14,8 @@ Reproduce the shipped table and the rules:
 ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured.csv avx2``; for AVX-512
 Zen 4's seven runs ``docs/algorithm_choice/measured_avx512*.csv`` (run 4 of the 1x1 layers
 only, run 5 of the 3x3 layers on small planes: ``measure_small_planes.py`` there, ...),
-merged (:func:`read_runs`; full grid); for AVX-512 with two FMAs a cycle the Xeon's
-``docs/algorithm_choice/xeon_pointwise_batch1.csv`` and ``xeon_pointwise_batch8.csv``
-(``pointwise`` grid).
+merged (:func:`read_runs`; full grid); for AVX-512 with two FMAs a cycle the Xeon's three
+tables ``docs/algorithm_choice/xeon_*.csv`` (``measure_xeon.py`` there; full grid).
 """
 
 import csv
@@ -28,8 +27,8 @@ from dataclasses import astuple, dataclass, fields
 
 import numpy as np
 
-from .algorithm_heuristic import (AVX2_GRID, CPU_RULES, GRID, INF, ORDER, POINTWISE_GRID,
-                                  LayerShape, Rules, choice_indices, layer_shape, usable)
+from .algorithm_heuristic import (AVX2_GRID, CPU_RULES, GRID, INF, ORDER, LayerShape, Rules,
+                                  choice_indices, layer_shape, usable)
 from .algorithms import find_algorithms, scratch_budget
 from .ops.registry import CONV2D_ALGORITHM_TABLE, layer_args
 from .timing import geomean
@@ -285,9 +284,9 @@ def main(argv=None):
     """``python -m tvmprims.algorithm_table measure OUT.csv [START]``: measure :data:`SAMPLE`
     and :data:`EXTRA` into OUT.csv, layer by layer (from layer START on, appending, to resume
     an interrupted run). ``python -m tvmprims.algorithm_table fit TABLE.csv [TABLE.csv ...]
-    [full|avx2|pointwise]``: fit rules to the tables (several runs merged by :func:`read_runs`)
-    over :data:`GRID` (or ``AVX2_GRID``, ``POINTWISE_GRID``), print them, their agreement
-    with the tables, and a leave-one-model-out check."""
+    [full|avx2]``: fit rules to the tables (several runs merged by :func:`read_runs`) over
+    :data:`GRID` (or ``AVX2_GRID``), print them, their agreement with the tables, and a
+    leave-one-model-out check."""
     argv = sys.argv[1:] if argv is None else argv
     command, path, *rest = argv
     if command == "measure":
@@ -299,7 +298,7 @@ def main(argv=None):
             write_csv(measure([(source, wl)], report=lambda m, i=i: print(f"{i}: {m}", flush=True)),
                       path, append=True)
         return 0
-    grids = {"full": GRID, "avx2": AVX2_GRID, "pointwise": POINTWISE_GRID}
+    grids = {"full": GRID, "avx2": AVX2_GRID}
     grid = grids[rest.pop() if rest and rest[-1] in grids else "full"]
     rows = read_runs([path, *rest])
     rules = fit(rows, grid)
