@@ -91,22 +91,16 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
         # The plain call seen before: its kernel by shapes and dtypes, without the general
         # path's argument handling (1x64 @ 64x1000: 5.7 -> 4.6 us; numpy 3.7, the kernel 2.5
         # and its call 0.6).
-        run = plain_calls.get(("matmul", a.shape, b.shape, a.dtype, b.dtype))
-        if run is not None:
-            fa, fb = a.flags, b.flags
-            if fa.c_contiguous and fb.c_contiguous and fa.aligned and fb.aligned:
-                try:
-                    result = run(a, b)
-                except BufferError:  # a read-only array: the general path takes it
-                    pass
-                else:
-                    call_stats["hits"] += 1
-                    return result
+        plain = ("matmul", a.shape, b.shape, a.dtype, b.dtype)
+        result = _plain_call(plain, a, b)
+        if result is not None:
+            return result
     if algo not in MATMUL_ALGORITHMS:
         raise ValueError(f"unknown matmul algo {algo!r}: expected one of {MATMUL_ALGORITHMS}")
     given = (a, b)
     (a, b), dtype = _inputs(a=a, b=b)
-    plain = plain and given[0] is a and given[1] is b  # used in place: no copy or conversion
+    if given[0] is not a or given[1] is not b:  # copied or converted: not a plain call
+        plain = None
     bits = log_bits if algo == "log-approx" else None
     signature = ("matmul", algo, _key(bits), a.shape, b.shape, dtype, target, schedule)
     kernel = cached_call(signature)
@@ -119,14 +113,38 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
             return build_workload(wl, target, schedule)
 
         kernel = kernel_for_call(signature, make)
-    if plain and len(plain_calls) < 4096:
-        run = kernel.new_output_runner()
-        if run is not None:
-            plain_calls[("matmul", a.shape, b.shape, a.dtype, b.dtype)] = run
+    if plain:
+        _remember_plain(plain, kernel)
     out = kernel.run_checked([a, b])
     if algo == "log-approx":
         _nan_where_not_finite(a, b, out)
     return out
+
+
+def _plain_call(key, a, b):
+    """The result of the kernel a plain call remembered under ``key`` (:data:`plain_calls`)
+    on arrays ``a`` and ``b``, or None where the general path must take the call: no kernel
+    remembered, an array not C-contiguous or off its element size, or read-only."""
+    run = plain_calls.get(key)
+    if run is None:
+        return None
+    fa, fb = a.flags, b.flags
+    if not (fa.c_contiguous and fb.c_contiguous and fa.aligned and fb.aligned):
+        return None
+    try:
+        result = run(a, b)
+    except BufferError:  # a read-only array, which numpy will not export through DLPack
+        return None
+    call_stats["hits"] += 1
+    return result
+
+
+def _remember_plain(key, kernel):
+    """Remember ``kernel``'s new-output runner for plain calls of ``key`` (up to 4096)."""
+    if len(plain_calls) < 4096:
+        run = kernel.new_output_runner()
+        if run is not None:
+            plain_calls[key] = run
 
 
 def _nan_where_not_finite(a, b, out):
@@ -188,19 +206,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
         plain = ("conv2d", x.shape, weight.shape, x.dtype, weight.dtype, _key(stride),
                  _key(padding), _key(dilation), _key(groups))
         try:
-            run = plain_calls.get(plain)
+            result = _plain_call(plain, x, weight)
         except TypeError:  # an unhashable parameter: the general path says what is wrong
-            plain = run = None
-        if run is not None:
-            fx, fw = x.flags, weight.flags
-            if fx.c_contiguous and fw.c_contiguous and fx.aligned and fw.aligned:
-                try:
-                    result = run(x, weight)
-                except BufferError:  # a read-only array: the general path takes it
-                    pass
-                else:
-                    call_stats["hits"] += 1
-                    return result
+            plain = result = None
+        if result is not None:
+            return result
     if algo not in CONV2D_ALGORITHMS:
         raise ValueError(f"unknown conv2d algo {algo!r}: expected one of {CONV2D_ALGORITHMS}")
     given = (x, weight)
@@ -229,11 +239,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
 
         entry = kernel_for_call(signature, make)
     kernel, recheck = entry
-    if (plain and not recheck and given[0] is x and given[1] is weight
-            and len(plain_calls) < 4096):
-        run = kernel.new_output_runner()
-        if run is not None:
-            plain_calls[plain] = run
+    if plain and not recheck and given[0] is x and given[1] is weight:
+        _remember_plain(plain, kernel)
     out = kernel.run_checked(arrays)
     # A transform algorithm spreads a NaN or inf over a tile or the whole output; whether
     # auto or search picked one depends on the layer and machine, the result must not: redo
