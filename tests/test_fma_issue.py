@@ -133,3 +133,17 @@ def test_processes_that_start_together_measure_once(tmp_path):
     assert all(p.returncode == 0 for p in procs)
     assert results[0][0] == results[1][0]
     assert sorted(int(r[1]) for r in results) == [0, 1]
+
+
+def test_the_rules_report_names_the_rules_and_why():
+    """``tvmprims bench``, ``algos`` and the layer suite print which rules auto applies."""
+    line = heuristic.rules_report()
+    model = cpu_model(HOST)
+    assert line.startswith('conv2d algo="auto" on llvm-') and f"({model.isa}" in line
+    if model.isa == "avx512":
+        assert f"{fi.fma_issue(HOST)} vector FMA" in line and "measured" in line
+    assert "AVX512_RULES (avx512, 1 vector FMA a cycle, default for another CPU)" in (
+        heuristic.rules_report(cpu_target("znver4")) if not is_host_cpu(cpu_target("znver4"))
+        else "AVX512_RULES (avx512, 1 vector FMA a cycle, default for another CPU)")
+    assert heuristic.rules_report(cpu_target("znver3")).endswith("CPU_RULES (avx2)")
+    assert heuristic.rules_report("cuda").endswith("no rules: direct (cuda)")

@@ -34,6 +34,7 @@ and what misses cost.
 """
 
 import math
+import os
 from dataclasses import astuple, dataclass
 
 import numpy as np
@@ -42,7 +43,7 @@ from .ops._checks import NotApplicable
 from .ops.registry import CONV2D_ALGORITHM_TABLE, algorithm_workload, layer_args
 
 __all__ = ["Rules", "CPU_RULES", "AVX512_RULES", "AVX512_TWO_FMA_RULES", "MODELS", "rules_for",
-           "GRID", "AVX2_GRID",
+           "rules_report", "GRID", "AVX2_GRID",
            "ORDER", "LayerShape", "layer_shape", "fits", "usable", "choice_indices", "choose",
            "ragged_pointwise"]
 
@@ -238,6 +239,29 @@ def rules_for(target):
         if own is not None:
             return own
     return MODELS.get(kind)
+
+
+def rules_report(target=None):
+    """One line saying which rules ``conv2d(algo="auto")`` applies on ``target`` (None: this
+    CPU) and what picked them: the vector ISA and, where rules depend on it, the FMA issue
+    width (measured on the host, :func:`tvmprims.roofline.fma_issue.fma_issue`)."""
+    from .roofline.fma_issue import ENV, fma_issue
+    from .schedules.hardware import cpu_model, is_host_cpu
+    from .target import resolve_target, schedule_kind, target_key
+    target = resolve_target(target)
+    rules = rules_for(target)
+    name = next((n for n in ("CPU_RULES", "AVX512_RULES", "AVX512_TWO_FMA_RULES")
+                 if globals()[n] is rules), "no rules: direct" if rules is None else "rules")
+    why = schedule_kind(target)
+    if why == "cpu":
+        isa = cpu_model(target).isa
+        why = isa
+        if any(key.startswith(f"cpu-{isa}-") for key in MODELS):
+            source = ("$" + ENV if os.environ.get(ENV) else
+                      "measured" if is_host_cpu(target) else "default for another CPU")
+            issue = fma_issue(target)
+            why += f", {issue} vector FMA{'s' if issue > 1 else ''} a cycle, {source}"
+    return f'conv2d algo="auto" on {target_key(target)}: {name} ({why})'
 
 
 def choose(direct_wl, rules=CPU_RULES, budget=None, lanes=None):

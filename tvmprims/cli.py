@@ -68,6 +68,8 @@ def _bench_layers(args):
             peaks = raise_compute_roof(peaks, fastest, args.target, report=progress)
         layer_suite.apply_peaks(rows, layer_suite.roofs_for_threads(peaks, threads))
     print(layer_report.summary_text(rows))
+    from .algorithm_heuristic import rules_report
+    print(rules_report(args.target))
     command = "tvmprims " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
     machine = (f"{machine_description(args.target)}; {layer_suite.tvm_threads()} thread(s) for "
                "TVM and torch")
@@ -135,8 +137,10 @@ def _bench(args):
     rows = bench.run(cases, args.target, schedules, progress=lambda m: print(m, file=sys.stderr, flush=True))
     overhead = bench.call_overhead(args.target)
     print(bench.format_table(rows, schedules))
+    from .algorithm_heuristic import rules_report
     from .tuning_records import lookup_report
     print(lookup_report(args.target))
+    print(rules_report(args.target))
     print(f"call overhead above the raw TVM call (1x1 matmul): tvmprims.matmul "
           f"{overhead[0] * 1e6:.1f} us, Kernel call {overhead[1] * 1e6:.1f} us")
     if args.csv:
@@ -257,6 +261,8 @@ def _algos(args):
     wl = conv2d_workload(*args.shape, *[None] * (3 - len(args.shape)), args.dtype,
                          **dict(args.param))
     print(f'algo="auto" runs: {algorithm_of(heuristic_algorithm(wl, args.target))}')
+    from .algorithm_heuristic import rules_report
+    print(rules_report(args.target))
     return 0
 
 
