@@ -147,3 +147,15 @@ def test_the_rules_report_names_the_rules_and_why():
         else "AVX512_RULES (avx512, 1 vector FMA a cycle, default for another CPU)")
     assert heuristic.rules_report(cpu_target("znver3")).endswith("CPU_RULES (avx2)")
     assert heuristic.rules_report("cuda").endswith("no rules: direct (cuda)")
+
+
+def test_an_unwritable_cache_still_measures_and_warns(fresh, monkeypatch, tmp_path):
+    """A cache path whose directory cannot be made (a file stands in its way): measured
+    without the lock, kept in memory, the file's failure a warning."""
+    _, calls = fresh
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("TVMPRIMS_PEAKS_CACHE", str(blocker / "peaks.json"))
+    with pytest.warns(UserWarning):
+        assert fi.fma_issue(HOST) == 2
+    assert fi.fma_issue(HOST) == 2 and len(calls) == 1

@@ -161,6 +161,8 @@ def _measurement_lock(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path.with_name(path.name + ".fma.lock"), os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:
+        fd = None
+    if fd is None:
         yield
         return
     try:
