@@ -231,7 +231,7 @@ def rules_for(target):
     kind = schedule_kind(target)
     if kind == "cpu":
         isa = cpu_model(target).isa
-        if any(key.startswith(f"cpu-{isa}-") for key in MODELS):  # measured only if it matters
+        if _rules_per_issue(isa):  # measured only where it matters
             own = MODELS.get(f"cpu-{isa}-{fma_issue(target)}fma")
             if own is not None:
                 return own
@@ -239,6 +239,11 @@ def rules_for(target):
         if own is not None:
             return own
     return MODELS.get(kind)
+
+
+def _rules_per_issue(isa):
+    """Whether :data:`MODELS` has rules for ``isa`` per FMA issue width."""
+    return any(key.startswith(f"cpu-{isa}-") for key in MODELS)
 
 
 def rules_report(target=None):
@@ -256,7 +261,7 @@ def rules_report(target=None):
     if why == "cpu":
         isa = cpu_model(target).isa
         why = isa
-        if any(key.startswith(f"cpu-{isa}-") for key in MODELS):
+        if _rules_per_issue(isa):
             source = ("$" + ENV if os.environ.get(ENV) else
                       "measured" if is_host_cpu(target) else "default for another CPU")
             issue = fma_issue(target)
