@@ -377,9 +377,10 @@ def test_cli_algos_says_what_auto_runs(capsys, choice_file):
     assert cli.main(["algos", "--shape", "1x4x9x9", "--shape", "4x4x3x3",
                      "--param", "padding=1"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("algo ") and len(out) == 2 + len(CONV2D_ALGORITHM_TABLE)
+    assert out[0].startswith("algo ") and len(out) == 3 + len(CONV2D_ALGORITHM_TABLE)
     wl = conv2d_workload((1, 4, 9, 9), (4, 4, 3, 3), None, "float32", 1, 1)
-    assert out[-1] == f'algo="auto" runs: {heuristic.choose(wl)}'
+    assert out[-2] == f'algo="auto" runs: {heuristic.choose(wl)}'
+    assert out[-1] == heuristic.rules_report()  # which rules, and why
     assert not choice_file.exists()  # the search table alone records nothing
 
 
