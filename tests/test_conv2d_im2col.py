@@ -12,6 +12,7 @@ import pytest
 import tvmprims
 from tvmprims.ops import conv2d_im2col
 from tvmprims.schedules.common import vector_lanes
+from tvmprims.target import resolve_target
 from tvmprims.testing import assert_close, conv1d_ref, conv2d_ref
 from cpu_targets import compile_for, target_params
 from cuda_support import SHARED_LIMIT, emulate, launch_dims, shared_arrays
@@ -256,11 +257,22 @@ def test_on_gpu(x_shape, w_shape, b_shape, params, dtype, rng):
     ((1, 64, 14, 14), (384, 64, 1, 1), 1),    # more rows than columns: row tiles outer
 ])
 def test_both_tile_orders(rng, tvm_threads, threads, x_shape, w_shape, stride):
-    from tvmprims.schedules.gemm_tiling import columns_outer
+    """Row tiles outer, or column panels outer; with few rows and enough panels (two per
+    core) the parallel loop is over panels alone and each panel is packed inside it, else
+    packing is a parallel pass of its own."""
+    from tvmprims.schedules.gemm_tiling import PANEL_PACKING_MAX_ROWS, columns_outer
+    from tvmprims.schedules.hardware import cpu_cores, cpu_params
     tvm_threads(threads)
+    target = resolve_target(None)
     out_h = (x_shape[2] - 1) // stride + 1
     m, n, k = w_shape[0], out_h * ((x_shape[3] - 1) // stride + 1), w_shape[1]
-    order = "p_0_f_0" if columns_outer(m, n, k) else "f_0_p_0"
-    kernel = tvmprims.build("conv2d_im2col", x_shape, w_shape, stride=stride)
-    assert f"{order}_fused in T.parallel" in kernel.script()
+    panels = x_shape[0] * -(-n // (2 * vector_lanes(target, "float32")))
+    outer = columns_outer(m, n, k, cpu_params(target))
+    per_panel = outer and m <= PANEL_PACKING_MAX_ROWS and panels >= 2 * cpu_cores(target)
+    script = tvmprims.build("conv2d_im2col", x_shape, w_shape, stride=stride,
+                            schedule="hand").script()
+    order = "b_g_p_0" if per_panel else "p_0_f_0" if outer else "f_0_p_0"
+    gemm_loop = script.index(f"{order}_fused in T.parallel")
+    packing = re.search(r'T\.sblock\("im2col(_pad)?"\)', script).start()
+    assert (packing > gemm_loop) == bool(per_panel)  # packed inside the GEMM's loop or before
     _run(rng, x_shape, w_shape, stride)

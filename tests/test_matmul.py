@@ -204,10 +204,21 @@ def _pack_lines(script):
     return [line for line in script.splitlines() if "B_global[" in line or "B_pad[" in line]
 
 
-@pytest.mark.parametrize("m,k,n", [(9, 1, 3), (256, 64, 1000)])
+@pytest.mark.parametrize("m,k,n", [(9, 1, 3), (1000, 64, 256), (256, 64, 1000)])
 def test_b_in_cache_is_packed_whole_first(m, k, n):
+    """Row tiles outermost (every row tile sweeps all of B), or column panels outermost with
+    more than PANEL_PACKING_MAX_ROWS rows: B packed before the tiles run."""
     script = _script(m, k, n).script()
     assert script.index(_pack_lines(script)[0]) < script.rindex("T.parallel")
+
+
+@pytest.mark.parametrize("m,k,n", [(48, 64, 1000), (32, 64, 2000)])
+def test_b_in_cache_is_packed_per_panel_with_column_panels_outer(m, k, n):
+    """Column panels outermost (A small) and few rows: the parallel loop runs over panels,
+    and each panel of B is packed inside it right before its row tiles; one parallel loop."""
+    script = _script(m, k, n).script()
+    assert script.count("T.parallel") == 1
+    assert script.index(_pack_lines(script)[0]) > script.index("T.parallel")
 
 
 @pytest.mark.parametrize("m,k,n", BLOCKED_SHAPES[:2] + [(64, 4096, 4096)])

@@ -21,7 +21,7 @@ from tvmprims.ops.conv2d_im2col import GEMM, PAD, gemm_shape
 
 from ..common import find_block, parallel_vectorized_stage, vector_lanes
 from ..gemm_tiling import schedule_cpu_gemm
-from ..hardware import cpu_params
+from ..hardware import cpu_cores, cpu_params
 
 __all__ = ["schedule"]
 
@@ -30,7 +30,7 @@ def schedule(sch, wl, target):
     _, _, m, n, k = gemm_shape(wl)
     lanes = vector_lanes(target, wl.dtype)
     schedule_cpu_gemm(sch, GEMM, lanes, m, n, k, batch=2, inline_a=True,
-                      params=cpu_params(target))
+                      params=cpu_params(target), cores=cpu_cores(target))
     pad = find_block(sch, PAD)
     if pad is not None:
         parallel_vectorized_stage(sch, pad, lanes, parallel_loops=2)

@@ -21,7 +21,7 @@ from tvmprims.ops.matmul_log import B_STAGES, LOG_TABLE, MATMUL_LOG, PARTIAL
 
 from ..common import vector_lanes
 from ..gemm_tiling import reads_named, schedule_cpu_gemm
-from ..hardware import cpu_params
+from ..hardware import cpu_cores, cpu_params
 
 __all__ = ["schedule"]
 
@@ -33,7 +33,7 @@ def schedule(sch, wl, target):
     # The accumulators stay a workspace ("local"): as a stack array (CPU_REGISTER_SCOPE) the
     # exact kernel, which calls libm's exp2 per product, ran 1.6x slower.
     acc = schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=reads_named(sch, name, B_STAGES),
-                            scope="local", params=cpu_params(target))
+                            scope="local", params=cpu_params(target), cores=cpu_cores(target))
     if wl["bits"] is None:
         return
     combine = sch.get_sblock(MATMUL_LOG)
