@@ -213,10 +213,11 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
 
 #: Most rows M for which :func:`schedule_cpu_gemm` packs B panel by panel inside its parallel
 #: loop (:func:`packs_per_panel`). Measured on an Intel Xeon (two cores, im2col 1x1 kernels,
-#: us, packing pass -> per panel): M = 24 to 64 1.18-1.31x faster (144x56x56 -> 24 98 -> 75,
-#: 256x56x56 -> 64 412 -> 318, 96x28x28 -> 40 28.6 -> 23.7, 96x14x14 -> 40 10.2 -> 8.3 on 7
-#: panels), M = 96 to 240 0.76-1.05x (40x28x28 -> 192 34 -> 45, 40x28x28 -> 240 49 -> 55,
-#: 960x14x14 -> 128 186 -> 195; 64x56x56 -> 192 229 -> 218).
+#: us, packing pass -> per panel; ``docs/panel_packing.py [--unbounded]``): M = 24 to 64
+#: 1.18-1.32x faster (144x56x56 -> 24 98 -> 75, 256x56x56 -> 64 428 -> 334, 96x28x28 -> 40
+#: 29.7 -> 25.3, 96x14x14 -> 40 10.3 -> 8.4 on 7 panels), M = 96 to 240 mostly slower
+#: (40x28x28 -> 240 0.77-0.89x, 40x28x28 -> 128 0.92-0.97x, 960x14x14 -> 128 0.95x,
+#: 64x28x28 -> 96 0.95-1.05x, 40x28x28 -> 192 0.76-1.29x over three processes).
 PANEL_PACKING_MAX_ROWS = 64
 
 

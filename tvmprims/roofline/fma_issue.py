@@ -42,7 +42,7 @@ __all__ = ["fma_issue", "measure_fma_ratio", "issue_from_ratio", "DEFAULT_ISSUE"
 FMA_LATENCY_CYCLES = 4
 #: Independent accumulator chains of the full-rate kernel: more than latency x issue width of
 #: any core above (8), and in registers on 16-register ISAs too (on the Xeon, AVX2 code, one
-#: core: 8 chains 108 GFLOP/s, 10 123, 12 73, spilled).
+#: core: 8 chains 108 GFLOP/s, 10 123, 12 74, spilled; ``docs/fma_chains.py``).
 CHAINS = 10
 #: Environment variable that sets the issue width (a positive integer) instead of measuring it.
 ENV = "TVMPRIMS_FMA_ISSUE"
