@@ -32,7 +32,7 @@ from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finis
 from .hardware import DEFAULT_GPU, CpuParams, cpu_cores, cpu_model, lanes_for
 
 __all__ = ["cpu_tile_sizes", "PAD_ROWS_MIN_COLUMNS", "columns_outer", "schedule_cpu_gemm",
-           "packs_per_panel", "PANEL_PACKING_MAX_ROWS",
+           "b_packing", "PANEL_PACKING_MAX_ROWS",
            "schedule_cpu_matmul", "matmul_path", "uses_gemv", "gemv_tiling", "gemv_k_parts",
            "schedule_cpu_gemv",
            "schedule_cpu_blocked_gemm", "gemm_blocks", "k_block", "GEMV_PARALLEL_MIN_FLOPS",
@@ -145,11 +145,10 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
        micro-kernel reads it contiguously: a stage that computes or pads the operand writes
        the panels itself (a computed operand is inlined into its padding stage, so
        computing, padding and packing are one pass), an input argument gets a packing copy
-       (``cache_read``). With column panels outermost, few rows and at least two panels per
-       core (``cores``) over the batch, the parallel loop is over panels alone and each
-       panel is packed inside it, right before its row tiles read it
-       (:func:`packs_per_panel`): one parallel region instead of two, and the panel is read
-       from L1/L2, not memory.
+       (``cache_read``). Where :func:`b_packing` says so, the packing runs inside the
+       GEMM's parallel loop, right before the tiles that read it (one panel, one image's
+       B, or all of B for each core): one parallel region instead of two, and the packed B
+       is read from this core's caches, not memory.
     4. The ``ni`` loop is vectorised, the ``mi`` rows and ``ku`` steps of ``k`` unrolled.
     5. Stages that compute or pad A operands are parallel and vectorised; with ``inline_a``
        an A operand computed by a stage that is not padded (an index remap such as a
@@ -185,22 +184,31 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
             a_stages.append(producer)
 
     outer, i, j, extra, kk = _loops(sch, acc, batch)
-    per_panel = packs and packs_per_panel(sch, outer, m, n, k, ni, cores, params)
+    itemsize = sch.get(acc).writes[0].source.dtype.bits // 8
+    packing = b_packing(sch, outer, m, n, k, mi, ni, cores, params, itemsize) if packs else "pass"
     io, ii = sch.split(i, [None, mi])
     jo, ji = sch.split(j, [None, ni])
     ko, ki = sch.split(kk, [None, ku])
     tiles = (jo, io) if columns_outer(m, n, k, params) else (io, jo)
     sch.reorder(*outer, *tiles, *extra, ko, ki, ii, ji)
-    tile = fuse_parallel(sch, [*outer, *tiles[:1]] if per_panel else [*outer, *tiles])
+    if packing == "pass":
+        tile = pack_at = fuse_parallel(sch, [*outer, *tiles])
+    elif packing == "core":
+        rows = sch.fuse(*outer, io) if outer else io
+        pack_at, _ = sch.split(rows, [cores, None])
+        sch.parallel(pack_at)
+    else:
+        pack_at = fuse_parallel(sch, outer if packing == "image" else [*outer, tiles[0]])
     sch.vectorize(ji)
     sch.unroll(ii)
     sch.unroll(ki)
-    sch.reverse_compute_at(write_back, extra[-1] if extra else (io if per_panel else tile))
+    sch.reverse_compute_at(write_back,
+                           extra[-1] if extra else (tile if packing == "pass" else tiles[1]))
     vectorize_innermost(sch, write_back, lanes)
     inline_into_write_back(sch, write_back)
 
     for pack in packs:
-        _pack_panels(sch, acc, pack, ni, lanes, at=tile if per_panel else None)
+        _pack_panels(sch, acc, pack, ni, lanes, at=None if packing == "pass" else pack_at)
     for stage in a_stages:
         if inline_a and not is_padded_name(sch.get(stage).name_hint):
             sch.compute_inline(stage)
@@ -211,29 +219,52 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
     return acc
 
 
-#: Most rows M for which :func:`schedule_cpu_gemm` packs B panel by panel inside its parallel
-#: loop (:func:`packs_per_panel`). Measured on an Intel Xeon (two cores, im2col 1x1 kernels,
-#: us, packing pass -> per panel; ``docs/panel_packing.py [--unbounded]``): M = 24 to 64
+#: Most rows M for which :func:`b_packing` packs B panel by panel inside the parallel loop
+#: (column panels outermost). Measured on an Intel Xeon (two cores, im2col 1x1 kernels, us,
+#: packing pass -> per panel; ``docs/panel_packing.py [--unbounded]``): M = 24 to 64
 #: 1.18-1.32x faster (144x56x56 -> 24 98 -> 75, 256x56x56 -> 64 428 -> 334, 96x28x28 -> 40
 #: 29.7 -> 25.3, 96x14x14 -> 40 10.3 -> 8.4 on 7 panels), M = 96 to 240 mostly slower
 #: (40x28x28 -> 240 0.77-0.89x, 40x28x28 -> 128 0.92-0.97x, 960x14x14 -> 128 0.95x,
 #: 64x28x28 -> 96 0.95-1.05x, 40x28x28 -> 192 0.76-1.29x over three processes).
 PANEL_PACKING_MAX_ROWS = 64
 
+def b_packing(sch, outer, m, n, k, mi, ni, cores, params=None, itemsize=4):
+    """Where :func:`schedule_cpu_gemm` packs its B operands:
 
-def packs_per_panel(sch, outer, m, n, k, ni, cores, params=None):
-    """Whether :func:`schedule_cpu_gemm` packs each B panel inside its parallel loop (over
-    the ``outer`` batch loops and the column panels): with column panels outermost
-    (:func:`columns_outer`), at most :data:`PANEL_PACKING_MAX_ROWS` rows (where packing B
-    is a large share of the work: each element of B serves M multiply-adds) and at least
-    two panels per core. Then the packing pass no longer costs a parallel region of its own
-    (about 1.2 us) nor writes all of B to memory before the GEMM reads it back."""
-    if m > PANEL_PACKING_MAX_ROWS or not columns_outer(m, n, k, params):
-        return False
-    batch = 1
+    - ``"panel"``: column panels outermost (:func:`columns_outer`), at most
+      :data:`PANEL_PACKING_MAX_ROWS` rows (where packing is a large share of the work: each
+      element of B serves M multiply-adds) and at least two panels per core over the
+      ``outer`` batch loops: the parallel loop is over panels, each packed inside it;
+    - ``"image"``: row tiles outermost and at least as many images (extent of the ``outer``
+      loops) as ``cores``, shared evenly (a multiple of ``cores``, or four per core): the
+      parallel loop is over images, each image's B packed inside it;
+    - ``"core"``: row tiles outermost, one image, row tiles the cores share evenly (two per
+      core at least) and a packed B (K x padded N) of at most ``params.gemm_in_l2_bytes``
+      (half of L2, so that each core's copy stays in its L2): the row tiles are cut into one
+      share per core and each core packs all of B for itself, before its share;
+    - ``"pass"``: a parallel packing pass of its own, before the GEMM.
+
+    Inside the loop, the packing pass no longer costs a parallel region of its own (about
+    1.2 us) and the packed B is read from the caches of the core that wrote it. Measured on
+    an Intel Xeon (two cores, 2 MiB L2 each; im2col 1x1 kernels, us, packing pass -> per
+    core; ``docs/panel_packing.py``): 40x14x14 -> 240 18.3 -> 14.2, 288x7x7 -> 96 19.7 ->
+    12.6, 232x7x7 -> 232 28.4 -> 22.9, 544x7x7 -> 128 41.8 -> 30.1, 2048x7x7 -> 128 129 ->
+    111 (B of 512 KiB), 1024x14x14 -> 256 400 -> 383 (896 KiB); 256x56x56 -> 256 (3.1 MiB,
+    beyond L2) 0.99x. Per image: 8x232x7x7 -> 232 170 -> 161."""
+    images = 1
     for loop in outer:
-        batch *= loop_extent(sch, loop)
-    return batch * -(-n // ni) >= 2 * cores
+        images *= loop_extent(sch, loop)
+    panels = -(-n // ni)
+    if columns_outer(m, n, k, params):
+        panel = m <= PANEL_PACKING_MAX_ROWS and images * panels >= 2 * cores
+        return "panel" if panel else "pass"
+    if images > 1 and images >= cores and (images % cores == 0 or images >= 4 * cores):
+        return "image"
+    row_tiles = -(-m // mi)
+    if (images == 1 and cores > 1 and row_tiles >= 2 * cores and row_tiles % cores == 0
+            and k * panels * ni * itemsize <= (params or CpuParams()).gemm_in_l2_bytes):
+        return "core"
+    return "pass"
 
 
 def columns_outer(m, n, k, params=None):
@@ -548,19 +579,26 @@ def _gemv_tail(sch, block):
 def _pack_panels(sch, acc, pack, ni, lanes, at=None):
     """Lay out the buffer ``pack`` writes (a B operand of ``acc``) in ``ni``-wide panels and
     loop over it panel by panel: parallel over panels, contiguous vector stores; or, with
-    ``at`` (the GEMM's parallel loop over panels), one panel at a time inside that loop."""
+    ``at`` (a loop of the GEMM's, :func:`b_packing`), the part of B the iteration of ``at``
+    reads (a panel, an image's B, all of B), panel by panel, inside that loop."""
     buffer = sch.get(pack).writes[0].source
     index = next(i for i, r in enumerate(sch.get(acc).reads) if r.source.same_as(buffer))
     sch.transform_layout(acc, ("read", index),
                          lambda *idx: (*idx[:-2], idx[-1] // ni, idx[-2], idx[-1] % ni))
-    if at is not None:
-        sch.compute_at(pack, at)
-        ji = sch.get_loops(pack)[-1]
-    else:
+    if at is None:
         *outer, kk, j = sch.get_loops(pack)
         jo, ji = sch.split(j, [None, ni])
         sch.reorder(*outer, jo, kk, ji)
         fuse_parallel(sch, [*outer, jo])
+    else:
+        sch.compute_at(pack, at)
+        loops = sch.get_loops(pack)
+        # The loops compute_at made below ``at`` (one of extent 1 may be left out).
+        below = next(i for i, loop in enumerate(loops) if sch.get(loop).same_as(sch.get(at)))
+        *rows, ji = loops[below + 1:]
+        if loop_extent(sch, ji) > ni:
+            jo, ji = sch.split(ji, [None, ni])
+            sch.reorder(jo, *rows, ji)
     if ni > lanes:
         _, ji = sch.split(ji, [None, lanes])
     sch.vectorize(ji)

@@ -20,7 +20,7 @@ from tvmprims.testing import assert_close, conv2d_ref
 
 MEASURED = Path(__file__).parent.parent / "docs" / "algorithm_choice" / "measured.csv"
 #: Each shipped table (Zen 3 AVX2; AVX-512: Zen 4, seven runs; AVX-512 with two FMAs a cycle:
-#: an Intel Xeon's three) and the rules fitted to it, over its grid.
+#: an Intel Xeon's four) and the rules fitted to it, over its grid.
 TABLES = {"avx2": ([MEASURED], heuristic.CPU_RULES, heuristic.AVX2_GRID),
           "avx512": ([MEASURED.with_name(f"measured_avx512{run}.csv")
                       for run in ("", "_run2", "_run3", "_run4_pointwise",
@@ -29,7 +29,8 @@ TABLES = {"avx2": ([MEASURED], heuristic.CPU_RULES, heuristic.AVX2_GRID),
                      heuristic.AVX512_RULES,
                      heuristic.GRID),
           "avx512-2fma": ([MEASURED.with_name(f"xeon_{table}.csv")
-                           for table in ("pointwise_batch1", "pointwise_batch8", "other_batch1")],
+                           for table in ("pointwise_batch1", "pointwise_batch8",
+                                         "pointwise_small", "other_batch1")],
                           heuristic.AVX512_TWO_FMA_RULES, heuristic.GRID)}
 
 
@@ -189,22 +190,22 @@ def test_avx512_rules_at_the_thresholds_they_gained_on_zen4(x_shape, w_shape, ex
 
 
 @pytest.mark.parametrize("x_shape, w_shape, expected", [
-    ((1, 320, 7, 7), (1280, 320, 1, 1), "im2col"),     # 2^24 multiply-adds on 7x7
+    ((1, 320, 7, 7), (1280, 320, 1, 1), "im2col"),     # 7x7 pixels
+    ((1, 232, 7, 7), (232, 232, 1, 1), "im2col"),      # ... however few multiply-adds
     ((1, 1024, 14, 14), (256, 1024, 1, 1), "im2col"),
     ((8, 1152, 7, 7), (320, 1152, 1, 1), "im2col"),    # any batch
-    ((1, 64, 13, 13), (256, 64, 1, 1), "direct"),      # under 2^22 multiply-adds
-    ((1, 16, 56, 56), (64, 16, 1, 1), "im2col"),       # ... but 56x56 pixels
+    ((1, 64, 13, 13), (256, 64, 1, 1), "im2col"),
+    ((1, 64, 6, 6), (256, 64, 1, 1), "direct"),        # under 7x7 pixels
     ((1, 960, 1, 1), (40, 960, 1, 1), "direct"),       # squeeze-and-excitation
     ((1, 8, 56, 56), (64, 8, 1, 1), "direct"),         # under 16 input channels
     ((1, 384, 13, 13), (256, 384, 3, 3), "direct"),    # Winograd from 14x14 pixels
     ((1, 256, 14, 14), (256, 256, 3, 3), "winograd2"),
-    ((1, 32, 28, 28), (64, 32, 3, 3), "winograd4"),    # ... and 32 input channels
-    ((1, 16, 28, 28), (64, 16, 3, 3), "direct"),
+    ((1, 64, 28, 28), (64, 64, 3, 3), "winograd4"),    # ... and 64 input channels
+    ((1, 32, 28, 28), (64, 32, 3, 3), "direct"),
 ])
 def test_two_fma_rules_at_their_thresholds(x_shape, w_shape, expected):
     """With two 512-bit FMAs a cycle, im2col for 1x1 layers of 16 or more input channels from
-    2^22 multiply-adds or 56x56 pixels on, at any batch; Winograd from 14x14 pixels and 32
-    input channels."""
+    7x7 pixels on, at any batch; Winograd from 14x14 pixels and 64 input channels."""
     wl = _layer(x_shape, w_shape, padding=w_shape[2] // 2)
     assert heuristic.choose(wl, heuristic.AVX512_TWO_FMA_RULES) == expected
 

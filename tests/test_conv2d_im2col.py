@@ -250,29 +250,47 @@ def test_on_gpu(x_shape, w_shape, b_shape, params, dtype, rng):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("x_shape, w_shape, stride", [
-    ((1, 144, 56, 56), (24, 144, 1, 1), 1),   # MobileNetV2's narrow 1x1s: column panels outer
-    ((1, 96, 14, 14), (24, 96, 1, 1), 1),     # 196 pixels: a ragged last panel
-    ((2, 37, 23, 19), (11, 37, 1, 1), 2),     # primes, batch 2, stride 2
-    ((1, 64, 14, 14), (384, 64, 1, 1), 1),    # more rows than columns: row tiles outer
+@pytest.mark.parametrize("x_shape, w_shape, stride, two_cores", [
+    ((1, 144, 56, 56), (24, 144, 1, 1), 1, "panel"),  # MobileNetV2's narrow 1x1s
+    ((1, 96, 14, 14), (24, 96, 1, 1), 1, "panel"),    # 196 pixels: a ragged last panel
+    ((2, 37, 23, 19), (11, 37, 1, 1), 2, "panel"),    # primes, batch 2, stride 2
+    ((1, 40, 28, 28), (240, 40, 1, 1), 1, "pass"),    # column panels outer, many rows
+    ((1, 64, 14, 14), (384, 64, 1, 1), 1, "core"),    # row tiles outer, small B
+    ((1, 37, 7, 7), (78, 37, 1, 1), 1, "pass"),       # 13 row tiles: no even share per core
+    ((1, 37, 7, 7), (84, 37, 1, 1), 1, "core"),       # 14 row tiles, 49 pixels: a ragged panel
+    ((1, 960, 14, 14), (128, 960, 1, 1), 1, "pass"),  # row tiles outer, B too large to copy
+    ((4, 40, 14, 14), (240, 40, 1, 1), 1, "image"),   # row tiles outer, a batch
+    ((3, 29, 9, 9), (101, 29, 1, 1), 1, "pass"),      # 3 images do not share 2 cores evenly
 ])
-def test_both_tile_orders(rng, tvm_threads, threads, x_shape, w_shape, stride):
-    """Row tiles outer, or column panels outer; with few rows and enough panels (two per
-    core) the parallel loop is over panels alone and each panel is packed inside it, else
-    packing is a parallel pass of its own."""
-    from tvmprims.schedules.gemm_tiling import PANEL_PACKING_MAX_ROWS, columns_outer
-    from tvmprims.schedules.hardware import cpu_cores, cpu_params
+def test_where_b_is_packed(rng, tvm_threads, threads, x_shape, w_shape, stride, two_cores):
+    """B is packed in a parallel pass of its own, or inside the GEMM's parallel loop right
+    before the tiles that read it (per column panel, per image, or all of B per core: the
+    placement ``b_packing`` chooses, given here for two cores); results right either way on
+    one thread and two."""
+    from tvmprims.schedules import gemm_tiling
+    from tvmprims.schedules.hardware import cpu_cores
     tvm_threads(threads)
-    target = resolve_target(None)
-    out_h = (x_shape[2] - 1) // stride + 1
-    m, n, k = w_shape[0], out_h * ((x_shape[3] - 1) // stride + 1), w_shape[1]
-    panels = x_shape[0] * -(-n // (2 * vector_lanes(target, "float32")))
-    outer = columns_outer(m, n, k, cpu_params(target))
-    per_panel = outer and m <= PANEL_PACKING_MAX_ROWS and panels >= 2 * cpu_cores(target)
-    script = tvmprims.build("conv2d_im2col", x_shape, w_shape, stride=stride,
-                            schedule="hand").script()
-    order = "b_g_p_0" if per_panel else "p_0_f_0" if outer else "f_0_p_0"
-    gemm_loop = script.index(f"{order}_fused in T.parallel")
+    chosen, real = [], gemm_tiling.b_packing
+
+    def spy(*args, **kwargs):
+        chosen.append(real(*args, **kwargs))
+        return chosen[-1]
+
+    tvmprims.clear_cache()
+    gemm_tiling.b_packing = spy
+    try:
+        script = tvmprims.build("conv2d_im2col", x_shape, w_shape, stride=stride,
+                                schedule="hand").script()
+    finally:
+        gemm_tiling.b_packing = real
+        tvmprims.clear_cache()
+    if cpu_cores(resolve_target(None)) == 2:
+        assert chosen == [two_cores]
+    gemm = script.index('T.sblock("gemm_update")')
+    gemm_loop = script.rindex("T.parallel", 0, gemm)
     packing = re.search(r'T\.sblock\("im2col(_pad)?"\)', script).start()
-    assert (packing > gemm_loop) == bool(per_panel)  # packed inside the GEMM's loop or before
+    inside = chosen[0] != "pass"
+    assert (packing > gemm_loop) == inside  # inside the GEMM's loop or before it
+    if inside:
+        assert script.count("T.parallel", packing, gemm) == 0  # one region for both
     _run(rng, x_shape, w_shape, stride)

@@ -204,12 +204,29 @@ def _pack_lines(script):
     return [line for line in script.splitlines() if "B_global[" in line or "B_pad[" in line]
 
 
-@pytest.mark.parametrize("m,k,n", [(9, 1, 3), (1000, 64, 256), (256, 64, 1000)])
+@pytest.mark.parametrize("m,k,n", [(9, 1, 3), (1000, 128, 2048), (256, 64, 1000)])
 def test_b_in_cache_is_packed_whole_first(m, k, n):
-    """Row tiles outermost (every row tile sweeps all of B), or column panels outermost with
-    more than PANEL_PACKING_MAX_ROWS rows: B packed before the tiles run."""
+    """Row tiles outermost with a B of more than half of L2 (``gemm_in_l2_bytes``; here 1 MiB)
+    or too few row tiles to share, or column panels outermost with more than
+    PANEL_PACKING_MAX_ROWS rows: B packed before the tiles run."""
     script = _script(m, k, n).script()
     assert script.index(_pack_lines(script)[0]) < script.rindex("T.parallel")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m,k,n", [(1000, 64, 256), (96, 37, 91), (240, 1, 45)])
+def test_small_b_is_packed_by_each_core(rng, tvm_threads, threads, m, k, n):
+    """Row tiles outermost, one share of them per core and a small B: each core packs all of
+    B inside the GEMM's parallel loop (extent: the cores), before its row tiles."""
+    script = _script(m, k, n).script()
+    gemm = script.index('T.sblock("matmul_update")')
+    loop = script.rindex("T.parallel", 0, gemm)
+    assert script.startswith("T.parallel(2)", loop)
+    assert loop < script.index(_pack_lines(script)[0]) < gemm
+    tvm_threads(threads)
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+    kernel = tvmprims.build("matmul", a.shape, b.shape, schedule="hand")
+    assert_close(kernel(a, b), matmul_ref(a, b), "float32", k)
 
 
 @pytest.mark.parametrize("m,k,n", [(48, 64, 1000), (32, 64, 2000)])

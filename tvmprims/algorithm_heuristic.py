@@ -109,24 +109,27 @@ AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
 
 #: The AVX-512 rules of cores that issue two 512-bit FMAs a cycle (measured:
 #: :func:`tvmprims.roofline.fma_issue.fma_issue`), fitted over :data:`GRID` to an Intel
-#: Xeon's three tables (142 layers): ``docs/algorithm_choice/xeon_pointwise_batch1.csv`` and
-#: ``xeon_pointwise_batch8.csv`` (the sample's 1x1 layers at batch 1 and 8) and
-#: ``xeon_other_batch1.csv`` (its other layers but depthwise: 3x3, strided, large kernels).
-#: They differ from :data:`AVX512_RULES` in the 1x1 layers: im2col from 2^22 multiply-adds or
-#: 56x56 pixels on, at any batch. The direct schedule's 1x1 tile, one 512-bit vector of
-#: output channels, keeps one of the two FMA pipes idle, while im2col's GEMM tile issues to
-#: both: 8x1024x14x14 -> 512 direct 8.3 ms, im2col 5.5; 320x7x7 -> 1280 direct 0.20, im2col
-#: 0.14 (torch 4.5 and 0.14); below 2^22 multiply-adds direct's shorter kernel mostly wins
-#: (64x13x13 -> 256: 0.025 ms, im2col 0.035). And in Winograd: from 14x14 pixels (AlexNet's
-#: 13x13 layers run direct: 256x13x13 -> 256 0.68 ms, F(2x2) 0.75) and 32 input channels.
-#: On the Xeon's 142 layers chosen/fastest 1.127 (:data:`AVX512_RULES`) -> 1.024 (1.049 with
-#: each model left out of its own fit). ``python -m tvmprims.algorithm_table fit
+#: Xeon's four tables (210 layers): ``docs/algorithm_choice/xeon_pointwise_batch1.csv``,
+#: ``xeon_pointwise_batch8.csv`` (the sample's 1x1 layers at batch 1 and 8),
+#: ``xeon_pointwise_small.csv`` (every other 1x1 layer of the layer suite's models under 2^23
+#: multiply-adds) and ``xeon_other_batch1.csv`` (the sample's other layers but depthwise: 3x3,
+#: strided, large kernels), measured after B was packed per core (``b_packing``).
+#: They differ from :data:`AVX512_RULES` in the 1x1 layers: im2col from 7x7 pixels on, at any
+#: batch. The direct schedule's 1x1 tile, one 512-bit vector of output channels, keeps one of
+#: the two FMA pipes idle, while im2col's GEMM tile issues to both: 8x1024x14x14 -> 512 direct
+#: 8.3 ms, im2col 5.5; 320x7x7 -> 1280 direct 0.20, im2col 0.14 (torch 4.5 and 0.14); and with
+#: B packed per core the small ones gain too: 232x7x7 -> 232 direct 0.036 ms, im2col 0.022.
+#: Direct still wins SqueezeNet's odd planes (64x55x55 -> 16 0.031 / 0.049, 128x27x27 -> 32),
+#: which the rules' features do not separate. Winograd from 14x14 pixels and 64 channels
+#: (AlexNet's 13x13 layers run direct: 256x13x13 -> 256 0.68 ms, F(2x2) 0.75). On the Xeon's
+#: 210 layers chosen/fastest 1.097 (the rules before B was packed per core) -> 1.025 (1.080
+#: with each model left out of its own fit). ``python -m tvmprims.algorithm_table fit
 #: docs/algorithm_choice/xeon_*.csv``.
-AVX512_TWO_FMA_RULES = Rules(winograd_min_channels=32, winograd_min_out_channels=64,
+AVX512_TWO_FMA_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
                              winograd_min_pixels=14 * 14, winograd4_min_pixels=28 * 28,
                              fft_min_taps=INF, im2col_min_channels=16, im2col_pointwise=True,
-                             im2col_strided=False, im2col_min_pixels=56 * 56,
-                             im2col_min_macs=2 ** 22, im2col_wide_channels=INF,
+                             im2col_strided=False, im2col_min_pixels=7 * 7,
+                             im2col_min_macs=INF, im2col_wide_channels=INF,
                              im2col_max_images=INF)
 
 #: ``kind``, ``kind-isa`` or ``kind-isa-Nfma`` (:func:`tvmprims.target.schedule_kind`, the
@@ -147,7 +150,8 @@ GRID = {
     "im2col_min_channels": (INF, 128, 64, 32, 16, 4),
     "im2col_pointwise": (False, True),
     "im2col_strided": (False, True),
-    "im2col_min_pixels": (0, 14 * 14, 28 * 28, 56 * 56),
+    # 7x7: the smallest plane of the models at 224x224 (the Xeon, since B is packed per core)
+    "im2col_min_pixels": (0, 7 * 7, 14 * 14, 28 * 28, 56 * 56),
     # 2 ** 25 fitted no better on the Zen 4 table; 2 ** 22 is the Xeon's (two FMAs a cycle)
     "im2col_min_macs": (INF, 2 ** 26, 2 ** 24, 2 ** 23, 2 ** 22),
     # 1024 fitted the four Zen 4 runs as well, but on the 1x1 layers re-measured after their

@@ -124,17 +124,14 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
 def _plain_call(key, a, b):
     """The result of the kernel a plain call remembered under ``key`` (:data:`plain_calls`)
     on arrays ``a`` and ``b``, or None where the general path must take the call: no kernel
-    remembered, an array not C-contiguous or off its element size, or read-only."""
+    remembered, an array not C-contiguous or off its element size, or read-only (which numpy
+    will not export through DLPack)."""
     run = plain_calls.get(key)
     if run is None:
         return None
-    fa, fb = a.flags, b.flags
-    if not (fa.c_contiguous and fb.c_contiguous and fa.aligned and fb.aligned):
+    if not (a.flags.carray and b.flags.carray):  # C-contiguous, aligned and writeable
         return None
-    try:
-        result = run(a, b)
-    except BufferError:  # a read-only array, which numpy will not export through DLPack
-        return None
+    result = run(a, b)
     call_stats["hits"] += 1
     return result
 
