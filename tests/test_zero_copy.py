@@ -207,9 +207,9 @@ def test_repeated_plain_matmul_calls_skip_the_argument_handling(rng, monkeypatch
 
 def test_repeated_plain_conv2d_calls_skip_the_argument_handling(rng, monkeypatch):
     """A plain ``conv2d(x, w, stride=..., padding=...)`` seen before runs its kernel by shapes,
-    dtypes and parameters alone; other parameters, a bias, an epilogue, an explicit
-    algorithm, views that are not C-contiguous or off their element size take the general
-    path; a transform algorithm's layer (its result checked for NaN and inf) is never a
+    dtypes and parameters alone (and a bias's shape and dtype, once seen with it); other
+    parameters, a bias not seen before, an epilogue, an explicit algorithm, views that are
+    not C-contiguous or off their element size take the general path; a transform algorithm's layer (its result checked for NaN and inf) is never a
     plain call; every result matches the reference."""
     build_module = sys.modules["tvmprims.build"]
     x, w = _r(rng, np.float32, 1, 24, 13, 11), _r(rng, np.float32, 40, 24, 1, 1)
@@ -242,6 +242,16 @@ def test_repeated_plain_conv2d_calls_skip_the_argument_handling(rng, monkeypatch
         general.clear()
         assert_close(tp.conv2d(*args, **params), ref, "float32", 24)
         assert general[:2] == ["x", "weight"], params
+    bias2 = _r(rng, np.float32, 40)  # a bias seen with the layer before: a plain call too
+    general.clear()
+    assert_close(tp.conv2d(x2, w2, bias2, stride=2, padding=1),
+                 conv2d_ref(x2, w2, bias2, stride=2, padding=1), "float32", 24)
+    assert general == []
+    assert_close(tp.conv2d(x2, w2, at_offset(bias2, 2), stride=2, padding=1),
+                 conv2d_ref(x2, w2, bias2, stride=2, padding=1), "float32", 24)
+    assert general == ["x", "weight", "bias"]  # off its element size: the general path
+    with pytest.raises(ValueError, match="bias"):
+        tp.conv2d(x2, w2, _r(rng, np.float32, 41), stride=2, padding=1)
     wx, ww = _r(rng, np.float32, 1, 64, 30, 30), _r(rng, np.float32, 64, 64, 3, 3)
     from tvmprims.algorithms import heuristic_algorithm
     from tvmprims.ops.registry import algorithm_of, conv2d_workload

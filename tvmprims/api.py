@@ -121,17 +121,18 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
     return out
 
 
-def _plain_call(key, a, b):
+def _plain_call(key, *arrays):
     """The result of the kernel a plain call remembered under ``key`` (:data:`plain_calls`)
-    on arrays ``a`` and ``b``, or None where the general path must take the call: no kernel
-    remembered, an array not C-contiguous or off its element size, or read-only (which numpy
-    will not export through DLPack)."""
+    on ``arrays``, or None where the general path must take the call: no kernel remembered,
+    an array not C-contiguous or off its element size, or read-only (which numpy will not
+    export through DLPack)."""
     run = plain_calls.get(key)
     if run is None:
         return None
-    if not (a.flags.carray and b.flags.carray):  # C-contiguous, aligned and writeable
-        return None
-    result = run(a, b)
+    for a in arrays:
+        if not a.flags.carray:  # C-contiguous, aligned and writeable
+            return None
+    result = run(*arrays)
     call_stats["hits"] += 1
     return result
 
@@ -192,7 +193,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     functions of those names); ``residual`` None or an array
     of the output's shape (a residual block's shortcut).
     """
-    plain = (type(x) is _ndarray and type(weight) is _ndarray and bias is None
+    plain = (type(x) is _ndarray and type(weight) is _ndarray
+             and (bias is None or type(bias) is _ndarray)
              and residual is None and activation is None and algo == "auto"
              and schedule == "auto"
              and (target is None or type(target) is str and target in _HOST_TARGETS))
@@ -203,14 +205,18 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
         plain = ("conv2d", x.shape, weight.shape, x.dtype, weight.dtype, _key(stride),
                  _key(padding), _key(dilation), _key(groups))
         try:
-            result = _plain_call(plain, x, weight)
+            if bias is None:
+                result = _plain_call(plain, x, weight)
+            else:
+                plain += (bias.shape, bias.dtype)
+                result = _plain_call(plain, x, weight, bias)
         except TypeError:  # an unhashable parameter: the general path says what is wrong
             plain = result = None
         if result is not None:
             return result
     if algo not in CONV2D_ALGORITHMS:
         raise ValueError(f"unknown conv2d algo {algo!r}: expected one of {CONV2D_ALGORITHMS}")
-    given = (x, weight)
+    given = (x, weight, bias)
     arrays, dtype = _inputs(optional=("bias", "residual"), x=x, weight=weight, bias=bias,
                             residual=residual)
     x, weight = arrays[:2]
@@ -236,7 +242,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
 
         entry = kernel_for_call(signature, make)
     kernel, recheck = entry
-    if plain and not recheck and given[0] is x and given[1] is weight:
+    if plain and not recheck and all(g is a for g, a in zip(given, arrays)):
         _remember_plain(plain, kernel)
     out = kernel.run_checked(arrays)
     # A transform algorithm spreads a NaN or inf over a tile or the whole output; whether
