@@ -247,10 +247,10 @@ def b_packing(sch, outer, m, n, k, mi, ni, cores, params=None, itemsize=4):
     Inside the loop, the packing pass no longer costs a parallel region of its own (about
     1.2 us) and the packed B is read from the caches of the core that wrote it. Measured on
     an Intel Xeon (two cores, 2 MiB L2 each; im2col 1x1 kernels, us, packing pass -> per
-    core; ``docs/panel_packing.py``): 40x14x14 -> 240 18.3 -> 14.2, 288x7x7 -> 96 19.7 ->
-    12.6, 232x7x7 -> 232 28.4 -> 22.9, 544x7x7 -> 128 41.8 -> 30.1, 2048x7x7 -> 128 129 ->
-    111 (B of 512 KiB), 1024x14x14 -> 256 400 -> 383 (896 KiB); 256x56x56 -> 256 (3.1 MiB,
-    beyond L2) 0.99x. Per image: 8x232x7x7 -> 232 170 -> 161."""
+    core; ``docs/panel_packing.py``): 40x14x14 -> 240 18.4 -> 13.7, 288x7x7 -> 96 19.7 ->
+    12.7, 232x7x7 -> 232 28.3 -> 22.6, 544x7x7 -> 128 41.3 -> 30.1, 2048x7x7 -> 128 130 ->
+    111 (B of 512 KiB), 1024x14x14 -> 256 398 -> 382 (896 KiB); 256x56x56 -> 256 (3.1 MiB,
+    beyond L2; ``--unbounded``) 0.99x. Per image: 8x232x7x7 -> 232 170 -> 163."""
     images = 1
     for loop in outer:
         images *= loop_extent(sch, loop)
