@@ -235,9 +235,9 @@ def b_packing(sch, outer, m, n, k, mi, ni, cores, params=None, itemsize=4):
       :data:`PANEL_PACKING_MAX_ROWS` rows (where packing is a large share of the work: each
       element of B serves M multiply-adds) and at least two panels per core over the
       ``outer`` batch loops: the parallel loop is over panels, each packed inside it;
-    - ``"image"``: row tiles outermost and at least as many images (extent of the ``outer``
-      loops) as ``cores``, shared evenly (a multiple of ``cores``, or four per core): the
-      parallel loop is over images, each image's B packed inside it;
+    - ``"image"``: otherwise, at least as many images (extent of the ``outer`` loops) as
+      ``cores``, shared evenly (a multiple of ``cores``, or four per core): the parallel loop
+      is over images, each image's B packed inside it;
     - ``"core"``: row tiles outermost, one image, row tiles the cores share evenly (two per
       core at least) and a packed B (K x padded N) of at most ``params.gemm_in_l2_bytes``
       (half of L2, so that each core's copy stays in its L2): the row tiles are cut into one
@@ -250,16 +250,21 @@ def b_packing(sch, outer, m, n, k, mi, ni, cores, params=None, itemsize=4):
     core; ``docs/panel_packing.py``): 40x14x14 -> 240 18.4 -> 13.7, 288x7x7 -> 96 19.7 ->
     12.7, 232x7x7 -> 232 28.3 -> 22.6, 544x7x7 -> 128 41.3 -> 30.1, 2048x7x7 -> 128 130 ->
     111 (B of 512 KiB), 1024x14x14 -> 256 398 -> 382 (896 KiB); 256x56x56 -> 256 (3.1 MiB,
-    beyond L2; ``--unbounded``) 0.99x. Per image: 8x232x7x7 -> 232 170 -> 163."""
+    beyond L2; ``--unbounded``) 0.99x. Per image: 8x232x7x7 -> 232 170 -> 163, and with
+    column panels outermost 8x40x28x28 -> 240 479 -> 387, 8x40x28x28 -> 192 368 -> 250,
+    8x32x28x28 -> 192 375 -> 206, 4x40x28x28 -> 240 1.02x, 8x64x56x56 -> 192 and
+    8x32x112x112 -> 96 0.98x."""
     images = 1
     for loop in outer:
         images *= loop_extent(sch, loop)
     panels = -(-n // ni)
-    if columns_outer(m, n, k, params):
-        panel = m <= PANEL_PACKING_MAX_ROWS and images * panels >= 2 * cores
-        return "panel" if panel else "pass"
+    outer_columns = columns_outer(m, n, k, params)
+    if outer_columns and m <= PANEL_PACKING_MAX_ROWS and images * panels >= 2 * cores:
+        return "panel"
     if images > 1 and images >= cores and (images % cores == 0 or images >= 4 * cores):
         return "image"
+    if outer_columns:
+        return "pass"
     row_tiles = -(-m // mi)
     if (images == 1 and cores > 1 and row_tiles >= 2 * cores and row_tiles % cores == 0
             and k * panels * ni * itemsize <= (params or CpuParams()).gemm_in_l2_bytes):

@@ -260,6 +260,7 @@ def test_on_gpu(x_shape, w_shape, b_shape, params, dtype, rng):
     ((1, 37, 7, 7), (84, 37, 1, 1), 1, "core"),       # 14 row tiles, 49 pixels: a ragged panel
     ((1, 960, 14, 14), (128, 960, 1, 1), 1, "pass"),  # row tiles outer, B too large to copy
     ((4, 40, 14, 14), (240, 40, 1, 1), 1, "image"),   # row tiles outer, a batch
+    ((2, 40, 14, 14), (96, 40, 1, 1), 1, "image"),    # column panels outer, many rows, a batch
     ((3, 29, 9, 9), (101, 29, 1, 1), 1, "pass"),      # 3 images do not share 2 cores evenly
 ])
 def test_where_b_is_packed(rng, tvm_threads, threads, x_shape, w_shape, stride, two_cores):
