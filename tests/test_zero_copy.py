@@ -209,8 +209,9 @@ def test_repeated_plain_conv2d_calls_skip_the_argument_handling(rng, monkeypatch
     """A plain ``conv2d(x, w, stride=..., padding=...)`` seen before runs its kernel by shapes,
     dtypes and parameters alone (and a bias's shape and dtype, once seen with it); other
     parameters, a bias not seen before, an epilogue, an explicit algorithm, views that are
-    not C-contiguous or off their element size take the general path; a transform algorithm's layer (its result checked for NaN and inf) is never a
-    plain call; every result matches the reference."""
+    not C-contiguous or off their element size take the general path; a transform
+    algorithm's layer (its result checked for NaN and inf) is never a plain call; every
+    result matches the reference."""
     build_module = sys.modules["tvmprims.build"]
     x, w = _r(rng, np.float32, 1, 24, 13, 11), _r(rng, np.float32, 40, 24, 1, 1)
     tp.clear_cache()
@@ -264,6 +265,19 @@ def test_repeated_plain_conv2d_calls_skip_the_argument_handling(rng, monkeypatch
     assert np.isnan(out).sum() == np.isnan(conv2d_ref(wx, ww, padding=1)).sum()
     tp.clear_cache()
     assert build_module.plain_calls == {}
+
+
+def test_an_unhashable_parameter_is_never_a_plain_call(rng):
+    """A parameter the call key cannot hash (a numpy array as the stride) finds no plain
+    kernel and is not remembered as one; the general path runs it, right, every time."""
+    build_module = sys.modules["tvmprims.build"]
+    x, w = _r(rng, np.float32, 1, 8, 9, 9), _r(rng, np.float32, 16, 8, 1, 1)
+    tp.clear_cache()
+    for _ in range(2):
+        assert_close(tp.conv2d(x, w, stride=np.array([2, 2])), conv2d_ref(x, w, stride=2),
+                     "float32", 8)
+    assert build_module.plain_calls == {}
+    tp.clear_cache()
 
 
 def _read_only(a):

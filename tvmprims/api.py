@@ -126,8 +126,12 @@ def _plain_call(key, a, b, c=None):
     on arrays ``a``, ``b`` (and ``c``: a bias), or None where the general path must take the
     call: no kernel remembered, an array not C-contiguous or off its element size, or
     read-only (which numpy will not export through DLPack). Spelled out for two and three
-    arrays: a loop over ``*arrays`` cost 60 ns more a call."""
-    run = plain_calls.get(key)
+    arrays: a loop over ``*arrays`` cost 60 ns more a call. An unhashable key (an odd
+    parameter) finds nothing, as in :func:`~tvmprims.build.cached_call`."""
+    try:
+        run = plain_calls.get(key)
+    except TypeError:
+        return None
     if run is None:
         return None
     # flags.carray: C-contiguous, aligned and writeable.
@@ -144,11 +148,15 @@ def _plain_call(key, a, b, c=None):
 
 
 def _remember_plain(key, kernel):
-    """Remember ``kernel``'s new-output runner for plain calls of ``key`` (up to 4096)."""
+    """Remember ``kernel``'s new-output runner for plain calls of ``key`` (up to 4096; an
+    unhashable key is not remembered, as in :func:`~tvmprims.build.kernel_for_call`)."""
     if len(plain_calls) < 4096:
         run = kernel.new_output_runner()
         if run is not None:
-            plain_calls[key] = run
+            try:
+                plain_calls[key] = run
+            except TypeError:
+                pass
 
 
 def _nan_where_not_finite(a, b, out):
@@ -210,14 +218,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
         # kernel's call 8.8, torch 10.0; docs/plain_conv2d_call.py).
         plain = ("conv2d", x.shape, weight.shape, x.dtype, weight.dtype, _key(stride),
                  _key(padding), _key(dilation), _key(groups))
-        try:
-            if bias is None:
-                result = _plain_call(plain, x, weight)
-            else:
-                plain += (bias.shape, bias.dtype)
-                result = _plain_call(plain, x, weight, bias)
-        except TypeError:  # an unhashable parameter: the general path says what is wrong
-            plain = result = None
+        if bias is None:
+            result = _plain_call(plain, x, weight)
+        else:
+            plain += (bias.shape, bias.dtype)
+            result = _plain_call(plain, x, weight, bias)
         if result is not None:
             return result
     if algo not in CONV2D_ALGORITHMS:
