@@ -142,9 +142,10 @@ def test_the_rules_report_names_the_rules_and_why():
     assert line.startswith('conv2d algo="auto" on llvm-') and f"({model.isa}" in line
     if model.isa == "avx512":
         assert f"{fi.fma_issue(HOST)} vector FMA" in line and "measured" in line
-    assert "AVX512_RULES (avx512, 1 vector FMA a cycle, default for another CPU)" in (
-        heuristic.rules_report(cpu_target("znver4")) if not is_host_cpu(cpu_target("znver4"))
-        else "AVX512_RULES (avx512, 1 vector FMA a cycle, default for another CPU)")
+    zen4 = cpu_target("znver4")
+    if not is_host_cpu(zen4):  # on a Zen 4 host its issue width is measured instead
+        assert heuristic.rules_report(zen4).endswith(
+            "AVX512_RULES (avx512, 1 vector FMA a cycle, default for another CPU)")
     assert heuristic.rules_report(cpu_target("znver3")).endswith("CPU_RULES (avx2)")
     assert heuristic.rules_report("cuda").endswith("no rules: direct (cuda)")
 
