@@ -249,8 +249,10 @@ def b_packing(sch, outer, m, n, k, mi, ni, cores, params=None, itemsize=4):
     an Intel Xeon (two cores, 2 MiB L2 each; im2col 1x1 kernels, us, packing pass -> per
     core; ``docs/panel_packing.py``): 40x14x14 -> 240 18.4 -> 13.7, 288x7x7 -> 96 19.7 ->
     12.7, 232x7x7 -> 232 28.3 -> 22.6, 544x7x7 -> 128 41.3 -> 30.1, 2048x7x7 -> 128 130 ->
-    111 (B of 512 KiB), 1024x14x14 -> 256 398 -> 382 (896 KiB); 256x56x56 -> 256 (3.1 MiB,
-    beyond L2; ``--unbounded``) 0.99x. Per image: 8x232x7x7 -> 232 170 -> 163, and with
+    111 (B of 512 KiB), 1024x14x14 -> 256 398 -> 382 (896 KiB). Beyond half of L2 the gain
+    falls to 1-5% (``--unbounded``: 512x28x28 -> 512, B 1.6 MiB, 1.03x; 256x56x56 -> 512,
+    3.1 MiB, 1.01x; 2048x14x14 -> 512 1.05x) while every core holds a copy of B: not worth
+    twice the memory. Per image: 8x232x7x7 -> 232 170 -> 163, and with
     column panels outermost 8x40x28x28 -> 240 479 -> 387, 8x40x28x28 -> 192 368 -> 250,
     8x32x28x28 -> 192 375 -> 206, 4x40x28x28 -> 240 1.02x, 8x64x56x56 -> 192 and
     8x32x112x112 -> 96 0.98x."""
