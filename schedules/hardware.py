@@ -136,7 +136,7 @@ class CpuModel:
         override = _params_override.get()
         if override is not None:
             return override
-        return CpuParams.for_registers(self.vector_registers, self.caches)
+        return CpuParams.for_registers(self.vector_registers, self.caches, self.vector_bytes)
 
 
 #: Set by :func:`cpu_params_override` (per thread: MetaSchedule calls a template's schedule
@@ -173,6 +173,8 @@ class CpuParams:
 
         parameter            AVX2, AVX, SSE, 32-bit NEON (16)   AVX-512, AArch64 NEON (32)
         conv2d_registers     10 = 16 - 6                        10 (kept at the AVX2 value)
+          one-vector tiles   10                                 14 on AVX-512 (NEON: 10)
+          narrower vectors   10                                 12 on AVX-512 (NEON: 10)
         winograd_registers   12 = 16 - 4                        12 (kept at the AVX2 value)
         fft_registers        12 = 16 - 4                        12 (kept at the AVX2 value)
         fma_chains           8                                  8
@@ -182,8 +184,8 @@ class CpuParams:
         convolve_vectors     4                                  4
         depthwise_vectors    4                                  4
 
-    Except the GEMMs' tiles (a proportion of the register file), 32-register ISAs are
-    kept at the AVX2 value: :meth:`for_registers` counts at most :data:`MEASURED_REGISTERS`.
+    Except the GEMMs' tiles (a proportion of the register file) and AVX-512's one-vector
+    conv2d tiles, 32-register ISAs are kept at the AVX2 value: :meth:`for_registers` counts at most :data:`MEASURED_REGISTERS`.
     Cache-sized parameters are proportions of the target's L2 (:class:`CpuCaches`):
     ``gemm_in_l2_bytes`` and ``gemm_wide_block_bytes`` half of it,
     ``gemm_columns_outer_a_elements`` a quarter (in float32 elements).
@@ -197,7 +199,21 @@ class CpuParams:
         Vector accumulators a direct-conv2d tile may keep in registers
         (``schedules/cpu/conv2d.py``). The weight vectors, a broadcast input and LLVM's reuse
         of inputs across unrolled taps need the other 6 of AVX2's 16 (12 accumulators
-        spilled: 16 x 6 ran at 153 GFLOP/s where 16 x 5 ran at 189).
+        spilled: 16 x 6 ran at 153 GFLOP/s where 16 x 5 ran at 189). Two-vector tiles; see
+        the next two for one-vector ones.
+    conv2d_one_vector_registers : int
+        The same for a tile of one vector of channels (one weight register a step, so more
+        accumulators fit): 14 on AVX-512, the most 16-float columns of one row under TVM's
+        1 KiB stack-array limit. Measured on an Intel Xeon (kernel, ms, 10 -> 14, the tiling
+        key then preferring 16 channels x 14 columns to 32 x 4): ResNet-18's 64x56x56 3x3
+        0.66 -> 0.58, 128x28x28 0.66 -> 0.60, 256x14x14 0.70 -> 0.66; ResNeXt's g32 layers
+        of 16 channels a group 0.232 -> 0.204 (stride 2 on 28 x 28), 0.144 -> 0.130
+        (``docs/register_budget_sweep.py``). Not measured on Zen 4 or NEON (NEON keeps 10).
+    conv2d_narrow_registers : int
+        The same for a vector narrower than the target's (groups of 8 float32 channels on
+        AVX-512): 12 there. Xeon, ResNeXt's 256x28x28 g32 (8 channels a group) 0.219 (10)
+        -> 0.188 (12: 4 rows x 3 + 2 + 2 columns) against 0.219 (14: 1 row x 14), g64's
+        512x28x28 0.469 -> 0.391 (14: 0.480).
     winograd_registers : int
         Vector accumulators of a Winograd batched-GEMM tile
         (``schedules/cpu/conv2d_winograd.py``); 4 registers left for the operands.
@@ -325,15 +341,21 @@ class CpuParams:
     cache_line_bytes: int = 64
     plane_sum_vector_bytes: int = 32
     plane_sum_parallel_elements: int = 48 * 1024
+    conv2d_one_vector_registers: int = 10
+    conv2d_narrow_registers: int = 10
 
     @classmethod
-    def for_registers(cls, vector_registers, caches=DEFAULT_CACHES):
-        """The parameters for ``vector_registers`` SIMD registers and per-core ``caches``
-        (:class:`CpuCaches`): the budgets are the registers (at most
-        :data:`MEASURED_REGISTERS`) minus those the operands need; the GEMM's blocks are
-        proportions of L2."""
+    def for_registers(cls, vector_registers, caches=DEFAULT_CACHES, vector_bytes=32):
+        """The parameters for ``vector_registers`` SIMD registers of ``vector_bytes`` and
+        per-core ``caches`` (:class:`CpuCaches`): the budgets are the registers (at most
+        :data:`MEASURED_REGISTERS`) minus those the operands need, except the one-vector
+        conv2d tiles of AVX-512 (measured there); the GEMM's blocks are proportions of L2."""
         usable = min(vector_registers, MEASURED_REGISTERS)
-        return cls(conv2d_registers=usable - 6, winograd_registers=usable - 4,
+        avx512 = vector_registers >= 32 and vector_bytes >= 64
+        return cls(conv2d_registers=usable - 6,
+                   conv2d_one_vector_registers=14 if avx512 else usable - 6,
+                   conv2d_narrow_registers=12 if avx512 else usable - 6,
+                   winograd_registers=usable - 4,
                    fft_registers=usable - 4, gemm_accumulators=vector_registers * 3 // 4,
                    gemm_rows=6 if vector_registers >= 32 else 4,
                    gemm_k_block=caches.l1d_bytes // 256,

@@ -170,28 +170,47 @@ def test_tiles_of_several_rows(rng):
     _run(rng, (2, 32, 14, 2), (32, 32, 3, 1), 1, (1, 0), 1)
 
 
-@pytest.mark.parametrize("lanes,itemsize", [(4, 4), (8, 4), (4, 8), (16, 4)])
-def test_tile_sizes_fit_registers_and_stack(lanes, itemsize):
-    params = CpuParams()  # tile_sizes' default: AVX2's (every ISA's, until measured)
-    budget = params.conv2d_registers
+#: AVX-512's parameters (larger budgets for one-vector and narrower tiles).
+AVX512 = CpuParams.for_registers(32, vector_bytes=64)
+
+
+@pytest.mark.parametrize("lanes,itemsize,params", [
+    (4, 4, CpuParams()), (8, 4, CpuParams()), (4, 8, CpuParams()), (16, 4, CpuParams()),
+    (16, 4, AVX512), (8, 8, AVX512)])
+def test_tile_sizes_fit_registers_and_stack(lanes, itemsize, params):
     for o, per_group, h, w in itertools.product((1, 3, 8, 16, 24, 64, 512), (None, 8, 16),
                                                 (1, 2, 7, 13, 14, 56), (1, 5, 7, 14, 17, 30, 57)):
         limit = per_group or o
         if limit > o or o % limit:
             continue
         case = (o, per_group, h, w)
-        t = cpu_conv2d.tile_sizes(o, h, w, lanes, per_group, itemsize)
+        t = cpu_conv2d.tile_sizes(o, h, w, lanes, per_group, itemsize, params)
         assert limit % t.channels == 0 and h % t.rows == 0, case
         # segments divide the width, except a prime's: one row, wide tiles, a short last one
         assert w % t.segment == 0 or (t.rows == 1 and t.cols > 1), case
         whole = (t.segment - t.short * (t.cols - 1)) // t.cols
         assert whole * t.cols + t.short * (t.cols - 1) == t.segment, case
-        assert -(-t.channels // lanes) * t.rows * t.cols <= budget, case
+        vectors = -(-t.channels // lanes)
+        budget = cpu_conv2d.accumulator_budget(params, vectors, t.channels < lanes)
+        assert vectors * t.rows * t.cols <= budget, case
         assert t.channels * t.rows * t.segment * itemsize < CPU_STACK_BYTES, case
         if limit % lanes == 0 and w <= budget:
             # a whole row of one vector hides the FMA latency as well as the chosen tiles
             smallest = t.channels // lanes * t.rows * (t.cols - (t.short > 0))
             assert smallest >= min(w, params.fma_chains), case
+
+
+@pytest.mark.parametrize("o,h,w,per_group,tiles", [
+    (64, 56, 56, None, (16, 1, 14, 14, 0)),    # 16 channels x 14 columns, not 32 x 4
+    (256, 14, 14, None, (16, 1, 14, 14, 0)),
+    (512, 14, 14, 16, (16, 1, 14, 14, 0)),     # ResNeXt's groups of 16
+    (256, 28, 28, 8, (8, 4, 7, 3, 2)),         # groups of 8: half a vector, 12 accumulators
+])
+def test_avx512_one_vector_tiles(rng, o, h, w, per_group, tiles):
+    """AVX-512 budgets: 14 accumulators for a tile of one vector, 12 for half a vector."""
+    assert tuple(cpu_conv2d.tile_sizes(o, h, w, 16, per_group, 4, AVX512)) == tiles
+    if per_group:  # through the API, with this CPU's tiles
+        _run(rng, (1, o, h, w), (o, per_group, 3, 3), 1, 1, 1, o // per_group)
 
 
 @pytest.mark.parametrize("o,h,w,per_group,channels,accumulators", [
@@ -215,6 +234,8 @@ def test_channels_not_a_vector_multiple_get_the_keys_rows_and_columns(
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding,groups,image_outer", [
     ((2, 17, 30, 29), (48, 17, 1, 1), 1, 0, 1, True),     # 1x1: rows outside channel blocks
     ((3, 24, 5, 5), (40, 12, 3, 3), 2, 1, 2, False),      # 3 x 3 output: channel blocks outside
+    ((2, 64, 14, 14), (96, 64, 3, 3), 1, 1, 1, False),    # a weight larger than the image
+    ((1, 32, 30, 30), (32, 32, 3, 3), 2, 1, 1, True),     # the image larger than the weight
 ])
 def test_tile_loop_orders(rng, x_shape, w_shape, stride, padding, groups, image_outer):
     """Both orders of the tile loops (:func:`image_outer`), with batch > 1 and groups."""

@@ -110,6 +110,8 @@ AVX2_PARAMS = (10, 12, 12, 8, 4, 2, 4, 4, 4)
 WIDE_PARAMS = AVX2_PARAMS[:4] + (6,) + AVX2_PARAMS[5:] + (24,)
 DOCUMENTED_PARAMS = {"avx2": AVX2_PARAMS, "avx": AVX2_PARAMS, "sse": AVX2_PARAMS,
                      "avx512": WIDE_PARAMS, "neon": WIDE_PARAMS}
+#: AVX-512's one-vector and narrower-vector conv2d tiles (measured on an Intel Xeon).
+AVX512_CONV2D = {"conv2d_one_vector_registers": 14, "conv2d_narrow_registers": 12}
 
 
 @pytest.mark.parametrize("spec,expected", MODELS, ids=MODEL_IDS)
@@ -117,15 +119,19 @@ def test_schedule_params_are_the_documented_values(spec, expected):
     target = _target(*spec)
     params = cpu_params(target)
     documented = DOCUMENTED_PARAMS[expected[0]] if expected[2] == 32 else AVX2_PARAMS
-    assert params == cpu_model(target).params == CpuParams(*documented)
-    assert params == CpuParams.for_registers(expected[2])
+    conv2d = AVX512_CONV2D if expected[0] == "avx512" else {}
+    assert params == cpu_model(target).params == CpuParams(*documented, **conv2d)
+    assert params == CpuParams.for_registers(expected[2], vector_bytes=expected[1])
 
 
 def test_schedule_params_default_to_avx2():
     """The defaults (what tiling functions use without a target) are AVX2's derivation."""
     assert CpuParams() == CpuParams.for_registers(16) == CpuParams(*AVX2_PARAMS)
-    # kept until measured on AVX-512, except the GEMMs' shares of the register file
+    # kept until measured on AVX-512, except the GEMMs' shares of the register file and
+    # AVX-512's one-vector conv2d tiles
     assert CpuParams.for_registers(32) == CpuParams(gemm_rows=6, gemm_accumulators=24)
+    assert CpuParams.for_registers(32, vector_bytes=64) == CpuParams(
+        gemm_rows=6, gemm_accumulators=24, **AVX512_CONV2D)
 
 
 def test_targets_other_than_the_host_get_the_default_caches():

@@ -90,11 +90,12 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
     if plain:
         # The plain call seen before: its kernel by shapes and dtypes, without the general
         # path's argument handling (1x64 @ 64x1000: 5.7 -> 4.6 us; numpy 3.7, the kernel 2.5
-        # and its call 0.6).
+        # and its call 0.6), inline rather than through _plain_call (4.20 -> 3.95 us, Xeon).
         plain = ("matmul", a.shape, b.shape, a.dtype, b.dtype)
-        result = _plain_call(plain, a, b)
-        if result is not None:
-            return result
+        run = plain_calls.get(plain)
+        if run is not None and a.flags.carray and b.flags.carray:
+            call_stats["hits"] += 1
+            return run(a, b)
     if algo not in MATMUL_ALGORITHMS:
         raise ValueError(f"unknown matmul algo {algo!r}: expected one of {MATMUL_ALGORITHMS}")
     given = (a, b)

@@ -33,6 +33,7 @@ nothing is packed (packing copied the whole weight on every call), and below
 for the kernel, Zen 4.
 """
 
+import math
 from collections import namedtuple
 
 from tvmprims._tvm import partitioned_block_name
@@ -84,7 +85,7 @@ def _segment_tilings(segment, max_cols):
 
 
 def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=None,
-               itemsize=4, params=None, max_channels=None):
+               itemsize=4, params=None, max_channels=None, narrow=False):
     """The :class:`Tiles` of a convolution output, for ``lanes``-wide SIMD.
 
     Channel tiles are one or two vectors (a divisor of ``channels_per_group``; two only when
@@ -102,13 +103,13 @@ def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=No
     is cut short by the block's predicate (:func:`_ragged_width_tiles`).
     """
     params = params or CpuParams()
-    budget = params.conv2d_registers
     limit = channels_per_group or out_channels
     best, best_key = None, None
     for vectors in (2, 1):
         channels = vectors * lanes
         if limit % channels or (vectors > 1 and max_channels and channels > max_channels):
             continue
+        budget = accumulator_budget(params, vectors, narrow)
         for rows in range(1, budget // vectors + 1):
             if out_height % rows:
                 continue
@@ -116,26 +117,35 @@ def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=No
             for segment in range(1, min(out_width, stack) + 1):
                 if out_width % segment == 0:
                     best, best_key = _better(best, best_key, channels, vectors, rows, segment,
-                                             params)
+                                             budget, params.fma_chains)
     if best is None:  # channel counts not a multiple of the vector width: tiles of their
         # widest divisor below it (ResNeXt's groups of 4 or 8), with rows and columns
         # searched as for a vector that wide
         narrower = divisor_at_most(limit, lanes)
         if narrower == 1:
-            cols = divisor_at_most(out_width, budget)
+            cols = divisor_at_most(out_width, params.conv2d_registers)
             return Tiles(1, 1, cols, cols, 0)
         return tile_sizes(out_channels, out_height, out_width, narrower, channels_per_group,
-                          itemsize, params, max_channels=narrower)
+                          itemsize, params, max_channels=narrower, narrow=True)
     if best.cols == 1 < out_width:
-        best = _ragged_width_tiles(best, out_width, lanes, itemsize, params)
+        best = _ragged_width_tiles(best, out_width, lanes, itemsize, params, narrow)
     return best
 
 
-def _better(best, best_key, channels, vectors, rows, segment, params):
+def accumulator_budget(params, vectors, narrow=False):
+    """Most accumulators of a tile of ``vectors`` channel vectors (``params``' fields):
+    ``conv2d_registers`` for two, ``conv2d_one_vector_registers`` for one (one weight
+    register per step), ``conv2d_narrow_registers`` for a vector narrower than the
+    target's (groups of 8 channels on AVX-512)."""
+    if narrow:
+        return params.conv2d_narrow_registers
+    return params.conv2d_one_vector_registers if vectors == 1 else params.conv2d_registers
+
+
+def _better(best, best_key, channels, vectors, rows, segment, budget, chains):
     """``(Tiles, key)``: ``best`` or a tiling of ``segment`` columns that beats it (the order of
     :func:`tile_sizes`)."""
-    chains = params.fma_chains
-    for cols, short in _segment_tilings(segment, params.conv2d_registers // (vectors * rows)):
+    for cols, short in _segment_tilings(segment, budget // (vectors * rows)):
         tiles = Tiles(channels, rows, segment, cols, short)
         widths = tiles.widths
         accs = [vectors * rows * c for c in widths]
@@ -149,7 +159,7 @@ def _better(best, best_key, channels, vectors, rows, segment, params):
     return best, best_key
 
 
-def _ragged_width_tiles(tiles, out_width, lanes, itemsize, params):
+def _ragged_width_tiles(tiles, out_width, lanes, itemsize, params, narrow):
     """One-row tiles of ``tiles.channels`` channels over the best segment that fits a stack
     array, whether or not it divides ``out_width`` (``tiles`` when none of two columns does).
     ``schedule`` splits the width by it; TVM guards the last segment's columns past the width
@@ -161,7 +171,8 @@ def _ragged_width_tiles(tiles, out_width, lanes, itemsize, params):
     stack = (CPU_STACK_BYTES - 1) // (tiles.channels * itemsize)
     best, best_key = tiles, None
     for segment in range(2, min(out_width, stack) + 1):
-        best, best_key = _better(best, best_key, tiles.channels, vectors, 1, segment, params)
+        best, best_key = _better(best, best_key, tiles.channels, vectors, 1, segment,
+                                 accumulator_budget(params, vectors, narrow), params.fma_chains)
     return best
 
 
@@ -170,13 +181,21 @@ def image_outer(wl, tiles):
 
     Channel blocks outermost keep one block's weight panel in cache and stream the image
     once per block; rows outermost keep a few input rows in cache and stream the whole
-    weight (sequentially, panel after panel) once per row block, so each weight vector
-    fetched feeds ``rows x OW`` FMAs. Rows outermost whenever that is at least
-    :data:`MIN_WEIGHT_REUSE`: ResNet-50's 1x1 256 -> 64 on 56 x 56 ran 1.4 to 1.6x faster,
-    ResNet-18's 3x3 64 on 56 x 56 1.2 to 1.3x; its 3x3 512 on 7 x 7 (9 MiB of weight, 7 FMAs
-    per weight vector) 1.4x slower.
+    weight (sequentially, panel after panel) once per row block. Rows outermost when each
+    weight vector fetched feeds at least :data:`MIN_WEIGHT_REUSE` FMAs (``rows x OW``) and
+    the weight is no larger than one padded input image, so that what is read again is the
+    smaller of the two. Zen 3: ResNet-50's 1x1 256 -> 64 on 56 x 56 ran 1.4 to 1.6x faster
+    rows outermost, ResNet-18's 3x3 64 on 56 x 56 1.2 to 1.3x; its 3x3 512 on 7 x 7 (9 MiB of
+    weight, 7 FMAs per weight vector) 1.4x slower. Xeon (2 MiB L2), channel blocks outermost
+    when the weight is the larger (``docs/tile_loop_order.py``): ResNet-50's 3x3 256 stride 2
+    on 28 x 28 0.99 -> 0.83 ms, 3x3 256 on 28 x 28 3.15 -> 2.55 ms, 192 -> 384 on 14 x 14
+    1.02 -> 0.79 ms; the image the larger, rows outermost stayed 1.06-1.16x faster (3x3 128
+    stride 2 on 56 x 56, 64 on 56 x 56, 32 -> 64 stride 2 on 112 x 112).
     """
-    return tiles.rows * wl.output_shape[3] >= MIN_WEIGHT_REUSE
+    if tiles.rows * wl.output_shape[3] < MIN_WEIGHT_REUSE:
+        return False
+    (_, c, h, w), (pt, pb, pl, pr) = wl.shapes[0], wl["padding"]
+    return math.prod(wl.shapes[1]) <= c * (h + pt + pb) * (w + pl + pr)
 
 
 #: Most input channels per group of a layer that gets column-vector tiles (see
