@@ -24,7 +24,7 @@ import numpy as np
 
 from tvmprims._tvm import PARTITION_PADDING, is_padded_name, partitioned_block_name
 
-from .common import (CPU_REGISTER_SCOPE, PARALLEL_MIN_FLOPS, accumulate_locally, divisor_at_most,
+from .common import (CPU_REGISTER_SCOPE, accumulate_locally, divisor_at_most,
                      fuse_parallel, loop_extent, parallel_vectorized_stage, split_factor,
                      vectorize_innermost)
 from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finish_gpu_reduction,
@@ -35,7 +35,7 @@ __all__ = ["cpu_tile_sizes", "PAD_ROWS_MIN_COLUMNS", "columns_outer", "schedule_
            "b_packing", "PANEL_PACKING_MAX_ROWS",
            "schedule_cpu_matmul", "matmul_path", "uses_gemv", "gemv_tiling", "gemv_k_parts",
            "schedule_cpu_gemv",
-           "schedule_cpu_blocked_gemm", "gemm_blocks", "k_block", "GEMV_PARALLEL_MIN_FLOPS",
+           "schedule_cpu_blocked_gemm", "gemm_blocks", "k_block", "gemv_parallel",
            "gpu_tile_sizes", "schedule_gpu_gemm",
            "producer_of_read", "reads_named", "inline_into_write_back"]
 
@@ -285,11 +285,20 @@ def columns_outer(m, n, k, params=None):
     return m < n and m * k < params.gemm_columns_outer_a_elements
 
 
-#: Floating-point operations below which the GEMV path runs on one thread: twice the other
-#: reductions' :data:`~tvmprims.schedules.common.PARALLEL_MIN_FLOPS`, its work being a
-#: stream of B from L2. Measured on Zen 4 (kernel, one thread -> two, us): 1x64x1024
-#: 2.85 -> 3.59, 1x64x2048 5.40 -> 5.14, 1x128x1000 5.02 -> 4.46, 4x64x1024 7.90 -> 7.15.
-GEMV_PARALLEL_MIN_FLOPS = 2 * PARALLEL_MIN_FLOPS
+def gemv_parallel(m, n, k, itemsize, params=None):
+    """Whether the few-rows path (:func:`schedule_cpu_gemv`) runs on several cores: when its
+    floating-point operations (``2 m n k``) or the bytes of B reach half of L2
+    (``params.gemm_in_l2_bytes``, as a count of each). Below, one core streams B from its L2
+    in less time than the thread pool's regions (two with K split) cost. A fixed 2^18
+    operations, measured on Zen 4, is what half of Zen 3's L2 gives, and is near Zen 4's
+    (2^19). On an Intel Xeon (2 MiB L2, a faster core; kernel, one thread -> two, us):
+    4x64x1024 4.80 -> 7.06, 2x128x1000 5.05 -> 7.21, 1x64x2048 3.71 -> 4.40, 4x128x1000
+    8.17 -> 8.43, now one thread; 1x512x1000 (B 2 MB) 28.6 -> 11.2, 8x128x1000 21.3 -> 15.7,
+    two; 1x256x1000 (B 1,024,000 bytes) 7.94 -> 6.77 and 8x64x1000 11.4 -> 10.6 fall just
+    under the bound and lose that. Zen 4 (two threads better): 1x64x2048 5.40 -> 5.14,
+    4x64x1024 7.90 -> 7.15, both at the bound; 1x128x1000 5.02 -> 4.46, under it."""
+    params = params or CpuParams()
+    return max(2 * m * n * k, k * n * itemsize) >= params.gemm_in_l2_bytes
 
 
 def schedule_cpu_matmul(sch, name, target, dtype, m, n, k):
@@ -301,7 +310,7 @@ def schedule_cpu_matmul(sch, name, target, dtype, m, n, k):
     itemsize = np.dtype(dtype).itemsize
     path = matmul_path(m, n, k, itemsize, params)
     if path == "gemv":
-        cores = cpu_cores(target) if 2 * m * n * k >= GEMV_PARALLEL_MIN_FLOPS else 1
+        cores = cpu_cores(target) if gemv_parallel(m, n, k, itemsize, params) else 1
         schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cores, params)
     elif path == "blocked":
         schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cpu_cores(target), params,
@@ -492,8 +501,8 @@ def schedule_cpu_gemv(sch, name, lanes, m, n, k, itemsize, cores, params=None):
     (4x1024x1000 slowest). The last ``N % lanes`` columns are split the same way,
     inside the parallel loop. Without the split (one core, K not a multiple of the cores, no
     whole vector of columns), the chunks are parallel and C accumulates in place: there is
-    no workspace. With ``cores == 1`` (:func:`schedule_cpu_matmul` passes it for fewer than
-    ``GEMV_PARALLEL_MIN_FLOPS``) nothing is parallel.
+    no workspace. With ``cores == 1`` (:func:`schedule_cpu_matmul` passes it when
+    :func:`gemv_parallel` says so) nothing is parallel.
     """
     k_parts, chunks, chunk_vectors, ku = gemv_tiling(m, n, k, lanes, itemsize, cores, params)
     whole = n // lanes * lanes

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tvmprims
-from tvmprims.schedules.gemm_tiling import (GEMV_PARALLEL_MIN_FLOPS, gemm_blocks, gemv_k_parts,
+from tvmprims.schedules.gemm_tiling import (gemv_parallel, gemm_blocks, gemv_k_parts,
                                             gemv_tiling, k_block, matmul_path, uses_gemv)
 from tvmprims.schedules.hardware import (CpuCaches, CpuParams, cpu_model, cpu_params,
                                          cpu_params_override)
@@ -103,7 +103,7 @@ def test_few_rows_read_b_in_place(m, k, n, cores):
     assert workspace_allocations(kernel) == split
 
 
-@pytest.mark.parametrize("m,k,n", [(8, 4096, 1000), (3, 2048, 33)])
+@pytest.mark.parametrize("m,k,n", [(8, 4096, 1000), (3, 4096, 33)])
 def test_few_rows_split_k_structure(m, k, n):
     """On two cores the GEMV path splits K in two (``rfactor``): a parallel loop of extent 2
     over the parts, partial results whose rows start on a cache line (``storage_align``:
@@ -117,12 +117,26 @@ def test_few_rows_split_k_structure(m, k, n):
 
 @pytest.mark.parametrize("m,k,n", [(1, 64, 1000), (1, 64, 1024), (3, 64, 33), (2, 7, 5)])
 def test_tiny_few_rows_run_on_one_thread(rng, m, k, n):
-    """Under GEMV_PARALLEL_MIN_FLOPS the GEMV path has no parallel loop (starting the thread
+    """Under gemv_parallel's bound the GEMV path has no parallel loop (starting the thread
     pool costs more than the product), and still matches float64 numpy."""
-    assert 2 * m * k * n < GEMV_PARALLEL_MIN_FLOPS
+    assert not gemv_parallel(m, n, k, 4, cpu_params(cpu_target("znver3")))  # _script's
     assert "T.parallel" not in _script(m, k, n).script()
     a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
     assert_close(tvmprims.matmul(a, b), matmul_ref(a, b), "float32", k)
+
+
+def test_gemv_parallel_bound_is_half_of_l2():
+    """Several cores from half of L2 in operations or in bytes of B: Zen 4's 1 MiB L2 (the
+    earlier fixed 2^18 operations is Zen 3's), an Intel Xeon's 2 MiB."""
+    zen4 = CpuParams.for_registers(32, CpuCaches(32 * 1024, 1024 * 1024))
+    xeon = CpuParams.for_registers(32, CpuCaches(48 * 1024, 2048 * 1024))
+    assert gemv_parallel(4, 1024, 64, 4, zen4) and not gemv_parallel(4, 1024, 64, 4, xeon)
+    assert gemv_parallel(1, 2048, 64, 4, zen4) and not gemv_parallel(1, 2048, 64, 4, xeon)
+    assert gemv_parallel(1, 1000, 512, 4, xeon)       # B of 2 MB
+    assert gemv_parallel(8, 1000, 128, 4, xeon)       # 2 M operations
+    assert not gemv_parallel(1, 1000, 64, 4, zen4)
+    zen3 = CpuParams.for_registers(16, CpuCaches(32 * 1024, 512 * 1024))
+    assert gemv_parallel(2, 1000, 64, 8, zen3)        # B of 512,000 bytes
 
 
 def test_gemv_k_parts_rule():
