@@ -123,9 +123,12 @@ AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
 #: which the rules' features do not separate. Winograd from 14x14 pixels and 64 channels
 #: (AlexNet's 13x13 layers run direct: 256x13x13 -> 256 0.68 ms, F(2x2) 0.75). On the Xeon's
 #: 210 layers chosen/fastest 1.097 (the rules before B was packed per core) -> 1.025 (1.080
-#: with each model left out of its own fit). ``python -m tvmprims.algorithm_table fit
+#: with each model left out of its own fit). Measured again after direct conv2d's one-vector
+#: tiles of 14 accumulators (``CpuParams.conv2d_one_vector_registers``; direct 1.05-1.14x
+#: faster on 3x3 layers): the fit moved only Winograd's least output channels, 64 -> 32, a
+#: tie (1.029 with either; 1.079 left out). ``python -m tvmprims.algorithm_table fit
 #: docs/algorithm_choice/xeon_*.csv``.
-AVX512_TWO_FMA_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
+AVX512_TWO_FMA_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=32,
                              winograd_min_pixels=14 * 14, winograd4_min_pixels=28 * 28,
                              fft_min_taps=INF, im2col_min_channels=16, im2col_pointwise=True,
                              im2col_strided=False, im2col_min_pixels=7 * 7,
