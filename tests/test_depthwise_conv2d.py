@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tvmprims
-from tvmprims.testing import assert_close, depthwise_conv2d_ref
+from tvmprims.testing import assert_close, depthwise_conv2d_ref, epilogue_ref
 
 SHAPES = [(1, 1, 1, 1), (3, 3, 7, 7), (32, 3, 4, 4), (1, 64, 57, 57), (3, 64, 3, 3),
           (1, 3, 128, 128), (32, 64, 7, 7)]
@@ -112,3 +112,50 @@ def test_long_windows_on_narrow_planes(rng, shape, k, stride, dtype):
     b = rng.standard_normal(shape[1]).astype(dtype)
     expected = depthwise_conv2d_ref(x, w, b, stride, k // 2)
     assert_close(tvmprims.depthwise_conv2d(x, w, b, stride, k // 2), expected, dtype, k * k)
+
+
+@pytest.mark.parametrize("shape, k, stride, padding, dilation, dtype, activation, residual", [
+    ((2, 32, 7, 7), 5, 1, 2, 1, "float32", None, False),     # EfficientNet's 5x5 on 7x7
+    ((1, 48, 14, 14), 5, 2, 2, 1, "float32", "relu6", False),  # stride 2 -> 7x7
+    ((3, 16, 13, 13), 5, 1, 2, 1, "float32", "silu", True),  # a prime width, a residual
+    ((1, 32, 15, 15), 5, 1, 0, 1, "float32", None, False),   # no padding: the block's copy
+    ((2, 16, 11, 11), 5, 1, 4, 2, "float32", None, False),   # dilation 2
+    ((1, 16, 9, 9), 7, 1, 3, 1, "float64", "relu", False),
+])
+def test_channel_vector_tiles(rng, shape, k, stride, padding, dilation, dtype, activation,
+                              residual):
+    """Long windows on rows shorter than a vector: tiles of channel vectors (on a host whose
+    vector is at most 16 lanes; float64's 8 on AVX-512) against float64 torch, with the
+    epilogue."""
+    c = shape[1]
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((c, 1, k, k)).astype(dtype)
+    b = rng.standard_normal(c).astype(dtype)
+    expected = depthwise_conv2d_ref(x, w, b, stride, padding, dilation)
+    res = rng.standard_normal(expected.shape).astype(dtype) if residual else None
+    out = tvmprims.depthwise_conv2d(x, w, b, stride, padding, dilation, activation=activation,
+                                    residual=res)
+    assert_close(out, epilogue_ref(expected, activation, res), dtype, k * k)
+
+
+def test_channel_vector_tile_choice():
+    """Taken for windows of 5 columns or more on rows shorter than a vector, channels a
+    multiple of it, a block's padded input within L1d; the tile at most 14 accumulators."""
+    from tvmprims.ops.depthwise_conv2d import workload
+    from tvmprims.schedules.cpu.depthwise_conv2d import channel_vector_tile
+    from tvmprims.schedules.hardware import CpuParams
+    avx512 = CpuParams.for_registers(32, vector_bytes=64)
+
+    def tile(x, k, stride=1, l1d=48 * 1024, lanes=16, c_out=None):
+        wl = workload(x, (c_out or x[1], 1, k, k), stride=stride, padding=k // 2)
+        return channel_vector_tile(wl, lanes, avx512, l1d)
+
+    assert tile((1, 1152, 7, 7), 5) == (1, 7)
+    assert tile((8, 480, 14, 14), 5) == (1, 14)
+    assert tile((1, 672, 14, 14), 5, 2) == (1, 7)
+    assert tile((1, 960, 7, 7), 3) is None            # 3x3: row tiles
+    assert tile((1, 240, 28, 28), 5) is None          # rows of a vector or more
+    assert tile((1, 672, 28, 28), 5, 2) is None       # a 64 KiB block: beyond L1d
+    assert tile((1, 480, 14, 14), 5, l1d=16 * 1024) is None
+    assert tile((1, 40, 7, 7), 5) is None             # channels not a multiple of 16
+    assert tile((1, 32, 7, 7), 5, c_out=64) is None   # a channel multiplier

@@ -17,19 +17,94 @@ traffic, loads and FMA latency rather than FMA throughput:
    independent FMAs to hide their latency (:func:`tile_shape`).
 4. **Unrolling** of the kernel width and the tile rows.
 5. **Parallelism** over (batch, channel).
+
+Rows shorter than a vector under long windows (5x5 on 7x7 and 14x14 planes) get
+**channel-vector tiles** instead (:func:`channel_vector_tile`): a vector of ``lanes``
+channels per output pixel, so that no lane is idle however short the row.
 """
 
 from tvmprims.ops.depthwise_conv2d import CONV, PAD
 
-from ..common import row_block, schedule_sliding_window, tile_shape, vector_lanes
-from ..hardware import cpu_params
+from ..common import (LONG_WINDOW, accumulate_locally, find_block, fuse_parallel, row_block,
+                      schedule_sliding_window, tile_shape, vector_lanes)
+from ..hardware import cpu_model, cpu_params
 
-__all__ = ["schedule", "row_block", "tile_shape"]
+__all__ = ["schedule", "row_block", "tile_shape", "channel_vector_tile"]
 
 
 def schedule(sch, wl, target):
     lanes = vector_lanes(target, wl.dtype)
+    model = cpu_model(target)
+    tile = channel_vector_tile(wl, lanes, model.params, model.caches.l1d_bytes)
+    if tile is not None:
+        _schedule_channel_vectors(sch, wl, lanes, *tile)
+        return
     _, _, oh, ow = wl.output_shape
-    rows, cols = tile_shape(oh, ow, wl.shapes[1][3], lanes, cpu_params(target))
+    rows, cols = tile_shape(oh, ow, wl.shapes[1][3], lanes, model.params)
     schedule_sliding_window(sch, CONV, PAD, wl["stride"][1], rows, cols, lanes,
                             unroll_rows=False)
+
+
+def channel_vector_tile(wl, lanes, params, l1d_bytes):
+    """``(rows, cols)`` of the channel-vector tiles of ``wl`` (:func:`_schedule_channel_vectors`),
+    or None for the row tiles of :func:`~tvmprims.schedules.common.schedule_sliding_window`.
+
+    Taken when an output row is shorter than a vector (the row tiles then leave lanes idle
+    and assemble rows from partial loads), the window at least :data:`LONG_WINDOW` columns
+    wide (the per-block transposing copies of input and output cost too much for 3x3: 0.8
+    to 0.9x), the channels a multiple of the vector without a multiplier, and a block's
+    padded input (``lanes`` channels) within L1d. The tile: ``cols`` pixels of a row (a
+    divisor of the width) by ``rows`` rows, at most ``params.conv2d_one_vector_registers``
+    vector accumulators. Measured on an Intel Xeon (kernel, us, row tiles -> these; torch):
+    5x5 on 1152x7x7 58 -> 26 (65), at batch 8 448 -> 206 (276); 5x5 stride 2 on 672x14x14
+    49 -> 30, at batch 8 383 -> 232 (356); 5x5 on 480x14x14 42 -> 36; 3x3 on 960x7x7 15 -> 17
+    and 576x14x14 30 -> 32 (so not taken); 5x5 stride 2 on 672x28x28, a 64 KiB block, 86 ->
+    106 (not taken) (``docs/depthwise_channel_vectors.py``).
+    """
+    (_, c, h, w), (o, _, kh, kw) = wl.shapes[0], wl.shapes[1]
+    _, _, oh, ow = wl.output_shape
+    pt, pb, pl, pr = wl["padding"]
+    block_bytes = lanes * (h + pt + pb) * (w + pl + pr) * (8 if wl.dtype == "float64" else 4)
+    if (o != c or c % lanes or ow >= lanes or kw < LONG_WINDOW or block_bytes > l1d_bytes):
+        return None
+    budget = params.conv2d_one_vector_registers
+    cols = max(d for d in range(1, min(ow, budget) + 1) if ow % d == 0)
+    rows = max(d for d in range(1, oh + 1) if oh % d == 0 and d * cols <= budget)
+    return rows, cols
+
+
+def _schedule_channel_vectors(sch, wl, lanes, rows, cols):
+    """Channel-vector tiles: ``rows x cols`` output pixels, each a vector of ``lanes``
+    channels, accumulated over the window; each tap is a vector of weights (one per channel)
+    times the tile's input vectors. Per (image, block of ``lanes`` channels), parallel: the
+    block's padded input is copied channels innermost (``[y, x, c % lanes]``) and its
+    weights likewise (``[ry, rx, c % lanes]``), and each tile's write-back transposes it to
+    the NCHW output (through the epilogue)."""
+    write_back, acc = accumulate_locally(sch, CONV)
+    sch.transform_layout(acc, ("write", 0),
+                         lambda n, f, y, x: (n, f // lanes, y, x, f % lanes))
+    image = find_block(sch, PAD)
+    if image is None:
+        image = sch.cache_read(acc, 0, "global")
+    sch.transform_layout(image, ("write", 0),
+                         lambda n, c, y, x: (n, c // lanes, y, x, c % lanes))
+    weight = sch.cache_read(acc, 1, "global")
+    sch.transform_layout(weight, ("write", 0),
+                         lambda f, one, r, s: (f // lanes, one, r, s, f % lanes))
+    n, f, y, x, ry, rx = sch.get_loops(acc)
+    fo, fi = sch.split(f, [None, lanes])
+    yo, yi = sch.split(y, [None, rows])
+    xo, xi = sch.split(x, [None, cols])
+    sch.reorder(n, fo, yo, xo, ry, rx, yi, xi, fi)
+    block = fuse_parallel(sch, [n, fo])
+    sch.vectorize(fi)
+    sch.unroll(xi)
+    sch.unroll(yi)
+    sch.unroll(rx)
+    sch.reverse_compute_at(write_back, xo)
+    for stage in (image, weight):
+        sch.compute_at(stage, block)
+        channel, *rest = sch.get_loops(stage)[1:]
+        sch.reorder(*rest, channel)
+        sch.vectorize(channel)
+    sch.decompose_reduction(acc, ry)
