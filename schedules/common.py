@@ -15,7 +15,8 @@ __all__ = ["CPU_REGISTER_SCOPE", "CPU_STACK_BYTES", "divisor_at_most", "split_fa
            "accumulate_locally", "tile_loops", "fuse_parallel", "vector_lanes",
            "vectorize_innermost", "find_block", "loop_extent", "partition_whole_tiles",
            "parallel_vectorized_stage", "phase_planes", "vectorize_phase_planes", "row_block",
-           "tile_shape", "LONG_WINDOW", "FILL_MIN_VECTORS", "fill_then_copy", "schedule_sliding_window",
+           "tile_shape", "LONG_WINDOW", "FILL_MIN_VECTORS", "fill_then_copy",
+           "schedule_sliding_window",
            "schedule_plane_sums", "plane_sum_lanes",
            "partial_sum_lanes", "PARALLEL_MIN_ELEMENTS",
            "PARALLEL_MIN_FLOPS", "schedule_contiguous"]

@@ -185,7 +185,8 @@ class CpuParams:
         depthwise_vectors    4                                  4
 
     Except the GEMMs' tiles (a proportion of the register file) and AVX-512's one-vector
-    conv2d tiles, 32-register ISAs are kept at the AVX2 value: :meth:`for_registers` counts at most :data:`MEASURED_REGISTERS`.
+    conv2d tiles, 32-register ISAs are kept at the AVX2 value: :meth:`for_registers` counts
+    at most :data:`MEASURED_REGISTERS`.
     Cache-sized parameters are proportions of the target's L2 (:class:`CpuCaches`):
     ``gemm_in_l2_bytes`` and ``gemm_wide_block_bytes`` half of it,
     ``gemm_columns_outer_a_elements`` a quarter (in float32 elements).
