@@ -109,11 +109,12 @@ AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
 
 #: The AVX-512 rules of cores that issue two 512-bit FMAs a cycle (measured:
 #: :func:`tvmprims.roofline.fma_issue.fma_issue`), fitted over :data:`GRID` to an Intel
-#: Xeon's four tables (210 layers): ``docs/algorithm_choice/xeon_pointwise_batch1.csv``,
+#: Xeon's five tables (223 layers): ``docs/algorithm_choice/xeon_pointwise_batch1.csv``,
 #: ``xeon_pointwise_batch8.csv`` (the sample's 1x1 layers at batch 1 and 8),
 #: ``xeon_pointwise_small.csv`` (every other 1x1 layer of the layer suite's models under 2^23
-#: multiply-adds) and ``xeon_other_batch1.csv`` (the sample's other layers but depthwise: 3x3,
-#: strided, large kernels), measured after B was packed per core (``b_packing``).
+#: multiply-adds), ``xeon_other_batch1.csv`` (the sample's other layers but depthwise: 3x3,
+#: strided, large kernels) and ``xeon_narrow_outputs.csv`` (3x3 layers of fewer than 64 output
+#: channels), measured after B was packed per core (``b_packing``).
 #: They differ from :data:`AVX512_RULES` in the 1x1 layers: im2col from 7x7 pixels on, at any
 #: batch. The direct schedule's 1x1 tile, one 512-bit vector of output channels, keeps one of
 #: the two FMA pipes idle, while im2col's GEMM tile issues to both: 8x1024x14x14 -> 512 direct
@@ -125,10 +126,13 @@ AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
 #: 210 layers chosen/fastest 1.097 (the rules before B was packed per core) -> 1.025 (1.080
 #: with each model left out of its own fit). Measured again after direct conv2d's one-vector
 #: tiles of 14 accumulators (``CpuParams.conv2d_one_vector_registers``; direct 1.05-1.14x
-#: faster on 3x3 layers): the fit moved only Winograd's least output channels, 64 -> 32, a
-#: tie (1.029 with either; 1.079 left out). ``python -m tvmprims.algorithm_table fit
-#: docs/algorithm_choice/xeon_*.csv``.
-AVX512_TWO_FMA_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=32,
+#: faster on 3x3 layers), with a fifth table, ``xeon_narrow_outputs.csv`` (Zen 4's run 7: 3x3
+#: layers of fewer than 64 output channels, DenseNet's 128 -> 32, where direct won all 14):
+#: the same rules, 223 layers chosen/fastest 1.027. Without that table the fit could not
+#: tell Winograd's least output channels (32 and 64 tied), took 32, and the layer suite then
+#: ran DenseNet's 128 -> 32 layers by Winograd at 0.83-1.00x torch (direct: 1.12-1.36x).
+#: ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/xeon_*.csv``.
+AVX512_TWO_FMA_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
                              winograd_min_pixels=14 * 14, winograd4_min_pixels=28 * 28,
                              fft_min_taps=INF, im2col_min_channels=16, im2col_pointwise=True,
                              im2col_strided=False, im2col_min_pixels=7 * 7,

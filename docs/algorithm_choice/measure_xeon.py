@@ -8,7 +8,10 @@ other layer of the sample (not 1x1, not depthwise: 3x3, strided, stems, large ke
 ``small``: every distinct 1x1 layer of the 13 models of the layer suite, at batch 1, of fewer
 than 2^23 multiply-adds and more than one pixel (squeeze-and-excitation layers left out), that
 ``batch1`` does not hold (the small expansions of MobileNetV3,
-EfficientNet and MnasNet, SqueezeNet's and ShuffleNet's layers: where the 1x1 threshold lies).
+EfficientNet and MnasNet, SqueezeNet's and ShuffleNet's layers: where the 1x1 threshold lies);
+``narrow``: Zen 4's run 7, the 3x3 layers Winograd's rule can take with fewer than 64 output
+channels (DenseNet's growth layers, 128 -> 32, at batch 1 and 8, and six others), which decide
+Winograd's least output channels.
 Usage, from the repository root:
 
     nice -n 5 python docs/algorithm_choice/measure_xeon.py \\
@@ -19,13 +22,18 @@ Usage, from the repository root:
         docs/algorithm_choice/xeon_other_batch1.csv other
     nice -n 5 python docs/algorithm_choice/measure_xeon.py \\
         docs/algorithm_choice/xeon_pointwise_small.csv small
+    nice -n 5 python docs/algorithm_choice/measure_xeon.py \\
+        docs/algorithm_choice/xeon_narrow_outputs.csv narrow
 
-The four tables are what ``AVX512_TWO_FMA_RULES`` are fitted to (docs/algorithm_choice/README.md).
+The five tables are what ``AVX512_TWO_FMA_RULES`` are fitted to (docs/algorithm_choice/README.md).
 """
 
 import sys
 
 from measure_batch8 import SAMPLE as BATCH8_SAMPLE
+from measure_narrow_outputs import EXTRA as NARROW_EXTRA
+from measure_narrow_outputs import SAMPLE as NARROW_SAMPLE
+from measure_narrow_outputs import narrow_output_3x3
 
 from tvmprims import algorithm_table
 from tvmprims.algorithm_heuristic import layer_shape
@@ -54,7 +62,9 @@ def main(path, which="batch1"):
                          if _pointwise(wl)],
               "other": [(s, wl) for s, wl in batch1
                         if not _pointwise(wl) and not layer_shape(wl).depthwise],
-              "small": _small(batch1)}[which]
+              "small": _small(batch1),
+              "narrow": [(s, wl) for s, wl in algorithm_table.sample_layers(
+                  NARROW_SAMPLE, extra=NARROW_EXTRA) if narrow_output_3x3(wl)]}[which]
     rows = algorithm_table.measure([(f"xeon:{s}", wl) for s, wl in layers],
                                    report=lambda m: print(m, flush=True))
     algorithm_table.write_csv(rows, path)
