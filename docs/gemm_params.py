@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 import torch
-from schedule_variants import start
+from schedule_variants import conv_layer, start, time_convs
 
 import tvmprims
 from tvmprims.schedules.hardware import cpu_model, cpu_params_override
@@ -70,25 +70,15 @@ def matmuls(shapes, variants, params):
 
 def convs(layers, variants, params):
     for layer in layers:
-        image, (o, size, stride) = (tuple(map(int, p.split("x"))) for p in layer.split("-"))
-        n, c, h, w = image if len(image) == 4 else (1, *image)
-        x = np.random.rand(n, c, h, w).astype(np.float32)
-        weight = np.random.rand(o, c, size, size).astype(np.float32)
-        padding = size // 2
-        expected = conv2d_ref(x, weight, None, stride, padding)
+        x, weight, stride, padding, expected = conv_layer(layer)
         kernels = []
         for variant in variants:
             algo, _, fields = variant.partition(":")
             op, extra = ALGORITHMS[algo]
             kernels.append(_built(params, _fields(fields), op, x.shape, weight.shape,
                                   stride=stride, padding=padding, **extra))
-            assert_close(kernels[-1](x, weight), expected, "float32", c * size * size)
-        tx, tw = torch.from_numpy(x), torch.from_numpy(weight)
-        calls = [lambda kernel=kernel: kernel(x, weight) for kernel in kernels]
-        calls.append(lambda: torch.nn.functional.conv2d(tx, tw, None, stride, padding))
-        times = interleaved_best(calls, rounds=3)
-        cells = [f"{v}: {t * 1e3:.3f} ({times[-1] / t:.2f}x)" for v, t in zip(variants, times)]
-        print(layer, " | ".join(cells), f"| torch {times[-1] * 1e3:.3f}", flush=True)
+            assert_close(kernels[-1](x, weight), expected, "float32", weight[0].size)
+        time_convs(layer, variants, kernels, x, weight, stride, padding, rounds=3)
 
 
 def main(argv):

@@ -1,15 +1,19 @@
 """What the docs scripts that time a hand schedule before and after a change share
 (``prime_width_layers.py``, ``plane_sum_lanes.py``, ``pointwise_tiles.py``,
-``depthwise_padding.py``): the setup of such a run, and the old schedule's pieces put back
-for the duration of a build."""
+``depthwise_padding.py``, ``gemm_params.py``, ``tile_loop_order.py``): the setup of such a
+run, the old schedule's pieces put back for the duration of a build, and a conv2d layer's
+arrays and timing against torch."""
 
 import contextlib
 import os
 
+import numpy as np
 import torch
 
 from tvmprims.build import clear_cache
 from tvmprims.layer_suite import tvm_threads
+from tvmprims.testing import conv2d_ref
+from tvmprims.timing import interleaved_best
 
 
 def start():
@@ -34,3 +38,25 @@ def replaced(*patches):
         for owner, name, value in saved:
             setattr(owner, name, value)
         clear_cache()
+
+
+def conv_layer(text):
+    """``[N]xCxHxW-OxKxS`` -> ``(x, weight, stride, padding, expected)``: random float32
+    arrays, padding ``K // 2``, the float64 reference."""
+    image, (o, size, stride) = (tuple(map(int, p.split("x"))) for p in text.split("-"))
+    n, c, h, w = image if len(image) == 4 else (1, *image)
+    x = np.random.rand(n, c, h, w).astype(np.float32)
+    weight = np.random.rand(o, c, size, size).astype(np.float32)
+    padding = size // 2
+    return x, weight, stride, padding, conv2d_ref(x, weight, None, stride, padding)
+
+
+def time_convs(layer, names, kernels, x, weight, stride, padding, rounds):
+    """Time ``kernels`` (named ``names``) on ``x, weight`` alternately with torch's conv2d and
+    print one line: ms and ratio to torch for each."""
+    tx, tw = torch.from_numpy(x), torch.from_numpy(weight)
+    calls = [lambda kernel=kernel: kernel(x, weight) for kernel in kernels]
+    calls.append(lambda: torch.nn.functional.conv2d(tx, tw, None, stride, padding))
+    times = interleaved_best(calls, rounds=rounds)
+    cells = [f"{v}: {t * 1e3:.3f} ({times[-1] / t:.2f}x)" for v, t in zip(names, times)]
+    print(layer, " | ".join(cells), f"| torch {times[-1] * 1e3:.3f}", flush=True)

@@ -234,8 +234,9 @@ def test_channels_not_a_vector_multiple_get_the_keys_rows_and_columns(
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding,groups,image_outer", [
     ((2, 17, 30, 29), (48, 17, 1, 1), 1, 0, 1, True),     # 1x1: rows outside channel blocks
     ((3, 24, 5, 5), (40, 12, 3, 3), 2, 1, 2, False),      # 3 x 3 output: channel blocks outside
-    ((2, 64, 14, 14), (96, 64, 3, 3), 1, 1, 1, False),    # a weight larger than the image
+    ((2, 64, 14, 14), (256, 64, 3, 3), 1, 1, 1, False),   # a weight larger than the image
     ((1, 32, 30, 30), (32, 32, 3, 3), 2, 1, 1, True),     # the image larger than the weight
+    ((1, 64, 14, 14), (64, 64, 3, 3), 1, 1, 1, True),     # ... or a weight within L2 / 4
 ])
 def test_tile_loop_orders(rng, x_shape, w_shape, stride, padding, groups, image_outer):
     """Both orders of the tile loops (:func:`image_outer`), with batch > 1 and groups."""

@@ -176,7 +176,7 @@ def _ragged_width_tiles(tiles, out_width, lanes, itemsize, params, narrow):
     return best
 
 
-def image_outer(wl, tiles):
+def image_outer(wl, tiles, params=None):
     """Whether the tile loops run over output rows outside channel blocks.
 
     Channel blocks outermost keep one block's weight panel in cache and stream the image
@@ -184,7 +184,9 @@ def image_outer(wl, tiles):
     weight (sequentially, panel after panel) once per row block. Rows outermost when each
     weight vector fetched feeds at least :data:`MIN_WEIGHT_REUSE` FMAs (``rows x OW``) and
     the weight is no larger than one padded input image, so that what is read again is the
-    smaller of the two. Zen 3: ResNet-50's 1x1 256 -> 64 on 56 x 56 ran 1.4 to 1.6x faster
+    smaller of the two, or than a quarter of L2 (half of ``params.gemm_in_l2_bytes``), where
+    re-reading it costs little (64x14x14 -> 64, 147 KiB of weight against a 64 KiB image:
+    0.055 ms rows outermost, 0.060 the other way; 64x28x28 -> 128 1.03x). Zen 3: ResNet-50's 1x1 256 -> 64 on 56 x 56 ran 1.4 to 1.6x faster
     rows outermost, ResNet-18's 3x3 64 on 56 x 56 1.2 to 1.3x; its 3x3 512 on 7 x 7 (9 MiB of
     weight, 7 FMAs per weight vector) 1.4x slower. Xeon (2 MiB L2), channel blocks outermost
     when the weight is the larger (``docs/tile_loop_order.py``): ResNet-50's 3x3 256 stride 2
@@ -195,7 +197,9 @@ def image_outer(wl, tiles):
     if tiles.rows * wl.output_shape[3] < MIN_WEIGHT_REUSE:
         return False
     (_, c, h, w), (pt, pb, pl, pr) = wl.shapes[0], wl["padding"]
-    return math.prod(wl.shapes[1]) <= c * (h + pt + pb) * (w + pl + pr)
+    weight = math.prod(wl.shapes[1])
+    small = (params or CpuParams()).gemm_in_l2_bytes // 2 // _itemsize(wl)
+    return weight <= max(c * (h + pt + pb) * (w + pl + pr), small)
 
 
 #: Most input channels per group of a layer that gets column-vector tiles (see
@@ -346,7 +350,7 @@ def schedule(sch, wl, target):
     fo, fi = sch.split(f, [None, tiles.channels])
     yo, yi = sch.split(y, [None, tiles.rows])
     xs, xi = sch.split(x, [None, tiles.segment])
-    outer = [n, yo, fo] if image_outer(wl, tiles) else [n, fo, yo]
+    outer = [n, yo, fo] if image_outer(wl, tiles, cpu_params(target)) else [n, fo, yo]
     sch.reorder(*outer, xs, xi, rc, ry, rx, yi, fi)
     fuse_parallel(sch, outer)
     sch.reverse_compute_at(write_back, xs)
