@@ -186,9 +186,10 @@ def image_outer(wl, tiles, params=None):
     the weight is no larger than one padded input image, so that what is read again is the
     smaller of the two, or than a quarter of L2 (half of ``params.gemm_in_l2_bytes``), where
     re-reading it costs little (64x14x14 -> 64, 147 KiB of weight against a 64 KiB image:
-    0.055 ms rows outermost, 0.060 the other way; 64x28x28 -> 128 1.03x). Zen 3: ResNet-50's 1x1 256 -> 64 on 56 x 56 ran 1.4 to 1.6x faster
-    rows outermost, ResNet-18's 3x3 64 on 56 x 56 1.2 to 1.3x; its 3x3 512 on 7 x 7 (9 MiB of
-    weight, 7 FMAs per weight vector) 1.4x slower. Xeon (2 MiB L2), channel blocks outermost
+    0.055 ms rows outermost, 0.060 the other way; 64x28x28 -> 128 1.03x). Zen 3: ResNet-50's
+    1x1 256 -> 64 on 56 x 56 ran 1.4 to 1.6x faster rows outermost, ResNet-18's 3x3 64 on
+    56 x 56 1.2 to 1.3x; its 3x3 512 on 7 x 7 (9 MiB of weight, 7 FMAs per weight vector)
+    1.4x slower. Xeon (2 MiB L2), channel blocks outermost
     when the weight is the larger (``docs/tile_loop_order.py``): ResNet-50's 3x3 256 stride 2
     on 28 x 28 0.99 -> 0.83 ms, 3x3 256 on 28 x 28 3.15 -> 2.55 ms, 192 -> 384 on 14 x 14
     1.02 -> 0.79 ms; the image the larger, rows outermost stayed 1.06-1.16x faster (3x3 128

@@ -46,8 +46,9 @@ def schedule(sch, wl, target):
 
 
 def channel_vector_tile(wl, lanes, params, l1d_bytes):
-    """``(rows, cols)`` of the channel-vector tiles of ``wl`` (:func:`_schedule_channel_vectors`),
-    or None for the row tiles of :func:`~tvmprims.schedules.common.schedule_sliding_window`.
+    """``(rows, cols)`` of the channel-vector tiles of ``wl``
+    (:func:`_schedule_channel_vectors`), or None for the row tiles of
+    :func:`~tvmprims.schedules.common.schedule_sliding_window`.
 
     Taken when an output row is shorter than a vector (the row tiles then leave lanes idle
     and assemble rows from partial loads), the window at least :data:`LONG_WINDOW` columns
