@@ -139,8 +139,9 @@ def test_channel_vector_tiles(rng, shape, k, stride, padding, dilation, dtype, a
 
 
 def test_channel_vector_tile_choice():
-    """Taken for windows of 5 columns or more on rows shorter than a vector, channels a
-    multiple of it, a block's padded input within L1d; the tile at most 14 accumulators."""
+    """Taken on 64-byte vectors for windows of 5 columns or more on rows shorter than a
+    vector, channels a multiple of it, a block's padded input within L1d; the tile at most 14
+    accumulators."""
     from tvmprims.ops.depthwise_conv2d import workload
     from tvmprims.schedules.cpu.depthwise_conv2d import channel_vector_tile
     from tvmprims.schedules.hardware import CpuParams
@@ -159,3 +160,4 @@ def test_channel_vector_tile_choice():
     assert tile((1, 480, 14, 14), 5, l1d=16 * 1024) is None
     assert tile((1, 40, 7, 7), 5) is None             # channels not a multiple of 16
     assert tile((1, 32, 7, 7), 5, c_out=64) is None   # a channel multiplier
+    assert tile((1, 1152, 7, 7), 5, lanes=8) is None  # AVX2's 32-byte vectors: not measured

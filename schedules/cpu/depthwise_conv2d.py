@@ -45,16 +45,22 @@ def schedule(sch, wl, target):
                             unroll_rows=False)
 
 
+#: Narrowest vector (bytes) given channel-vector tiles: measured on AVX-512 only (on AVX2 a
+#: 7-wide row fills 7 of a row tile's 8 lanes, so there is less to win).
+MEASURED_VECTOR_BYTES = 64
+
+
 def channel_vector_tile(wl, lanes, params, l1d_bytes):
     """``(rows, cols)`` of the channel-vector tiles of ``wl``
     (:func:`_schedule_channel_vectors`), or None for the row tiles of
     :func:`~tvmprims.schedules.common.schedule_sliding_window`.
 
-    Taken when an output row is shorter than a vector (the row tiles then leave lanes idle
-    and assemble rows from partial loads), the window at least :data:`LONG_WINDOW` columns
-    wide (the per-block transposing copies of input and output cost too much for 3x3: 0.8
-    to 0.9x), the channels a multiple of the vector without a multiplier, and a block's
-    padded input (``lanes`` channels) within L1d. The tile: ``cols`` pixels of a row (a
+    Taken on vectors of :data:`MEASURED_VECTOR_BYTES` or more when an output row is shorter
+    than a vector (the row tiles then leave lanes idle and assemble rows from partial
+    loads), the window at least :data:`LONG_WINDOW` columns wide (the per-block transposing
+    copies of input and output cost too much for 3x3: 0.8 to 0.9x), the channels a multiple
+    of the vector without a multiplier, and a block's padded input (``lanes`` channels)
+    within L1d. The tile: ``cols`` pixels of a row (a
     divisor of the width) by ``rows`` rows, at most ``params.conv2d_one_vector_registers``
     vector accumulators. Measured on an Intel Xeon (kernel, us, row tiles -> these; torch):
     5x5 on 1152x7x7 58 -> 26 (65), at batch 8 448 -> 206 (276); 5x5 stride 2 on 672x14x14
@@ -65,8 +71,10 @@ def channel_vector_tile(wl, lanes, params, l1d_bytes):
     (_, c, h, w), (o, _, kh, kw) = wl.shapes[0], wl.shapes[1]
     _, _, oh, ow = wl.output_shape
     pt, pb, pl, pr = wl["padding"]
-    block_bytes = lanes * (h + pt + pb) * (w + pl + pr) * (8 if wl.dtype == "float64" else 4)
-    if (o != c or c % lanes or ow >= lanes or kw < LONG_WINDOW or block_bytes > l1d_bytes):
+    itemsize = 8 if wl.dtype == "float64" else 4
+    block_bytes = lanes * (h + pt + pb) * (w + pl + pr) * itemsize
+    if (lanes * itemsize < MEASURED_VECTOR_BYTES or o != c or c % lanes or ow >= lanes
+            or kw < LONG_WINDOW or block_bytes > l1d_bytes):
         return None
     budget = params.conv2d_one_vector_registers
     cols = max(d for d in range(1, min(ow, budget) + 1) if ow % d == 0)
