@@ -124,9 +124,9 @@ def test_long_windows_on_narrow_planes(rng, shape, k, stride, dtype):
 ])
 def test_channel_vector_tiles(rng, shape, k, stride, padding, dilation, dtype, activation,
                               residual):
-    """Long windows on rows shorter than a vector: tiles of channel vectors (on a host whose
-    vector is at most 16 lanes; float64's 8 on AVX-512) against float64 torch, with the
-    epilogue."""
+    """Long windows on rows shorter than a vector: tiles of channel vectors on an AVX-512 host
+    (float32's 16 lanes, float64's 8; elsewhere the row tiles) against float64 torch, with
+    the epilogue."""
     c = shape[1]
     x = rng.standard_normal(shape).astype(dtype)
     w = rng.standard_normal((c, 1, k, k)).astype(dtype)
