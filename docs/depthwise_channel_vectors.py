@@ -12,24 +12,19 @@ A layer is ``NxCxH-K[sS]`` (a square H x H image, a K x K window, padding K // 2
 import sys
 
 import numpy as np
-import torch
-from schedule_variants import replaced, start
+from schedule_variants import replaced, start, time_convs
 
 import tvmprims
 from tvmprims.schedules.cpu import depthwise_conv2d as depthwise
 from tvmprims.schedules.hardware import cpu_params
 from tvmprims.target import resolve_target
 from tvmprims.testing import assert_close, depthwise_conv2d_ref
-from tvmprims.timing import interleaved_best
 
 
 def _forced(wl, lanes, params, l1d_bytes):
     """The channel-vector tile of ``wl`` with its width, window and L1d conditions lifted."""
     _, _, oh, ow = wl.output_shape
-    budget = params.conv2d_one_vector_registers
-    cols = max(d for d in range(1, min(ow, budget) + 1) if ow % d == 0)
-    rows = max(d for d in range(1, oh + 1) if oh % d == 0 and d * cols <= budget)
-    return rows, cols
+    return depthwise.channel_vector_shape(oh, ow, params.conv2d_one_vector_registers)
 
 
 def main(layers):
@@ -49,13 +44,8 @@ def main(layers):
                 kernels.append(tvmprims.build("depthwise_conv2d", x.shape, w.shape, stride=stride,
                                               padding=k // 2, schedule="hand"))
             assert_close(kernels[-1](x, w), expected, "float32", k * k)
-        tx, tw = torch.from_numpy(x), torch.from_numpy(w)
-        calls = [lambda kernel=kernel: kernel(x, w) for kernel in kernels]
-        calls.append(lambda: torch.nn.functional.conv2d(tx, tw, None, stride, k // 2, 1, c))
-        times = interleaved_best(calls, rounds=4)
-        cells = [f"{v}: {t * 1e3:.4f} ({times[-1] / t:.2f}x)"
-                 for v, t in zip(("rows", "channel vectors"), times)]
-        print(layer, " | ".join(cells), f"| torch {times[-1] * 1e3:.4f}", flush=True)
+        time_convs(layer, ("rows", "channel vectors"), kernels, x, w, stride, k // 2, rounds=4,
+                   groups=c)
 
 
 if __name__ == "__main__":

@@ -3,15 +3,17 @@ for several values of one :class:`~tvmprims.schedules.hardware.CpuParams` field 
 ``conv2d_registers``), with the tile each value gives; all values timed alternately in one
 run, on the same arrays.
 
-``PYTHONPATH=. python docs/register_budget_sweep.py [FIELD] [V1,V2,...] [LAYER ...]`` on a
-quiet machine; a layer is ``[N]xCxHxW-OxKxS[gG]`` (padding ``K // 2``, ``G`` groups), e.g.
-``conv2d_one_vector_registers 10,14 256x28x28-256x3x1g32``.
+``PYTHONPATH=docs:. python docs/register_budget_sweep.py [FIELD] [V1,V2,...] [LAYER ...]``
+on a quiet machine; a layer is ``[N]xCxHxW-OxKxS[gG]`` (padding ``K // 2``, ``G`` groups,
+``schedule_variants.layer_shapes``), e.g. ``conv2d_one_vector_registers 10,14
+256x28x28-256x3x1g32``.
 """
 
 import sys
 from dataclasses import replace
 
 import numpy as np
+from schedule_variants import layer_shapes
 
 from tvmprims._tvm import Schedule, compile_module, create_prim_func, element_aligned_arguments, tvm
 from tvmprims.schedules.common import vector_lanes
@@ -29,15 +31,6 @@ LAYERS = [((1, 64, 56, 56), (64, 64, 3, 3), 1), ((1, 128, 28, 28), (128, 128, 3,
           ((1, 256, 14, 14), (512, 256, 3, 3), 2)]
 
 
-def _layer(text):
-    """``[N]xCxHxW-OxKxS[gG]`` -> (input shape, weight shape, stride, groups)."""
-    text, _, groups = text.partition("g")
-    groups = int(groups or 1)
-    image, (o, size, stride) = (tuple(map(int, p.split("x"))) for p in text.split("-"))
-    image = image if len(image) == 4 else (1, *image)
-    return image, (o, image[1] // groups, size, size), stride, groups
-
-
 def main(argv):
     field = argv[0] if argv else "conv2d_registers"
     values = [int(v) for v in argv[1].split(",")] if len(argv) > 1 else [10, 14, 18, 22, 26]
@@ -46,7 +39,7 @@ def main(argv):
     lanes = vector_lanes(target, "float32")
     print(f"hand {field} = {getattr(hand, field)}")
     dev = tvm.cpu()
-    layers = [_layer(a) for a in argv[2:]] or [(*layer, 1) for layer in LAYERS]
+    layers = [layer_shapes(a) for a in argv[2:]] or [(*layer, 1) for layer in LAYERS]
     for x_shape, w_shape, stride, groups in layers:
         pad = w_shape[2] // 2
         wl = Workload.make("conv2d", [x_shape, w_shape], "float32", stride=(stride, stride),

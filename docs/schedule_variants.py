@@ -1,7 +1,8 @@
 """What the docs scripts that time a hand schedule before and after a change share
 (``prime_width_layers.py``, ``plane_sum_lanes.py``, ``pointwise_tiles.py``,
-``depthwise_padding.py``, ``gemm_params.py``, ``tile_loop_order.py``): the setup of such a
-run, the old schedule's pieces put back for the duration of a build, and a conv2d layer's
+``depthwise_padding.py``, ``gemm_params.py``, ``tile_loop_order.py``,
+``register_budget_sweep.py``, ``depthwise_channel_vectors.py``): the setup of such a run, the
+old schedule's pieces put back for the duration of a build, and a conv2d layer's shapes,
 arrays and timing against torch."""
 
 import contextlib
@@ -40,23 +41,34 @@ def replaced(*patches):
         clear_cache()
 
 
+def layer_shapes(text):
+    """``[N]xCxHxW-OxKxS[gG]`` -> ``(x shape, weight shape, stride, groups)`` (batch 1 when N
+    is left out, ``G`` groups)."""
+    text, _, groups = text.partition("g")
+    groups = int(groups or 1)
+    image, (o, size, stride) = (tuple(map(int, p.split("x"))) for p in text.split("-"))
+    image = image if len(image) == 4 else (1, *image)
+    return image, (o, image[1] // groups, size, size), stride, groups
+
+
 def conv_layer(text):
     """``[N]xCxHxW-OxKxS`` -> ``(x, weight, stride, padding, expected)``: random float32
     arrays, padding ``K // 2``, the float64 reference."""
-    image, (o, size, stride) = (tuple(map(int, p.split("x"))) for p in text.split("-"))
-    n, c, h, w = image if len(image) == 4 else (1, *image)
-    x = np.random.rand(n, c, h, w).astype(np.float32)
-    weight = np.random.rand(o, c, size, size).astype(np.float32)
-    padding = size // 2
+    x_shape, w_shape, stride, groups = layer_shapes(text)
+    if groups != 1:
+        raise ValueError(f"{text}: conv_layer makes ungrouped layers (layer_shapes reads G)")
+    x = np.random.rand(*x_shape).astype(np.float32)
+    weight = np.random.rand(*w_shape).astype(np.float32)
+    padding = w_shape[2] // 2
     return x, weight, stride, padding, conv2d_ref(x, weight, None, stride, padding)
 
 
-def time_convs(layer, names, kernels, x, weight, stride, padding, rounds):
+def time_convs(layer, names, kernels, x, weight, stride, padding, rounds, groups=1):
     """Time ``kernels`` (named ``names``) on ``x, weight`` alternately with torch's conv2d and
     print one line: ms and ratio to torch for each."""
     tx, tw = torch.from_numpy(x), torch.from_numpy(weight)
     calls = [lambda kernel=kernel: kernel(x, weight) for kernel in kernels]
-    calls.append(lambda: torch.nn.functional.conv2d(tx, tw, None, stride, padding))
+    calls.append(lambda: torch.nn.functional.conv2d(tx, tw, None, stride, padding, 1, groups))
     times = interleaved_best(calls, rounds=rounds)
-    cells = [f"{v}: {t * 1e3:.3f} ({times[-1] / t:.2f}x)" for v, t in zip(names, times)]
-    print(layer, " | ".join(cells), f"| torch {times[-1] * 1e3:.3f}", flush=True)
+    cells = [f"{v}: {t * 1e3:.4f} ({times[-1] / t:.2f}x)" for v, t in zip(names, times)]
+    print(layer, " | ".join(cells), f"| torch {times[-1] * 1e3:.4f}", flush=True)

@@ -23,13 +23,16 @@ Rows shorter than a vector under long windows (5x5 on 7x7 and 14x14 planes) get
 channels per output pixel, so that no lane is idle however short the row.
 """
 
+import numpy as np
+
 from tvmprims.ops.depthwise_conv2d import CONV, PAD
 
 from ..common import (LONG_WINDOW, accumulate_locally, find_block, fuse_parallel, row_block,
                       schedule_sliding_window, tile_shape, vector_lanes)
 from ..hardware import cpu_model, cpu_params
 
-__all__ = ["schedule", "row_block", "tile_shape", "channel_vector_tile"]
+__all__ = ["schedule", "row_block", "tile_shape", "channel_vector_tile",
+           "channel_vector_shape"]
 
 
 def schedule(sch, wl, target):
@@ -71,14 +74,20 @@ def channel_vector_tile(wl, lanes, params, l1d_bytes):
     (_, c, h, w), (o, _, kh, kw) = wl.shapes[0], wl.shapes[1]
     _, _, oh, ow = wl.output_shape
     pt, pb, pl, pr = wl["padding"]
-    itemsize = 8 if wl.dtype == "float64" else 4
+    itemsize = np.dtype(wl.dtype).itemsize
     block_bytes = lanes * (h + pt + pb) * (w + pl + pr) * itemsize
     if (lanes * itemsize < MEASURED_VECTOR_BYTES or o != c or c % lanes or ow >= lanes
             or kw < LONG_WINDOW or block_bytes > l1d_bytes):
         return None
-    budget = params.conv2d_one_vector_registers
-    cols = max(d for d in range(1, min(ow, budget) + 1) if ow % d == 0)
-    rows = max(d for d in range(1, oh + 1) if oh % d == 0 and d * cols <= budget)
+    return channel_vector_shape(oh, ow, params.conv2d_one_vector_registers)
+
+
+def channel_vector_shape(out_height, out_width, budget):
+    """``(rows, cols)`` of a channel-vector tile of at most ``budget`` accumulators: the
+    widest divisor of the width, then the most rows (a divisor of the height) that fit."""
+    cols = max(d for d in range(1, min(out_width, budget) + 1) if out_width % d == 0)
+    rows = max(d for d in range(1, out_height + 1)
+               if out_height % d == 0 and d * cols <= budget)
     return rows, cols
 
 
