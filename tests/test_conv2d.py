@@ -163,6 +163,36 @@ def test_prime_widths_get_wide_tiles_and_a_short_last_segment(rng, x_shape, w_sh
         _run(rng, x_shape, w_shape, stride, padding, 1, 1, dtype=dtype, target=ZNVER3_2C)
 
 
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation", [
+    ((1, 3, 67, 61), (32, 3, 11, 11), 4, 2, 1),        # an AlexNet-style stem: 15 x 14 out
+    ((2, 16, 23, 29), (48, 16, 9, 9), 2, 4, 1),
+    ((1, 8, 1, 101), (48, 8, 1, 13), 1, (0, 6), 1),    # a 13-tap conv1d
+    ((1, 16, 19, 23), (32, 16, 9, 9), 1, 4, 1),
+    ((1, 16, 31, 31), (16, 16, 3, 11), (1, 3), (1, 5), 1),
+    ((1, 4, 1, 67), (16, 4, 1, 17), 1, 0, 1),          # 17 taps: a loop
+    ((1, 16, 29, 29), (16, 16, 9, 9), 2, 8, 2),        # dilated
+])
+def test_wide_kernels(rng, x_shape, w_shape, stride, padding, dilation):
+    """Kernels wider than 7: taps unrolled up to 15, strided ones with smaller tiles
+    (:func:`~tvmprims.schedules.cpu.conv2d.tap_sharing_budget`), against float64."""
+    _run(rng, x_shape, w_shape, stride, padding, dilation)
+
+
+def test_strided_wide_kernels_take_tiles_of_the_two_vector_budget():
+    params = CpuParams.for_registers(32, vector_bytes=64)
+    stem = tvmprims.ops.conv2d.workload((1, 3, 224, 224), (64, 3, 11, 11), stride=4,
+                                        padding=2)
+    assert cpu_conv2d.tap_sharing_budget(stem, params) == params.conv2d_registers
+    tiles = cpu_conv2d._tiles(stem, 16, params)
+    assert tiles.channels // 16 * tiles.rows * tiles.cols <= params.conv2d_registers
+    assert tiles.channels // 16 * tiles.rows * tiles.cols > 1
+    for w_shape, stride in (((64, 64, 9, 9), 1), ((64, 64, 7, 7), 2), ((64, 64, 17, 17), 2)):
+        wl = tvmprims.ops.conv2d.workload((1, 64, 56, 56), w_shape, stride=stride)
+        assert cpu_conv2d.tap_sharing_budget(wl, params) is None, (w_shape, stride)
+        assert cpu_conv2d._tiles(wl, 16, params) == cpu_conv2d.tile_sizes(
+            64, *wl.output_shape[2:], 16, params=params)
+
+
 def test_tiles_of_several_rows(rng):
     """An output two columns wide: the tile spans two rows to keep 8 accumulators."""
     lanes = vector_lanes(resolve_target("llvm"), "float32")  # the host's, which _run uses

@@ -14,7 +14,8 @@
    what a segment holds (17, 31, 509) is cut into segments that do not divide it, the last
    one guarded by the block's predicate (``_ragged_width_tiles``).
 4. **Vectorisation and unrolling**: FMAs over output channels, rows, columns and the kernel
-   width (up to 7 taps) unrolled.
+   width (up to 15 taps; strided kernels wider than 7 with smaller tiles,
+   :func:`tap_sharing_budget`) unrolled.
 5. **Parallelism** over (batch, channel block, row block).
 6. **Padding** is a separate parallel, vectorised pass (computing it inside the reduction
    would put a bounds test in the innermost loop).
@@ -46,14 +47,23 @@ from ..common import (CPU_STACK_BYTES, PARALLEL_MIN_FLOPS, accumulate_locally, d
 from ..hardware import CpuParams, cpu_params
 
 __all__ = ["schedule", "tile_sizes", "Tiles", "image_outer", "column_tile", "column_tiling",
-           "weight_block", "single_pixel_pointwise"]
+           "weight_block", "single_pixel_pointwise", "tap_sharing_budget"]
 
 # The register budget of a tile and the accumulators that hide the FMA latency are the
 # target's CpuParams.conv2d_registers and .fma_chains (schedules/hardware.py).
 
-#: Widest kernel whose taps are unrolled. Wider ones stay a loop: fully unrolled 9- and 11-wide
-#: rows ran 5 to 7 times slower (1x16x64x64, 16 filters: 4.95 against 1.0 ms at 9x9).
+#: Widest kernel whose taps a column-vector tile unrolls (:func:`_schedule_columns`); wider
+#: ones stay a loop (Xeon, unrolled up to 15: an 11x11 stride-2 stem 1.23x faster, a 15-tap
+#: conv1d 1.17x slower, 9x9 unchanged).
 MAX_UNROLLED_WIDTH = 7
+
+#: Widest kernel whose taps a channel tile unrolls. Unrolled, the 8 to 15 taps of a row of
+#: the kernel run 1.1 to 1.3x faster (Xeon, kernel ms, loop -> unrolled, torch: 64x56x56
+#: 9x9 5.85 -> 4.61 (5.14), 128x28x28 9x9 5.90 -> 4.77 (4.85), 32x64x64 11x11 3.15 -> 2.61
+#: (2.56), an 11-tap conv1d 8x64x509 -> 96 1.67 -> 1.43 (1.66), a 15-tap one 0.37 -> 0.33
+#: (0.39)); strided, with tiles of at most ``conv2d_registers`` accumulators
+#: (:func:`tap_sharing_budget`).
+MAX_UNROLLED_TAPS = 15
 
 #: Fewest output pixels per row block for which the tile loops stream the weight once per row
 #: block (see :func:`image_outer`); measured on ResNet layers (AVX2, Zen 3).
@@ -85,7 +95,8 @@ def _segment_tilings(segment, max_cols):
 
 
 def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=None,
-               itemsize=4, params=None, max_channels=None, narrow=False):
+               itemsize=4, params=None, max_channels=None, max_accumulators=None,
+               narrow=False):
     """The :class:`Tiles` of a convolution output, for ``lanes``-wide SIMD.
 
     Channel tiles are one or two vectors (a divisor of ``channels_per_group``; two only when
@@ -95,7 +106,8 @@ def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=No
     :class:`~tvmprims.schedules.hardware.CpuParams`, AVX2's by default), the choice hides
     the FMA latency in its smallest tile first (``params.fma_chains``), then keeps the most
     accumulators on average over the columns, then the most FMAs per load (a step loads
-    ``vectors`` weight vectors and broadcasts ``rows x cols`` inputs). ResNet-18's 14 x 14
+    ``vectors`` weight vectors and broadcasts ``rows x cols`` inputs). ``max_accumulators``
+    lowers every budget to it (:func:`tap_sharing_budget`). ResNet-18's 14 x 14
     layer: 16 channels by 5 + 5 + 4 columns, 1.09x faster than 16 x 2 rows x 2 columns.
 
     When that leaves one-column tiles on a wider output (a prime width over the columns a
@@ -109,7 +121,7 @@ def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=No
         channels = vectors * lanes
         if limit % channels or (vectors > 1 and max_channels and channels > max_channels):
             continue
-        budget = accumulator_budget(params, vectors, narrow)
+        budget = accumulator_budget(params, vectors, narrow, max_accumulators)
         for rows in range(1, budget // vectors + 1):
             if out_height % rows:
                 continue
@@ -126,20 +138,23 @@ def tile_sizes(out_channels, out_height, out_width, lanes, channels_per_group=No
             cols = divisor_at_most(out_width, params.conv2d_registers)
             return Tiles(1, 1, cols, cols, 0)
         return tile_sizes(out_channels, out_height, out_width, narrower, channels_per_group,
-                          itemsize, params, max_channels=narrower, narrow=True)
+                          itemsize, params, narrower, max_accumulators, narrow=True)
     if best.cols == 1 < out_width:
-        best = _ragged_width_tiles(best, out_width, lanes, itemsize, params, narrow)
+        budget = accumulator_budget(params, best.channels // lanes, narrow, max_accumulators)
+        best = _ragged_width_tiles(best, out_width, lanes, itemsize, params, budget)
     return best
 
 
-def accumulator_budget(params, vectors, narrow=False):
+def accumulator_budget(params, vectors, narrow=False, max_accumulators=None):
     """Most accumulators of a tile of ``vectors`` channel vectors (``params``' fields):
     ``conv2d_registers`` for two, ``conv2d_one_vector_registers`` for one (one weight
     register per step), ``conv2d_narrow_registers`` for a vector narrower than the
-    target's (groups of 8 channels on AVX-512)."""
+    target's (groups of 8 channels on AVX-512); at most ``max_accumulators`` if given."""
     if narrow:
-        return params.conv2d_narrow_registers
-    return params.conv2d_one_vector_registers if vectors == 1 else params.conv2d_registers
+        budget = params.conv2d_narrow_registers
+    else:
+        budget = params.conv2d_one_vector_registers if vectors == 1 else params.conv2d_registers
+    return budget if max_accumulators is None else min(budget, max_accumulators)
 
 
 def _better(best, best_key, channels, vectors, rows, segment, budget, chains):
@@ -159,9 +174,10 @@ def _better(best, best_key, channels, vectors, rows, segment, budget, chains):
     return best, best_key
 
 
-def _ragged_width_tiles(tiles, out_width, lanes, itemsize, params, narrow):
-    """One-row tiles of ``tiles.channels`` channels over the best segment that fits a stack
-    array, whether or not it divides ``out_width`` (``tiles`` when none of two columns does).
+def _ragged_width_tiles(tiles, out_width, lanes, itemsize, params, budget):
+    """One-row tiles of ``tiles.channels`` channels (at most ``budget`` accumulators) over the
+    best segment that fits a stack array, whether or not it divides ``out_width`` (``tiles``
+    when none of two columns does).
     ``schedule`` splits the width by it; TVM guards the last segment's columns past the width
     with the block's predicate, which it hoists out of the reduction loops. Measured on Zen 4,
     one-column tiles -> these (torch): a conv1d 8 x 64 x 509 -> 96 with 5 taps 2.49 ->
@@ -171,8 +187,8 @@ def _ragged_width_tiles(tiles, out_width, lanes, itemsize, params, narrow):
     stack = (CPU_STACK_BYTES - 1) // (tiles.channels * itemsize)
     best, best_key = tiles, None
     for segment in range(2, min(out_width, stack) + 1):
-        best, best_key = _better(best, best_key, tiles.channels, vectors, 1, segment,
-                                 accumulator_budget(params, vectors, narrow), params.fma_chains)
+        best, best_key = _better(best, best_key, tiles.channels, vectors, 1, segment, budget,
+                                 params.fma_chains)
     return best
 
 
@@ -279,7 +295,27 @@ def _tiles(wl, lanes, params):
     groups = wl.get("groups", 1)
     itemsize = _itemsize(wl)
     return tile_sizes(o, oh, ow, lanes, o // groups if groups > 1 else None, itemsize, params,
-                      pointwise_channels(wl, params, itemsize))
+                      pointwise_channels(wl, params, itemsize), tap_sharing_budget(wl, params))
+
+
+def tap_sharing_budget(wl, params):
+    """Most accumulators of a channel tile of ``wl`` when its taps are unrolled and strided
+    and more than :data:`MAX_UNROLLED_WIDTH` (``params.conv2d_registers``), else None (the
+    budgets of :func:`accumulator_budget`).
+
+    Unrolled, tap ``r`` of column ``x + 1`` reads the input of tap ``r + stride`` of column
+    ``x``; LLVM loads each such input once and keeps it in a register for all its uses, and
+    with a wide strided kernel and 11 to 14 accumulators that spills. Xeon, ms, 16 channels
+    x 11 to 14 columns, taps a loop -> 32 channels x 4 or 5 columns unrolled (16 x 11
+    unrolled) (torch): AlexNet's stem 3x224x224 -> 64 11x11 stride 4 0.425 -> 0.383 (0.619)
+    (0.386), 8x224x224 -> 64 stride 4 1.18 -> 0.98 (1.52) (1.01), 32x56x56 -> 64 11x11
+    stride 2 1.18 -> 1.08 (1.31) (1.12), 16x112x112 -> 32 9x9 stride 2 0.78 -> 0.70 (0.96)
+    (0.79), 64x56x56 -> 128 9x9 stride 2 3.10 -> 2.94 (3.84) (2.79). At stride 1 the
+    larger tiles unrolled are the faster (64x56x56 9x9: 16 x 14 4.61 ms, 32 x 4 5.31)."""
+    kernel_width, stride = wl.shapes[1][3], wl["stride"][1]
+    if stride > 1 and MAX_UNROLLED_WIDTH < kernel_width <= MAX_UNROLLED_TAPS:
+        return params.conv2d_registers
+    return None
 
 
 def _itemsize(wl):
@@ -356,7 +392,7 @@ def schedule(sch, wl, target):
     fuse_parallel(sch, outer)
     sch.reverse_compute_at(write_back, xs)
     vectorize_innermost(sch, write_back, lanes)
-    unroll_taps = wl.shapes[1][3] <= MAX_UNROLLED_WIDTH
+    unroll_taps = wl.shapes[1][3] <= MAX_UNROLLED_TAPS
     for block, first in _partition_columns(sch, xi, tiles):
         cols, rc, ry, rx, yi, fi = sch.get_loops(block)[-6:]
         if first:
