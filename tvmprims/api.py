@@ -84,18 +84,25 @@ def matmul(a, b, *, algo="direct", log_bits=3, target=None, schedule="auto"):
     NaN and inf propagate as in numpy, except that ``"log-approx"`` gives NaN wherever
     numpy's result is not finite.
     """
-    plain = (type(a) is _ndarray and type(b) is _ndarray and algo == "direct"
-             and schedule == "auto"
-             and (target is None or type(target) is str and target in _HOST_TARGETS))
-    if plain:
+    if (type(a) is _ndarray and type(b) is _ndarray and algo == "direct" and schedule == "auto"
+            and (target is None or type(target) is str and target in _HOST_TARGETS)):
         # The plain call seen before: its kernel by shapes and dtypes, without the general
         # path's argument handling (1x64 @ 64x1000: 5.7 -> 4.6 us; numpy 3.7, the kernel 2.5
-        # and its call 0.6), inline rather than through _plain_call (4.20 -> 3.95 us, Xeon).
+        # and its call 0.6). No closure in this function: one would make its arguments cells,
+        # created on every call and read through (3.57 -> 3.37 us, Xeon).
         plain = ("matmul", a.shape, b.shape, a.dtype, b.dtype)
         run = plain_calls.get(plain)
         if run is not None and a.flags.carray and b.flags.carray:
             call_stats["hits"] += 1
             return run(a, b)
+    else:
+        plain = None
+    return _matmul(a, b, algo, log_bits, target, schedule, plain)
+
+
+def _matmul(a, b, algo, log_bits, target, schedule, plain):
+    """:func:`matmul` past its plain call; ``plain``: the key to remember the kernel under
+    for the plain call (None: not one)."""
     if algo not in MATMUL_ALGORITHMS:
         raise ValueError(f"unknown matmul algo {algo!r}: expected one of {MATMUL_ALGORITHMS}")
     given = (a, b)
@@ -226,6 +233,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
             result = _plain_call(plain, x, weight, bias)
         if result is not None:
             return result
+    else:
+        plain = None
+    return _conv2d(x, weight, bias, stride, padding, dilation, groups, algo, activation,
+                   residual, target, schedule, plain)
+
+
+def _conv2d(x, weight, bias, stride, padding, dilation, groups, algo, activation, residual,
+            target, schedule, plain):
+    """:func:`conv2d` past its plain call (kept apart for the reason :func:`matmul`'s is);
+    ``plain``: the key to remember the kernel under for the plain call (None: not one)."""
     if algo not in CONV2D_ALGORITHMS:
         raise ValueError(f"unknown conv2d algo {algo!r}: expected one of {CONV2D_ALGORITHMS}")
     given = (x, weight, bias)

@@ -136,12 +136,23 @@ class Kernel:
         if not self._on_cpu or self._input_alignment is not None:
             return None
         func, shape, dtype, empty = self._func, self._output_shape, self._dtype, np.empty
-
-        def run(*arrays):
-            result = empty(shape, dtype)
-            func(*arrays, result)
-            return result
-
+        # Spelled out for two and three inputs (matmul, conv2d with a bias): packing and
+        # unpacking *arrays cost 0.1 us of a 1x64 @ 64x1000 call's 3.4.
+        if len(self.workload.shapes) == 2:
+            def run(a, b):
+                result = empty(shape, dtype)
+                func(a, b, result)
+                return result
+        elif len(self.workload.shapes) == 3:
+            def run(a, b, c):
+                result = empty(shape, dtype)
+                func(a, b, c, result)
+                return result
+        else:
+            def run(*arrays):
+                result = empty(shape, dtype)
+                func(*arrays, result)
+                return result
         return run
 
     def _require_device(self):
