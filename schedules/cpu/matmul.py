@@ -14,11 +14,13 @@
   read in place, is swept once); K swept in blocks of about 128 rows per 32 KiB of L1d
   (dividing K, else K padded to whole blocks), the ``kc x nc`` block of B packed right
   before use (read from memory once, packed into L2), every register tile of the block
-  accumulating over it; the padded copy of C and any epilogue run per block.
+  accumulating over it; the padded copy of C and any epilogue run per block. A padded
+  copy of A is laid out in tile-row panels.
 
 The register tiles come from the target's register file (``CpuParams.gemm_rows`` and
-``gemm_accumulators``: 4 x 2 and 6 x 2 vectors on AVX2, 6 x 2 and 12 x 2 on AVX-512), the
-cache sizes from the host (``CpuCaches``). See ``schedules/gemm_tiling.py``.
+``gemm_accumulators``: 4 x 2 and 6 x 2 vectors on AVX2, 6 x 2 and 12 x 2 on AVX-512; the
+blocked tile down to two thirds of those rows when the cores then share them more evenly),
+the cache sizes from the host (``CpuCaches``). See ``schedules/gemm_tiling.py``.
 """
 
 from tvmprims.ops.matmul import MATMUL
