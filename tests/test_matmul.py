@@ -7,7 +7,7 @@ import pytest
 
 import tvmprims
 from tvmprims.schedules.gemm_tiling import (busiest_core_work, gemv_parallel, gemm_blocks,
-                                            gemv_k_parts,
+                                            gemv_column_unroll, gemv_k_parts,
                                             gemv_tiling, k_block, matmul_path, uses_gemv)
 from tvmprims.schedules.hardware import (CpuCaches, CpuParams, cpu_model, cpu_params,
                                          cpu_params_override)
@@ -149,6 +149,26 @@ def test_gemv_k_parts_rule():
     # Without the split the cores share the column chunks: a multiple of the cores.
     k_parts, chunks, _, _ = gemv_tiling(8, 1000, 4095, 16, 4, 2)
     assert k_parts == 1 and chunks % 2 == 0
+
+
+def test_gemv_column_unroll_keeps_eight_sums_in_flight():
+    """Vectors of columns a few-rows step multiplies: fma_chains (8) sums at least, two
+    vectors at least, within two thirds of the GEMM accumulators; a divisor of the chunk."""
+    avx512, avx2 = CpuParams.for_registers(32, vector_bytes=64), CpuParams()
+    assert [gemv_column_unroll(m, 72, avx512) for m in range(1, 9)] == [8, 4, 3, 2, 2, 2, 2, 2]
+    assert [gemv_column_unroll(m, 72, avx2) for m in range(1, 9)] == [8, 4, 2, 2, 1, 1, 1, 1]
+    assert gemv_column_unroll(2, 62, avx512) == 2     # 62 vectors (N = 1000): a divisor
+    assert gemv_column_unroll(4, 61, avx512) == 1     # a prime count: one at a time
+
+
+@pytest.mark.parametrize("m,k,n", [(2, 64, 1000), (3, 100, 1152), (4, 64, 1001), (8, 300, 257),
+                                   (7, 33, 2048), (6, 5, 96)])
+def test_few_rows_with_several_column_vectors_a_step(rng, m, k, n):
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    assert_close(tvmprims.matmul(a, b), matmul_ref(a, b), "float32", k)
+    assert_close(tvmprims.matmul(a.astype(np.float64), b.astype(np.float64)), matmul_ref(a, b),
+                 "float64", k)
 
 
 @pytest.mark.parametrize("m,k,n", [(8, 4096, 1000), (1, 1024, 1000), (3, 1000, 1001),
