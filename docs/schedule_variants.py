@@ -1,7 +1,8 @@
 """What the docs scripts that time a hand schedule before and after a change share
 (``prime_width_layers.py``, ``plane_sum_lanes.py``, ``pointwise_tiles.py``,
 ``depthwise_padding.py``, ``gemm_params.py``, ``tile_loop_order.py``,
-``register_budget_sweep.py``, ``depthwise_channel_vectors.py``): the setup of such a run, the
+``register_budget_sweep.py``, ``depthwise_channel_vectors.py``, ``wide_kernels.py``,
+``blocked_gemm_rows.py``): the setup of such a run, the
 old schedule's pieces put back for the duration of a build, and a conv2d layer's shapes,
 arrays and timing against torch."""
 
