@@ -12,9 +12,10 @@ import os
 import numpy as np
 import torch
 
+import tvmprims
 from tvmprims.build import clear_cache
 from tvmprims.layer_suite import tvm_threads
-from tvmprims.testing import conv2d_ref
+from tvmprims.testing import assert_close, conv2d_ref
 from tvmprims.timing import interleaved_best
 
 
@@ -73,3 +74,19 @@ def time_convs(layer, names, kernels, x, weight, stride, padding, rounds, groups
     times = interleaved_best(calls, rounds=rounds)
     cells = [f"{v}: {t * 1e3:.4f} ({times[-1] / t:.2f}x)" for v, t in zip(names, times)]
     print(layer, " | ".join(cells), f"| torch {times[-1] * 1e3:.4f}", flush=True)
+
+
+def compare_conv_variants(layers, variants, rounds=4):
+    """For each layer (``[N]xCxHxW-OxKxS``, :func:`conv_layer`), the direct conv2d's hand
+    schedule built under each of ``variants`` (name -> patches for :func:`replaced`),
+    checked against float64 and timed alternately with torch (:func:`time_convs`)."""
+    start()
+    for layer in layers:
+        x, weight, stride, padding, expected = conv_layer(layer)
+        kernels = []
+        for patches in variants.values():
+            with replaced(*patches):
+                kernels.append(tvmprims.build("conv2d", x.shape, weight.shape, stride=stride,
+                                              padding=padding, schedule="hand"))
+            assert_close(kernels[-1](x, weight), expected, "float32", weight[0].size)
+        time_convs(layer, variants, kernels, x, weight, stride, padding, rounds=rounds)

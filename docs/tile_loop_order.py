@@ -11,27 +11,16 @@ Layers are ``[N]xCxHxW-OxKxS`` (padding ``K // 2``).
 
 import sys
 
-from schedule_variants import conv_layer, replaced, start, time_convs
+from schedule_variants import compare_conv_variants
 
-import tvmprims
 from tvmprims.schedules.cpu import conv2d as direct
-from tvmprims.testing import assert_close
 
 VARIANTS = {"rule": [], "channels outer": [(direct, "image_outer", lambda *args: False)],
             "rows outer": [(direct, "image_outer", lambda *args: True)]}
 
 
 def main(layers):
-    start()
-    for layer in layers:
-        x, weight, stride, padding, expected = conv_layer(layer)
-        kernels = []
-        for patches in VARIANTS.values():
-            with replaced(*patches):
-                kernels.append(tvmprims.build("conv2d", x.shape, weight.shape, stride=stride,
-                                              padding=padding, schedule="hand"))
-            assert_close(kernels[-1](x, weight), expected, "float32", weight[0].size)
-        time_convs(layer, VARIANTS, kernels, x, weight, stride, padding, rounds=4)
+    compare_conv_variants(layers, VARIANTS)
 
 
 if __name__ == "__main__":

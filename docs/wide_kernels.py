@@ -12,11 +12,9 @@ has AlexNet's 55 x 55 output). Without layers: the eight of docs/BENCHMARKS.md.
 
 import sys
 
-from schedule_variants import conv_layer, replaced, start, time_convs
+from schedule_variants import compare_conv_variants
 
-import tvmprims
 from tvmprims.schedules.cpu import conv2d as direct
-from tvmprims.testing import assert_close
 
 LAYERS = ["3x220x220-64x11x4", "8x220x220-64x11x4", "32x56x56-64x11x2", "16x112x112-32x9x2",
           "64x56x56-128x9x2", "64x56x56-64x9x1", "128x28x28-128x9x1", "32x64x64-32x11x1"]
@@ -27,16 +25,7 @@ VARIANTS = {"now": [],
 
 
 def main(layers):
-    start()
-    for layer in layers or LAYERS:
-        x, weight, stride, padding, expected = conv_layer(layer)
-        kernels = []
-        for patches in VARIANTS.values():
-            with replaced(*patches):
-                kernels.append(tvmprims.build("conv2d", x.shape, weight.shape, stride=stride,
-                                              padding=padding, schedule="hand"))
-            assert_close(kernels[-1](x, weight), expected, "float32", weight[0].size)
-        time_convs(layer, VARIANTS, kernels, x, weight, stride, padding, rounds=4)
+    compare_conv_variants(layers or LAYERS, VARIANTS)
 
 
 if __name__ == "__main__":
