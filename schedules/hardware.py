@@ -40,7 +40,8 @@ from ..target import DEFAULT_CUDA_ARCH
 
 __all__ = ["CpuModel", "cpu_model", "lanes_for", "CpuParams", "cpu_params", "cpu_params_override",
            "cpu_cores", "CpuCaches", "DEFAULT_CACHES", "host_caches", "is_host_cpu",
-           "MEASURED_REGISTERS",
+           "MEASURED_REGISTERS", "DEFAULT_FMA_ISSUE", "default_fma_issue",
+           "set_host_fma_issue",
            "GpuModel", "gpu_model", "SM_COUNTS", "DEFAULT_SM_COUNT", "DEFAULT_GPU"]
 
 
@@ -124,19 +125,55 @@ class CpuModel:
     vector_bytes: int
     vector_registers: int
     caches: CpuCaches = field(default=DEFAULT_CACHES)
+    host: bool = False
 
     def lanes(self, dtype):
         """SIMD lanes of ``dtype`` (e.g. ``"float32"``) in one vector register."""
         return lanes_for(self.vector_bytes, dtype)
 
     @property
+    def fma_issue(self):
+        """Vector FMAs a core issues per cycle: measured for the host's CPU (the function
+        :func:`set_host_fma_issue` installed), else the ISA's :func:`default_fma_issue`. Only
+        AVX-512's parameters follow it, so only there is it asked for."""
+        if self.host and _host_fma_issue is not None:
+            return _host_fma_issue()
+        return default_fma_issue(self.isa)
+
+    @property
     def params(self):
-        """The :class:`CpuParams` of this model's register file (or those of an enclosing
-        :func:`cpu_params_override`)."""
+        """The :class:`CpuParams` of this model's register file and FMA issue width (or those
+        of an enclosing :func:`cpu_params_override`)."""
         override = _params_override.get()
         if override is not None:
             return override
-        return CpuParams.for_registers(self.vector_registers, self.caches, self.vector_bytes)
+        issue = self.fma_issue if self.isa == "avx512" else default_fma_issue(self.isa)
+        return CpuParams.for_registers(self.vector_registers, self.caches, self.vector_bytes,
+                                       issue)
+
+
+#: Vector FMAs per cycle of a CPU whose width is not measured (a target that is not the
+#: host's), by ISA (:attr:`CpuModel.isa`): Zen 4's one 512-bit FMA (the CPU the AVX-512
+#: parameters were first measured on); two for every other ISA (AVX2 cores since Haswell
+#: and Zen, Arm's Neoverse cores have two FMA pipes or more).
+DEFAULT_FMA_ISSUE = {"avx512": 1}
+
+
+def default_fma_issue(isa):
+    """:data:`DEFAULT_FMA_ISSUE` of ``isa`` (2 for the ISAs it does not name)."""
+    return DEFAULT_FMA_ISSUE.get(isa, 2)
+
+
+#: The host's FMA issue width, a function of no arguments (measuring it compiles and runs
+#: kernels, which is :mod:`tvmprims.roofline.fma_issue`'s job; it installs this).
+_host_fma_issue = None
+
+
+def set_host_fma_issue(function):
+    """Install ``function()``: the vector FMAs a core of this host issues per cycle
+    (:attr:`CpuModel.fma_issue` of the host's models)."""
+    global _host_fma_issue
+    _host_fma_issue = function
 
 
 #: Set by :func:`cpu_params_override` (per thread: MetaSchedule calls a template's schedule
@@ -172,7 +209,8 @@ class CpuParams:
     Derived from the vector register count by :meth:`for_registers` (``cpu_params(target)``)::
 
         parameter            AVX2, AVX, SSE, 32-bit NEON (16)   AVX-512, AArch64 NEON (32)
-        conv2d_registers     10 = 16 - 6                        10 (kept at the AVX2 value)
+        conv2d_registers     10 = 16 - 6                        10 (AVX2's); 14 on AVX-512
+                                                                cores of two FMAs a cycle
           one-vector tiles   10                                 14 on AVX-512 (NEON: 10)
           narrower vectors   10                                 12 on AVX-512 (NEON: 10)
         winograd_registers   12 = 16 - 4                        12 (kept at the AVX2 value)
@@ -184,9 +222,11 @@ class CpuParams:
         convolve_vectors     4                                  4
         depthwise_vectors    4                                  4
 
-    Except the GEMMs' tiles (a proportion of the register file) and AVX-512's one-vector
-    conv2d tiles, 32-register ISAs are kept at the AVX2 value: :meth:`for_registers` counts
-    at most :data:`MEASURED_REGISTERS`.
+    Except the GEMMs' tiles (a proportion of the register file) and AVX-512's conv2d tiles
+    (one-vector ones; two-vector ones on cores that issue two 512-bit FMAs a cycle, which
+    LLVM's target does not say: :attr:`CpuModel.fma_issue`, measured on the host),
+    32-register ISAs are kept at the AVX2 value: :meth:`for_registers` counts at most
+    :data:`MEASURED_REGISTERS`.
     Cache-sized parameters are proportions of the target's L2 (:class:`CpuCaches`):
     ``gemm_in_l2_bytes`` and ``gemm_wide_block_bytes`` half of it,
     ``gemm_columns_outer_a_elements`` a quarter (in float32 elements).
@@ -346,14 +386,17 @@ class CpuParams:
     conv2d_narrow_registers: int = 10
 
     @classmethod
-    def for_registers(cls, vector_registers, caches=DEFAULT_CACHES, vector_bytes=32):
-        """The parameters for ``vector_registers`` SIMD registers of ``vector_bytes`` and
-        per-core ``caches`` (:class:`CpuCaches`): the budgets are the registers (at most
-        :data:`MEASURED_REGISTERS`) minus those the operands need, except the one-vector
-        conv2d tiles of AVX-512 (measured there); the GEMM's blocks are proportions of L2."""
+    def for_registers(cls, vector_registers, caches=DEFAULT_CACHES, vector_bytes=32,
+                      fma_issue=1):
+        """The parameters for ``vector_registers`` SIMD registers of ``vector_bytes``,
+        per-core ``caches`` (:class:`CpuCaches`) and ``fma_issue`` vector FMAs a cycle: the
+        budgets are the registers (at most :data:`MEASURED_REGISTERS`) minus those the
+        operands need, except AVX-512's conv2d tiles (measured there: one-vector tiles of
+        14, and two-vector ones of 14 on cores of two FMAs a cycle); the GEMM's blocks are
+        proportions of L2."""
         usable = min(vector_registers, MEASURED_REGISTERS)
         avx512 = vector_registers >= 32 and vector_bytes >= 64
-        return cls(conv2d_registers=usable - 6,
+        return cls(conv2d_registers=14 if avx512 and fma_issue >= 2 else usable - 6,
                    conv2d_one_vector_registers=14 if avx512 else usable - 6,
                    conv2d_narrow_registers=12 if avx512 else usable - 6,
                    winograd_registers=usable - 4,
@@ -415,7 +458,7 @@ def cpu_model(target):
         triple = key[1] or host_triple  # LLVM's default when the target names none
         model = _from_features(llvm_cpu_features(target), triple)
         if _is_host(key[0], triple, host_triple):
-            model = replace(model, caches=host_caches())
+            model = replace(model, caches=host_caches(), host=True)
         model = _models.setdefault(key, model)
     if len(_by_object) >= 64:
         _by_object.clear()

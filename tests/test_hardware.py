@@ -134,6 +134,25 @@ def test_schedule_params_default_to_avx2():
         gemm_rows=6, gemm_accumulators=24, **AVX512_CONV2D)
 
 
+def test_two_vector_conv2d_tiles_follow_the_fma_issue_width(monkeypatch):
+    """AVX-512 cores of two FMAs a cycle (an Intel Xeon) get two-vector direct-conv2d tiles of
+    14 accumulators; one (Zen 4, and any AVX-512 target that is not the host: its default)
+    keeps 10; other ISAs ignore the width. The host's width is measured
+    (``$TVMPRIMS_FMA_ISSUE`` sets it)."""
+    assert CpuParams.for_registers(32, vector_bytes=64, fma_issue=2).conv2d_registers == 14
+    assert CpuParams.for_registers(32, vector_bytes=64, fma_issue=1).conv2d_registers == 10
+    assert CpuParams.for_registers(16, fma_issue=2).conv2d_registers == 10
+    assert CpuParams.for_registers(32, vector_bytes=16, fma_issue=2).conv2d_registers == 10
+    assert cpu_params(cpu_target("znver4")).conv2d_registers == 10
+    host = cpu_model(resolve_target("llvm"))
+    assert host.host and not cpu_model(cpu_target("znver3")).host
+    for issue in (1, 2):
+        monkeypatch.setenv("TVMPRIMS_FMA_ISSUE", str(issue))
+        assert host.fma_issue == issue
+        expected = 14 if host.isa == "avx512" and issue == 2 else 10
+        assert cpu_params(resolve_target("llvm")).conv2d_registers == expected
+
+
 def test_targets_other_than_the_host_get_the_default_caches():
     """Caches are not in LLVM's target: a cross-compile gets DEFAULT_CACHES (Zen 4's), whose
     parameters are the documented ones; the host's CPU gets the host's caches."""

@@ -5,6 +5,7 @@
 (:mod:`.plot`). ``tvmprims roofline`` runs the whole study (:mod:`tvmprims.studies.roofline`).
 """
 
+from . import fma_issue  # noqa: F401  (gives the CPU schedules the host's FMA issue width)
 from .analysis import RooflinePoint, roofline_point
 from .peaks import Peaks, machine_peaks, measure_peaks
 from .points import kernel_roofline

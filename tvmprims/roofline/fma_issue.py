@@ -30,8 +30,9 @@ import numpy as np
 
 from ..build import schedule_module
 from ..json_store import JsonStore
-from ..schedules.hardware import cpu_model, is_host_cpu
-from ..target import device_for, host_cpu_model, target_key
+from ..schedules.hardware import (DEFAULT_FMA_ISSUE, cpu_model, default_fma_issue,
+                                  is_host_cpu, set_host_fma_issue)
+from ..target import device_for, host_cpu_model, resolve_target, target_key
 from . import kernels
 from .peaks import _compile, _seconds, cache_path
 
@@ -50,10 +51,8 @@ ENV = "TVMPRIMS_FMA_ISSUE"
 MAX_ISSUE = 4
 
 #: Vector FMAs per cycle of a target that is not this host, by ISA
-#: (:attr:`~tvmprims.schedules.hardware.CpuModel.isa`): Zen 4's one 512-bit FMA (the CPU the
-#: AVX-512 parameters and rules were measured on); two for every other ISA (AVX2 cores since
-#: Haswell and Zen, Arm's Neoverse cores have two FMA pipes or more).
-DEFAULT_ISSUE = {"avx512": 1}
+#: (:data:`~tvmprims.schedules.hardware.DEFAULT_FMA_ISSUE`).
+DEFAULT_ISSUE = DEFAULT_FMA_ISSUE
 
 _memory = {}
 _lock = threading.Lock()
@@ -120,7 +119,7 @@ def fma_issue(target):
     if given is not None:
         return given
     model = cpu_model(target)
-    default = DEFAULT_ISSUE.get(model.isa, 2)
+    default = default_fma_issue(model.isa)
     if not is_host_cpu(target):
         return default
     lanes = model.lanes("float32")
@@ -170,3 +169,12 @@ def _measurement_lock(path):
         yield
     finally:
         os.close(fd)
+
+
+def _host_fma_issue():
+    return fma_issue(resolve_target(None))
+
+
+# The CPU schedules' parameters follow the host's issue width (AVX-512's direct conv2d
+# tiles); schedules/ cannot measure it (that compiles and runs kernels), so it is given them.
+set_host_fma_issue(_host_fma_issue)
