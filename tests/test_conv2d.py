@@ -178,7 +178,7 @@ def test_wide_kernels(rng, x_shape, w_shape, stride, padding, dilation):
     _run(rng, x_shape, w_shape, stride, padding, dilation)
 
 
-def test_strided_wide_kernels_take_tiles_of_the_two_vector_budget():
+def test_strided_wide_kernels_take_tiles_of_at_most_ten_accumulators():
     params = CpuParams.for_registers(32, vector_bytes=64)
     stem = tvmprims.ops.conv2d.workload((1, 3, 224, 224), (64, 3, 11, 11), stride=4,
                                         padding=2)
@@ -186,6 +186,10 @@ def test_strided_wide_kernels_take_tiles_of_the_two_vector_budget():
     tiles = cpu_conv2d._tiles(stem, 16, params)
     assert tiles.channels // 16 * tiles.rows * tiles.cols <= params.conv2d_registers
     assert tiles.channels // 16 * tiles.rows * tiles.cols > 1
+    # two FMAs a cycle: two-vector tiles of 14 elsewhere, at most 10 here (more spilled)
+    two_fma = CpuParams.for_registers(32, vector_bytes=64, fma_issue=2)
+    assert cpu_conv2d.tap_sharing_budget(stem, two_fma) == 10
+    assert tuple(cpu_conv2d._tiles(stem, 16, two_fma)) == tuple(tiles)
     for w_shape, stride in (((64, 64, 9, 9), 1), ((64, 64, 7, 7), 2), ((64, 64, 17, 17), 2)):
         wl = tvmprims.ops.conv2d.workload((1, 64, 56, 56), w_shape, stride=stride)
         assert cpu_conv2d.tap_sharing_budget(wl, params) is None, (w_shape, stride)

@@ -298,10 +298,19 @@ def _tiles(wl, lanes, params):
                       pointwise_channels(wl, params, itemsize), tap_sharing_budget(wl, params))
 
 
+#: Most accumulators of a channel tile whose strided taps, more than 7, are unrolled (see
+#: :func:`tap_sharing_budget`). What spills is the inputs neighbouring columns share,
+#: ``(columns - 1) x stride + taps`` of them: the AlexNet stem ran 0.383 ms by 32 channels x
+#: 5 columns, 0.378 by 32 x 6, 0.619 by 16 x 11 and 0.642 by 32 x 7; 10 keeps the wide
+#: one-vector tiles out (on two-FMA cores AVX-512's budgets are otherwise 14).
+MAX_SHARED_TAP_ACCUMULATORS = 10
+
+
 def tap_sharing_budget(wl, params):
     """Most accumulators of a channel tile of ``wl`` when its taps are unrolled and strided
-    and more than :data:`MAX_UNROLLED_WIDTH` (``params.conv2d_registers``), else None (the
-    budgets of :func:`accumulator_budget`).
+    and more than :data:`MAX_UNROLLED_WIDTH` (``params.conv2d_registers``, at most
+    :data:`MAX_SHARED_TAP_ACCUMULATORS`), else None (the budgets of
+    :func:`accumulator_budget`).
 
     Unrolled, tap ``r`` of column ``x + 1`` reads the input of tap ``r + stride`` of column
     ``x``; LLVM loads each such input once and keeps it in a register for all its uses, and
@@ -314,7 +323,7 @@ def tap_sharing_budget(wl, params):
     larger tiles unrolled are the faster (64x56x56 9x9: 16 x 14 4.61 ms, 32 x 4 5.31)."""
     kernel_width, stride = wl.shapes[1][3], wl["stride"][1]
     if stride > 1 and MAX_UNROLLED_WIDTH < kernel_width <= MAX_UNROLLED_TAPS:
-        return params.conv2d_registers
+        return min(params.conv2d_registers, MAX_SHARED_TAP_ACCUMULATORS)
     return None
 
 
