@@ -119,6 +119,8 @@ class CpuModel:
     caches : CpuCaches
         Per-core data cache sizes: the host's when the target is the host's CPU
         (:func:`host_caches`), else :data:`DEFAULT_CACHES`.
+    host : bool
+        Whether the target is the host's CPU (then :attr:`fma_issue` is measured).
     """
 
     isa: str

@@ -61,7 +61,7 @@ MAX_UNROLLED_WIDTH = 7
 #: the kernel run 1.1 to 1.3x faster (Xeon, kernel ms, loop -> unrolled, torch: 64x56x56
 #: 9x9 5.85 -> 4.61 (5.14), 128x28x28 9x9 5.90 -> 4.77 (4.85), 32x64x64 11x11 3.15 -> 2.61
 #: (2.56), an 11-tap conv1d 8x64x509 -> 96 1.67 -> 1.43 (1.66), a 15-tap one 0.37 -> 0.33
-#: (0.39)); strided, with tiles of at most ``conv2d_registers`` accumulators
+#: (0.39)); strided, with tiles of at most :data:`MAX_SHARED_TAP_ACCUMULATORS` accumulators
 #: (:func:`tap_sharing_budget`).
 MAX_UNROLLED_TAPS = 15
 

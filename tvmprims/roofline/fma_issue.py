@@ -171,8 +171,19 @@ def _measurement_lock(path):
         os.close(fd)
 
 
+#: The host's measured issue width once known (a list of at most one), so that the CPU
+#: schedules' parameters, asked for several times a build, cost no key look-up (40 us).
+_host_issue = []
+
+
 def _host_fma_issue():
-    return fma_issue(resolve_target(None))
+    """:func:`fma_issue` of the host's CPU (``$TVMPRIMS_FMA_ISSUE`` first, as there)."""
+    given = _from_env()
+    if given is not None:
+        return given
+    if not _host_issue:
+        _host_issue.append(fma_issue(resolve_target(None)))
+    return _host_issue[0]
 
 
 # The CPU schedules' parameters follow the host's issue width (AVX-512's direct conv2d
