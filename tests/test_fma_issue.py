@@ -5,7 +5,7 @@ import pytest
 
 from tvmprims import algorithm_heuristic as heuristic
 from tvmprims.roofline import fma_issue as fi
-from tvmprims.schedules.hardware import cpu_model, is_host_cpu
+from tvmprims.schedules.hardware import cpu_model, default_fma_issue, is_host_cpu
 from tvmprims.target import resolve_target
 from cpu_targets import cpu_target
 
@@ -93,7 +93,7 @@ def test_a_failed_measurement_warns_and_uses_the_isa_default(fresh, monkeypatch)
 
     monkeypatch.setattr(fi, "measure_fma_ratio", broken)
     with pytest.warns(UserWarning, match="could not measure.*no compiler"):
-        assert fi.fma_issue(HOST) == fi.DEFAULT_ISSUE.get(cpu_model(HOST).isa, 2)
+        assert fi.fma_issue(HOST) == default_fma_issue(cpu_model(HOST).isa)
     assert "fma-issue" not in (path.read_text() if (path := fresh[0]).exists() else "")
 
 

@@ -15,7 +15,8 @@ Zen 3/4 with AVX2. Intel's cores since Skylake and AMD's since Zen 3 have an FMA
 Measured once per host CPU and target (about 0.6 s: two micro-kernels compiled and timed; one
 process at a time, the others wait for its result) and kept with the machine peaks
 (``$TVMPRIMS_PEAKS_CACHE``); ``$TVMPRIMS_FMA_ISSUE`` sets it instead. A target that is not
-the host's CPU (a cross-compile) gets its ISA's :data:`DEFAULT_ISSUE`. The algorithm rules
+the host's CPU (a cross-compile) gets its ISA's default
+(:func:`~tvmprims.schedules.hardware.default_fma_issue`). The algorithm rules
 follow it (:func:`tvmprims.algorithm_heuristic.rules_for`).
 """
 
@@ -30,13 +31,13 @@ import numpy as np
 
 from ..build import schedule_module
 from ..json_store import JsonStore
-from ..schedules.hardware import (DEFAULT_FMA_ISSUE, cpu_model, default_fma_issue,
-                                  is_host_cpu, set_host_fma_issue)
+from ..schedules.hardware import (cpu_model, default_fma_issue, is_host_cpu,
+                                  set_host_fma_issue)
 from ..target import device_for, host_cpu_model, resolve_target, target_key
 from . import kernels
 from .peaks import _compile, _seconds, cache_path
 
-__all__ = ["fma_issue", "measure_fma_ratio", "issue_from_ratio", "DEFAULT_ISSUE",
+__all__ = ["fma_issue", "measure_fma_ratio", "issue_from_ratio",
            "FMA_LATENCY_CYCLES", "CHAINS", "ENV"]
 
 #: FMA latency in cycles of the x86 cores tvmprims runs on (Skylake to Granite Rapids, Zen 3-4).
@@ -49,10 +50,6 @@ CHAINS = 10
 ENV = "TVMPRIMS_FMA_ISSUE"
 #: Most vector FMAs per cycle a measurement may report (a higher one is noise).
 MAX_ISSUE = 4
-
-#: Vector FMAs per cycle of a target that is not this host, by ISA
-#: (:data:`~tvmprims.schedules.hardware.DEFAULT_FMA_ISSUE`).
-DEFAULT_ISSUE = DEFAULT_FMA_ISSUE
 
 _memory = {}
 _lock = threading.Lock()
@@ -110,10 +107,11 @@ def _from_env():
 def fma_issue(target):
     """Vector FMAs a core of ``target`` (a resolved ``llvm`` Target) issues per cycle, in its
     vectors: ``$TVMPRIMS_FMA_ISSUE``; for a target that is not the host's CPU its ISA's
-    :data:`DEFAULT_ISSUE`; else measured once (:func:`measure_fma_ratio`) and kept in memory
-    and in the peaks cache file, keyed by the target and the host's CPU model. Processes that
-    start together measure one at a time (a file lock), so that none times its kernels while
-    another does, and the later ones read the first one's result. A measurement that fails
+    :func:`~tvmprims.schedules.hardware.default_fma_issue`; else measured once
+    (:func:`measure_fma_ratio`) and kept in memory and in the peaks cache file, keyed by the
+    target and the host's CPU model. Processes that start together measure one at a time (a
+    file lock), so that none times its kernels while another does, and the later ones read
+    the first one's result. A measurement that fails
     (a kernel that does not build or run) warns and gives the ISA's default."""
     given = _from_env()
     if given is not None:
