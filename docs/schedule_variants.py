@@ -2,7 +2,7 @@
 (``prime_width_layers.py``, ``plane_sum_lanes.py``, ``pointwise_tiles.py``,
 ``depthwise_padding.py``, ``gemm_params.py``, ``tile_loop_order.py``,
 ``register_budget_sweep.py``, ``depthwise_channel_vectors.py``, ``wide_kernels.py``,
-``blocked_gemm_rows.py``): the setup of such a run, the
+``blocked_gemm_rows.py``, ``gemv_column_steps.py``): the setup of such a run, the
 old schedule's pieces put back for the duration of a build, and a conv2d layer's shapes,
 arrays and timing against torch."""
 

@@ -529,7 +529,8 @@ def gemv_column_unroll(m, chunk_vectors, params=None):
     ``params.gemm_accumulators``; a divisor of ``chunk_vectors``. Xeon, kernel us, one vector
     a step -> this (numpy): 2x64x1000 3.27 -> 3.03 (3.94), 4x64x1000 5.38 -> 4.95 (4.71),
     8x64x1000 11.1 -> 9.4 (7.5), 2x512x1152 18.0 -> 15.4 (84), 8x256x1152 29.0 -> 24.5
-    (46.0); one row unchanged; 32 sums (4 rows x 8 vectors, 8 x 4) spill: 1.3-1.5x slower."""
+    (46.0); one row unchanged; 32 sums (4 rows x 8 vectors, 8 x 4) spill: 1.3-1.5x slower
+    (``docs/gemv_column_steps.py``)."""
     params = params or CpuParams()
     wanted = max(2, -(-params.fma_chains // m))
     budget = params.gemm_accumulators * 2 // 3 // m
