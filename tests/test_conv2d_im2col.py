@@ -295,3 +295,63 @@ def test_where_b_is_packed(rng, tvm_threads, threads, x_shape, w_shape, stride, 
     if inside:
         assert script.count("T.parallel", packing, gemm) == 0  # one region for both
     _run(rng, x_shape, w_shape, stride)
+
+
+# --- images as columns --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("images,m,n,k,expected", [
+    (8, 2048, 49, 512, True),    # ResNet-50's 512x7x7 -> 2048 at batch 8: 512 -> 416 columns
+    (4, 512, 1, 128, True),      # 1x1 planes: 64 -> 16 columns
+    (16, 1000, 1, 512, True),
+    (8, 1152, 49, 192, True),    # 1.05x measured
+    (8, 160, 49, 576, False),    # too few rows to repay packing B element by element
+    (8, 512, 196, 128, False),   # 14x14: 1792 -> 1568 columns for 128 taps each
+    (2, 1024, 49, 640, False),   # 2 x 64 columns either way
+    (8, 320, 49, 1152, False),   # B of the batch (1.8 MB) beyond half of L2
+    (1, 2048, 49, 512, False),   # one image
+])
+def test_images_as_columns_rule(images, m, n, k, expected):
+    """The batch's GEMMs run as one where the padding they save outweighs the element-wise
+    stores and packing, and B fits half of L2 (AVX-512, 2 MiB of L2: Xeon's parameters)."""
+    from tvmprims.schedules.cpu.conv2d_im2col import images_as_columns, padded_columns
+    from tvmprims.schedules.hardware import CpuParams
+    params = CpuParams(gemm_vectors=2, gemm_in_l2_bytes=1 << 20)
+    assert images_as_columns(images, m, n, k, 16, params) is expected
+    assert padded_columns(m, images * n, k, 16, params) % 16 == 0
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,groups,dtype", [
+    ((3, 128, 1, 1), (512, 128, 1, 1), 1, 0, 1, "float32"),    # 1x1 planes
+    ((7, 300, 2, 3), (61, 300, 1, 1), 1, 0, 1, "float32"),     # 6 pixels, primes
+    ((6, 160, 6, 6), (97, 160, 1, 1), 2, 0, 1, "float32"),     # strided 1x1
+    ((5, 96, 3, 3), (128, 48, 3, 3), 1, 1, 2, "float32"),      # 3x3, padded, two groups
+    ((7, 600, 2, 3), (61, 600, 1, 1), 1, 0, 1, "float64"),
+])
+def test_images_as_columns(rng, tvm_threads, monkeypatch, x_shape, w_shape, stride, padding,
+                           groups, dtype):
+    """Batches whose GEMMs run as one over (image, pixel) columns (tiles straddling two
+    images) against float64 torch, with a bias, ReLU and a residual, on one thread and two.
+    The rule's costs are set to 0 so that every vector width takes that path."""
+    from tvmprims.ops.conv2d_im2col import gemm_shape, workload
+    from tvmprims.schedules.cpu import conv2d_im2col as schedule
+    from tvmprims.schedules.hardware import cpu_params
+    target = resolve_target(None)
+    monkeypatch.setattr(schedule, "STORE_COST", 0)
+    monkeypatch.setattr(schedule, "PACK_COST", 0)
+    wl = workload(x_shape, w_shape, (w_shape[0],), dtype, stride, padding, groups=groups)
+    images, _, m, n, k = gemm_shape(wl)
+    assert schedule.images_as_columns(images, m, n, k, vector_lanes(target, dtype),
+                                      cpu_params(target), np.dtype(dtype).itemsize)
+    x, w, b = _arrays(rng, x_shape, w_shape, True, dtype)
+    ref = conv2d_ref(x, w, b, stride, padding, 1, groups)
+    residual = rng.standard_normal(ref.shape).astype(dtype)
+    expected = np.maximum(ref + residual, 0)
+    tvmprims.clear_cache()
+    try:
+        for threads in (1, 2):
+            tvm_threads(threads)
+            out = tvmprims.conv2d(x, w, b, stride, padding, 1, groups, algo="im2col",
+                                  activation="relu", residual=residual)
+            assert_close(out, expected, dtype, w_shape[1] * w_shape[2] * w_shape[3])
+    finally:
+        tvmprims.clear_cache()

@@ -15,22 +15,83 @@
 4. **Parallelism** over (image, group, channel tile, pixel tile).
 5. **Epilogue fused**: the reshape to NCHW and the bias are folded into the store of each
    register tile (padded channels and pixels are never stored).
+6. **Images as columns** where :func:`images_as_columns` says so: the per-image GEMMs of a
+   batch on small planes are one GEMM whose columns are (image, pixel), so that only the
+   batch's last panel is padded, not every image's.
 """
 
-from tvmprims.ops.conv2d_im2col import GEMM, PAD, gemm_shape
+import numpy as np
+
+from tvmprims.ops.conv2d_im2col import GEMM, IM2COL, PAD, gemm_shape
 
 from ..common import find_block, parallel_vectorized_stage, vector_lanes
-from ..gemm_tiling import schedule_cpu_gemm
-from ..hardware import cpu_cores, cpu_params
+from ..gemm_tiling import cpu_tile_sizes, schedule_cpu_gemm
+from ..hardware import CpuParams, cpu_cores, cpu_params
 
-__all__ = ["schedule"]
+__all__ = ["schedule", "images_as_columns", "padded_columns", "STORE_COST", "PACK_COST"]
 
 
 def schedule(sch, wl, target):
-    _, _, m, n, k = gemm_shape(wl)
+    images, _, m, n, k = gemm_shape(wl)
     lanes = vector_lanes(target, wl.dtype)
-    schedule_cpu_gemm(sch, GEMM, lanes, m, n, k, batch=2, inline_a=True,
-                      params=cpu_params(target), cores=cpu_cores(target))
+    params = cpu_params(target)
+    itemsize = np.dtype(wl.dtype).itemsize
+    if images_as_columns(images, m, n, k, lanes, params, itemsize):
+        _view_images_as_columns(sch, n)
+        schedule_cpu_gemm(sch, GEMM, lanes, m, images * n, k, batch=1, inline_a=True,
+                          params=params, cores=cpu_cores(target))
+    else:
+        schedule_cpu_gemm(sch, GEMM, lanes, m, n, k, batch=2, inline_a=True, params=params,
+                          cores=cpu_cores(target))
     pad = find_block(sch, PAD)
     if pad is not None:
         parallel_vectorized_stage(sch, pad, lanes, parallel_loops=2)
+
+
+#: What images as columns cost beyond the GEMM, in multiply-adds: each element of C
+#: (:data:`STORE_COST`) and of B (:data:`PACK_COST`) is stored, and B packed, element by
+#: element, since a tile's columns may straddle two images. Fitted on an Intel Xeon (two
+#: cores, AVX-512; kernels, ms, per image -> images as columns (torch);
+#: ``PYTHONPATH=. python docs/images_as_columns.py``): taken, 8x512x7x7 -> 2048 3.03 -> 2.62
+#: (2.42), 4x512x7x7 -> 2048 1.52 -> 1.41 (1.33), 8x192x7x7 -> 1152 0.570 -> 0.544 (0.609),
+#: 8x320x7x7 -> 1280 1.12 -> 1.10, 8x256x7x7 -> 768 0.506 -> 0.497, 4x128x1x1 -> 512 0.033 ->
+#: 0.010 (0.067), 16x512x1x1 -> 1000 0.90 -> 0.059 (0.34); not taken, 8x256x7x7 -> 512 0.376
+#: -> 0.389, 8x576x7x7 -> 160 (too few rows to repay packing B element by element) 0.250 ->
+#: 0.362, 8x128x14x14 -> 512 0.665 -> 0.751, 8x64x14x14 -> 1024 0.667 -> 0.875, and one miss,
+#: 8x96x3x3 -> 640 0.052 -> 0.041.
+STORE_COST = 32
+PACK_COST = 90
+
+
+def padded_columns(m, n, k, lanes, params):
+    """Columns of a GEMM of ``n`` columns once padded to whole register tiles."""
+    ni = cpu_tile_sizes(m, n, k, lanes, params)[1]
+    return -(-n // ni) * ni
+
+
+def images_as_columns(images, m, n, k, lanes, params=None, itemsize=4):
+    """Whether the ``images`` GEMMs (``m x k`` by ``k x n``, per image and group) run as one
+    GEMM of ``images * n`` columns: when the multiply-adds it saves on padded columns
+    (``m * k`` per column) exceed what storing C and packing B element by element costs
+    (:data:`STORE_COST`, :data:`PACK_COST`), and all of the batch's B fits in
+    ``params.gemm_in_l2_bytes`` (beyond, the GEMM's tiles would sweep it from memory:
+    8x1152x7x7 -> 320 1.00 -> 1.58 ms)."""
+    params = params or CpuParams()
+    if images < 2:
+        return False
+    columns = images * n
+    fused = padded_columns(m, columns, k, lanes, params)
+    saved = images * padded_columns(m, n, k, lanes, params) - fused
+    fits = k * fused * itemsize <= params.gemm_in_l2_bytes
+    return fits and saved * m * k > (STORE_COST * m + PACK_COST * k) * columns
+
+
+def _view_images_as_columns(sch, pixels):
+    """Lay out the patch matrix ``[n, g, k, p]`` and the GEMM's result ``[n, g, f, p]`` with
+    column ``n * pixels + p``, and iterate both blocks so, the image loop gone."""
+    cols, gemm = sch.get_sblock(IM2COL), sch.get_sblock(GEMM)
+    for block in (cols, gemm):
+        sch.transform_layout(block, ("write", 0),
+                             lambda b, g, r, p: (g, r, b * pixels + p))
+    sch.transform_block_layout(cols, lambda b, g, r, p: (g, r, b * pixels + p))
+    sch.transform_block_layout(gemm, lambda b, g, f, p, r: (g, f, b * pixels + p, r))
