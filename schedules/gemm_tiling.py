@@ -32,7 +32,7 @@ from .gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finis
 from .hardware import DEFAULT_GPU, CpuParams, cpu_cores, cpu_model, lanes_for
 
 __all__ = ["cpu_tile_sizes", "PAD_ROWS_MIN_COLUMNS", "columns_outer", "schedule_cpu_gemm",
-           "b_packing", "PANEL_PACKING_MAX_ROWS",
+           "long_k_blocked", "LONG_K_BLOCKED_ROWS", "b_packing", "PANEL_PACKING_MAX_ROWS",
            "schedule_cpu_matmul", "matmul_path", "uses_gemv", "gemv_tiling", "gemv_k_parts",
            "gemv_column_unroll",
            "schedule_cpu_gemv",
@@ -327,15 +327,37 @@ def matmul_path(m, n, k, itemsize, params=None):
     ``params.gemv_max_rows`` rows; ``"gemm"`` (:func:`schedule_cpu_gemm`: all of B packed
     first, register tiles over all of K) when B stays in cache while the tiles sweep it (at
     most ``params.gemm_in_l2_bytes``, or ``params.gemm_whole_b_bytes`` when K is within one K
-    block); else ``"blocked"``."""
+    block) and K is not long for M (:func:`long_k_blocked`); else ``"blocked"``."""
     params = params or CpuParams()
     if uses_gemv(m, params):
         return "gemv"
     b_bytes = k * n * itemsize
     if b_bytes <= params.gemm_in_l2_bytes or (k <= params.gemm_k_block
                                                and b_bytes <= params.gemm_whole_b_bytes):
-        return "gemm"
+        return "blocked" if long_k_blocked(m, k, params) else "gemm"
     return "blocked"
+
+
+#: Rows (least, most) for which :func:`long_k_blocked` K-blocks a GEMM whose B fits L2.
+LONG_K_BLOCKED_ROWS = (32, 512)
+
+
+def long_k_blocked(m, k, params=None):
+    """Whether a GEMM whose B stays in L2 is K-blocked all the same
+    (:func:`schedule_cpu_blocked_gemm`): K over two K blocks (``params.gemm_k_block``), so
+    that a register tile's ``K x ni`` panel of B, read over all of K, would be streamed from
+    L2 rather than L1, and M within :data:`LONG_K_BLOCKED_ROWS` (more rows share each packed
+    B, which the unblocked path packs once). Measured on an Intel Xeon (two threads,
+    kernels, ms, unblocked -> blocked (numpy); ``PYTHONPATH=docs:. python docs/gemm_params.py
+    SHAPES -- base gemm_in_l2_bytes=0``): 256x1024x196 0.369 -> 0.297 (0.326), 512x1024x196
+    0.695 -> 0.612 (0.627), 128x1152x196 0.240 -> 0.178, 256x768x257 0.370 -> 0.285,
+    512x2048x100 0.842 -> 0.738 (0.719), 64x1024x196 0.115 -> 0.092, 32x4096x64 0.103 ->
+    0.066, 256x512x500 0.417 -> 0.362, 512x512x512 0.728 -> 0.719; the losses 48x1000x250
+    0.088 -> 0.110 (the blocked path's 64-column blocks: 32 or 256 run 0.089 and 0.084),
+    384x576x400 0.459 -> 0.474, 480x640x300 0.499 -> 0.510; more rows, unblocked:
+    1000x1024x196 1.18 (1.27 blocked), 768x576x400 0.88 (0.95), 2048x512x196 1.30 (1.42)."""
+    low, high = LONG_K_BLOCKED_ROWS
+    return low <= m <= high and k > 2 * (params or CpuParams()).gemm_k_block
 
 
 def uses_gemv(m, params=None):
@@ -423,9 +445,13 @@ def k_block(k, ku, target):
     return -(-per_block // ku) * ku
 
 
-def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None, itemsize=4):
+def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None, itemsize=4,
+                              batch=0, inline_a=False):
     """Cache-blocked CPU schedule of the GEMM block ``name`` (``C[i, j] += A[i, k] * B[k, j]``,
-    extents ``m x n x k``, A and B function arguments, no batch), for K of any length.
+    extents ``m x n x k``, after ``batch`` outer loops), for K of any length. A and B are
+    function arguments or computed (the patch matrix of ``conv2d_im2col``: its stage then
+    writes the packed blocks of B itself; with ``inline_a``, an A computed by a stage that is
+    not padded, a reshaped weight, is read in place).
 
     1. ``pad_einsum`` rounds M and N up to the register tile ``mi x ni`` and K up to whole
        K blocks of ``kc`` (:func:`gemm_blocks`; none when ``kc`` divides K, else fewer
@@ -453,19 +479,26 @@ def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None, ite
     """
     mi, ni, ku, kc, nc, row_blocks = gemm_blocks(m, n, k, lanes, cores, params, itemsize)
     block = sch.get_sblock(name)
-    sch.pad_einsum(block, [mi, ni, kc])
+    sch.pad_einsum(block, [1] * batch + [mi, ni, kc])
     pack = producer_of_read(sch, block, 1)
     if pack is None:
         pack = sch.cache_read(block, 1, "global")
+    else:
+        _inline_producers(sch, pack)
     a_pad = producer_of_read(sch, block, 0)
+    if a_pad is not None and inline_a and not is_padded_name(sch.get(a_pad).name_hint):
+        sch.compute_inline(a_pad)
+        a_pad = None
     if a_pad is not None:
-        sch.transform_layout(block, ("read", 0), lambda i, kk: (i // mi, kk, i % mi))
-    i, j, kk = sch.get_loops(block)
+        _inline_producers(sch, a_pad)
+        sch.transform_layout(block, ("read", 0),
+                             lambda *idx: (*idx[:-2], idx[-2] // mi, idx[-1], idx[-2] % mi))
+    *outer, i, j, kk = sch.get_loops(block)
     io, it, ii = sch.split(i, [row_blocks, None, mi])
     jc, jt, ji = sch.split(j, [None, nc // ni, ni])
     ko, kin, ki = sch.split(kk, [None, kc // ku, ku])
-    sch.reorder(io, jc, ko, jt, it, kin, ki, ii, ji)
-    tile_block = fuse_parallel(sch, [io, jc])
+    sch.reorder(*outer, io, jc, ko, jt, it, kin, ki, ii, ji)
+    tile_block = fuse_parallel(sch, [*outer, io, jc])
     sch.vectorize(ji)
     sch.unroll(ii)
     sch.unroll(ki)
@@ -491,10 +524,10 @@ def _copy_row_panels(sch, copy, mi):
     """Schedule ``copy`` (of A into ``mi``-row panels, ``[M / mi, K, mi]``), parallel over
     panels: each step reads one column of ``mi`` rows (unrolled) and writes them
     contiguously."""
-    rows, cols = sch.get_loops(copy)
+    *outer, rows, cols = sch.get_loops(copy)
     panel, row = sch.split(rows, [None, mi])
-    sch.reorder(panel, cols, row)
-    sch.parallel(panel)
+    sch.reorder(*outer, panel, cols, row)
+    fuse_parallel(sch, [*outer, panel])
     sch.unroll(row)
 
 

@@ -258,7 +258,7 @@ def test_on_gpu(x_shape, w_shape, b_shape, params, dtype, rng):
     ((1, 64, 14, 14), (384, 64, 1, 1), 1, "core"),    # row tiles outer, small B
     ((1, 37, 7, 7), (78, 37, 1, 1), 1, "pass"),       # 13 row tiles: no even share per core
     ((1, 37, 7, 7), (84, 37, 1, 1), 1, "core"),       # 14 row tiles, 49 pixels: a ragged panel
-    ((1, 960, 14, 14), (128, 960, 1, 1), 1, "pass"),  # row tiles outer, B too large to copy
+    ((1, 256, 36, 36), (600, 256, 1, 1), 1, "pass"),  # row tiles outer, B too large to copy
     ((4, 40, 14, 14), (240, 40, 1, 1), 1, "image"),   # row tiles outer, a batch
     ((2, 40, 14, 14), (96, 40, 1, 1), 1, "image"),    # column panels outer, many rows, a batch
     ((3, 29, 9, 9), (101, 29, 1, 1), 1, "pass"),      # 3 images do not share 2 cores evenly
@@ -355,3 +355,29 @@ def test_images_as_columns(rng, tvm_threads, monkeypatch, x_shape, w_shape, stri
             assert_close(out, expected, dtype, w_shape[1] * w_shape[2] * w_shape[3])
     finally:
         tvmprims.clear_cache()
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dtype", [
+    ((1, 1031, 5, 7), (37, 1031, 1, 1), 1, 0, "float32"),    # primes, a ragged K block
+    ((2, 600, 9, 9), (100, 600, 1, 1), 2, 0, "float32"),     # strided, a batch
+    ((1, 64, 9, 11), (48, 64, 3, 3), 1, 1, "float32"),       # 3x3, padded: K = 576
+    ((3, 777, 4, 4), (300, 777, 1, 1), 1, 0, "float64"),
+])
+def test_k_blocked_gemm(rng, tvm_threads, x_shape, w_shape, stride, padding, dtype):
+    """Layers whose GEMM is K-blocked (``long_k_blocked``: K over two K blocks) against
+    float64 torch, with a bias, ReLU and a residual in the write-back, on one thread and
+    two."""
+    from tvmprims.ops.conv2d_im2col import gemm_shape, workload
+    from tvmprims.schedules.gemm_tiling import long_k_blocked
+    from tvmprims.schedules.hardware import cpu_params
+    wl = workload(x_shape, w_shape, (w_shape[0],), dtype, stride, padding)
+    _, _, m, _, k = gemm_shape(wl)
+    assert long_k_blocked(m, k, cpu_params(resolve_target(None)))
+    x, w, b = _arrays(rng, x_shape, w_shape, True, dtype)
+    ref = conv2d_ref(x, w, b, stride, padding)
+    residual = rng.standard_normal(ref.shape).astype(dtype)
+    for threads in (1, 2):
+        tvm_threads(threads)
+        out = tvmprims.conv2d(x, w, b, stride, padding, algo="im2col", activation="relu",
+                              residual=residual)
+        assert_close(out, np.maximum(ref + residual, 0), dtype, k)

@@ -74,10 +74,12 @@ GEMM_SHAPES = [(9, 1, 3), (17, 300, 401), (61, 131, 64), (130, 3001, 33), (1021,
 #: Shapes whose float32 B is larger than half of L2 with K past one K block, or larger than
 #: ``gemm_whole_b_bytes`` (the blocked path).
 BLOCKED_SHAPES = [(64, 257, 4095), (17, 2000, 1001), (130, 4099, 300)]
+#: (M, K, N) whose B fits half of L2 but whose K is long for M (``long_k_blocked``: blocked).
+LONG_K_SHAPES = [(37, 1031, 97), (300, 777, 131)]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("m,k,n", GEMV_SHAPES + GEMM_SHAPES + BLOCKED_SHAPES)
+@pytest.mark.parametrize("m,k,n", GEMV_SHAPES + GEMM_SHAPES + BLOCKED_SHAPES + LONG_K_SHAPES)
 def test_every_path_on_awkward_shapes(rng, m, k, n, dtype):
     _check(rng, m, k, n, dtype)
 
@@ -203,10 +205,31 @@ def test_whole_b_beyond_one_k_block_only_within_half_of_l2():
     xeon = CpuParams.for_registers(32, CpuCaches(48 * 1024, 2048 * 1024))
     assert matmul_path(1024, 4096, 64, 4, zen4) == "gemm"          # 1 MiB, K = 64
     assert matmul_path(512, 512, 512, 4, zen4) == "blocked"        # 1 MiB, K = 512
-    assert matmul_path(512, 512, 512, 4, xeon) == "gemm"
+    assert matmul_path(1024, 512, 512, 4, xeon) == "gemm"         # 1 MiB, many rows
     assert matmul_path(1000, 1000, 1000, 4, xeon) == "blocked"     # 4 MiB
     assert matmul_path(64, 4096, 192, 4, xeon) == "gemm"           # 3 MiB in one K block
     assert matmul_path(64, 4096, 193, 4, xeon) == "blocked"
+
+
+@pytest.mark.parametrize("m,k,n,path", [
+    (256, 1024, 196, "blocked"),   # a 1x1 layer's GEMM: K over two K blocks of 192
+    (32, 4096, 64, "blocked"),
+    (512, 512, 512, "blocked"),
+    (31, 4096, 64, "gemm"),        # fewer rows than LONG_K_BLOCKED_ROWS
+    (513, 1024, 196, "gemm"),      # more
+    (256, 384, 600, "gemm"),       # K of two K blocks
+    (256, 385, 600, "blocked"),
+])
+def test_long_k_blocked_though_b_fits_l2(m, k, n, path):
+    """A GEMM whose B stays in L2 is still K-blocked when K spans over two K blocks and M
+    is within LONG_K_BLOCKED_ROWS (an Intel Xeon's caches: K blocks of 192, 1 MiB of B)."""
+    from tvmprims.schedules.gemm_tiling import long_k_blocked
+    xeon = CpuParams.for_registers(32, CpuCaches(48 * 1024, 2048 * 1024))
+    assert k * n * 4 <= xeon.gemm_in_l2_bytes
+    assert matmul_path(m, n, k, 4, xeon) == path
+    assert long_k_blocked(m, k, xeon) == (path == "blocked")
+    host = cpu_params(resolve_target(None))
+    assert all(matmul_path(a, c, b, 4, host) == "blocked" for a, b, c in LONG_K_SHAPES)
 
 
 @pytest.mark.parametrize("k,target,kc", [(1024, 128, 128), (1024, 192, 256), (1000, 192, 200),
