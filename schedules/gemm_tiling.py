@@ -339,7 +339,7 @@ def matmul_path(m, n, k, itemsize, params=None):
 
 
 #: Rows (least, most) for which :func:`long_k_blocked` K-blocks a GEMM whose B fits L2.
-LONG_K_BLOCKED_ROWS = (32, 512)
+LONG_K_BLOCKED_ROWS = (64, 512)
 
 
 def long_k_blocked(m, k, params=None):
@@ -349,13 +349,17 @@ def long_k_blocked(m, k, params=None):
     L2 rather than L1, and M within :data:`LONG_K_BLOCKED_ROWS` (more rows share each packed
     B, which the unblocked path packs once). Measured on an Intel Xeon (two threads,
     kernels, ms, unblocked -> blocked (numpy); ``PYTHONPATH=docs:. python docs/gemm_params.py
-    SHAPES -- base gemm_in_l2_bytes=0``): 256x1024x196 0.369 -> 0.297 (0.326), 512x1024x196
-    0.695 -> 0.612 (0.627), 128x1152x196 0.240 -> 0.178, 256x768x257 0.370 -> 0.285,
-    512x2048x100 0.842 -> 0.738 (0.719), 64x1024x196 0.115 -> 0.092, 32x4096x64 0.103 ->
-    0.066, 256x512x500 0.417 -> 0.362, 512x512x512 0.728 -> 0.719; the losses 48x1000x250
-    0.088 -> 0.110 (the blocked path's 64-column blocks: 32 or 256 run 0.089 and 0.084),
-    384x576x400 0.459 -> 0.474, 480x640x300 0.499 -> 0.510; more rows, unblocked:
-    1000x1024x196 1.18 (1.27 blocked), 768x576x400 0.88 (0.95), 2048x512x196 1.30 (1.42)."""
+    SHAPES -- base gemm_k_block=2048``, a K block longer than K giving the unblocked path):
+    256x1024x196 0.369 -> 0.297 (0.326), 512x1024x196 0.695 -> 0.612 (0.627), 128x1152x196
+    0.240 -> 0.178, 256x768x257 0.370 -> 0.285, 512x2048x100 0.842 -> 0.738 (0.719),
+    64x1024x196 0.115 -> 0.092, 64x2048x100 0.151 -> 0.105, 72x2000x130 0.241 -> 0.137,
+    128x1000x100 0.109 -> 0.089, 256x512x500 0.417 -> 0.362, 512x512x512 0.728 -> 0.719;
+    the losses 384x576x400 0.459 -> 0.474, 480x640x300 0.499 -> 0.510, 96x600x400 0.133 ->
+    0.139. More rows, unblocked: 1000x1024x196 1.18 (1.27 blocked), 768x576x400 0.88
+    (0.95), 2048x512x196 1.30 (1.42). Fewer than 64 rows, unblocked (the columns-outer path
+    packs B panel by panel there): 32 to 48 rows went either way, 32x4096x64 0.103 -> 0.066
+    but 48x1000x100 0.041 -> 0.071 and 48x1000x250 0.088 -> 0.107 (the blocked path's
+    64-column blocks; 32 columns ran 0.089)."""
     low, high = LONG_K_BLOCKED_ROWS
     return low <= m <= high and k > 2 * (params or CpuParams()).gemm_k_block
 

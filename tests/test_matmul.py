@@ -75,7 +75,7 @@ GEMM_SHAPES = [(9, 1, 3), (17, 300, 401), (61, 131, 64), (130, 3001, 33), (1021,
 #: ``gemm_whole_b_bytes`` (the blocked path).
 BLOCKED_SHAPES = [(64, 257, 4095), (17, 2000, 1001), (130, 4099, 300)]
 #: (M, K, N) whose B fits half of L2 but whose K is long for M (``long_k_blocked``: blocked).
-LONG_K_SHAPES = [(37, 1031, 97), (300, 777, 131)]
+LONG_K_SHAPES = [(67, 1031, 97), (300, 777, 131)]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -213,9 +213,9 @@ def test_whole_b_beyond_one_k_block_only_within_half_of_l2():
 
 @pytest.mark.parametrize("m,k,n,path", [
     (256, 1024, 196, "blocked"),   # a 1x1 layer's GEMM: K over two K blocks of 192
-    (32, 4096, 64, "blocked"),
+    (64, 4096, 64, "blocked"),
     (512, 512, 512, "blocked"),
-    (31, 4096, 64, "gemm"),        # fewer rows than LONG_K_BLOCKED_ROWS
+    (63, 4096, 64, "gemm"),        # fewer rows than LONG_K_BLOCKED_ROWS
     (513, 1024, 196, "gemm"),      # more
     (256, 384, 600, "gemm"),       # K of two K blocks
     (256, 385, 600, "blocked"),
