@@ -60,7 +60,7 @@ def schedule(sch, wl, target):
 #: (:data:`STORE_COST`) and of B (:data:`PACK_COST`) is stored, and B packed, element by
 #: element, since a tile's columns may straddle two images. Fitted on an Intel Xeon (two
 #: cores, AVX-512; kernels, ms, per image -> images as columns (torch);
-#: ``PYTHONPATH=. python docs/images_as_columns.py``): taken, 8x512x7x7 -> 2048 3.03 -> 2.62
+#: ``PYTHONPATH=docs:. python docs/images_as_columns.py``): taken, 8x512x7x7 -> 2048 3.03 -> 2.62
 #: (2.42), 4x512x7x7 -> 2048 1.52 -> 1.41 (1.33), 8x192x7x7 -> 1152 0.570 -> 0.544 (0.609),
 #: 8x320x7x7 -> 1280 1.12 -> 1.10, 8x256x7x7 -> 768 0.506 -> 0.497, 4x128x1x1 -> 512 0.033 ->
 #: 0.010 (0.067), 16x512x1x1 -> 1000 0.90 -> 0.059 (0.34); not taken, 8x256x7x7 -> 512 0.376
