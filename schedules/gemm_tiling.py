@@ -37,6 +37,7 @@ __all__ = ["cpu_tile_sizes", "PAD_ROWS_MIN_COLUMNS", "columns_outer", "schedule_
            "gemv_column_unroll",
            "schedule_cpu_gemv",
            "schedule_cpu_blocked_gemm", "gemm_blocks", "busiest_core_work", "k_block",
+           "ONE_PANEL_MAX_TILES_PER_CORE",
            "gemv_parallel",
            "gpu_tile_sizes", "schedule_gpu_gemm",
            "producer_of_read", "reads_named", "inline_into_write_back"]
@@ -371,6 +372,10 @@ def uses_gemv(m, params=None):
 
 # --- CPU, blocked for the caches ---------------------------------------------------------------
 
+#: Most row tiles per core for which the blocked GEMM's column blocks are one panel wide
+#: (see :func:`gemm_blocks`).
+ONE_PANEL_MAX_TILES_PER_CORE = 2
+
 #: Least reduction of the busiest core's work (rows x columns of C, padding included) for
 #: which the blocked GEMM takes a register tile of fewer rows (see :func:`gemm_blocks`).
 BALANCE_MIN_GAIN = 0.02
@@ -382,7 +387,9 @@ def gemm_blocks(m, n, k, lanes, cores, params=None, itemsize=4, rows=None):
     multiple of ``ku`` cutting K evenly), the column block ``nc`` (a whole number of ``ni``
     panels, about ``params.gemm_n_block`` columns, dividing the padded N when a divisor is
     near; all of N when a ``kc`` x N block of B fits ``params.gemm_wide_block_bytes`` and
-    there are four row tiles per core at least) and the number of row blocks, more than one
+    there are four row tiles per core at least; one ``ni`` panel when there are at most two
+    row tiles per core, so that the few tiles sharing a block read it from L1) and the
+    number of row blocks, more than one
     when there are fewer column blocks than ``cores`` or a number the cores cannot share
     evenly (then ``cores``, with four row tiles per core at least: 1024x9216x257, nine
     column blocks, 41 -> 34 ms on Zen 4).
@@ -392,8 +399,13 @@ def gemm_blocks(m, n, k, lanes, cores, params=None, itemsize=4, rows=None):
     compute (:func:`busiest_core_work`: M padded to whole tiles, tiles the cores share
     unevenly). Xeon, ms, 12 rows -> the choice (numpy): 128x576x1000 (8 rows) 0.549 ->
     0.481 (0.463), 200x1000x1000 (10) 1.32 -> 1.19 (1.19), 256x2304x1000 (8) 3.63 -> 3.44
-    (3.28), 512x4096x512 (8) 6.07 -> 5.71 (6.11); ten other shapes keep 12. ``rows``: the
-    tile's rows instead (at most; fewer when M is)."""
+    (3.28), 512x4096x512 (8) 6.07 -> 5.71 (6.11); ten other shapes keep 12. One panel per
+    column block for few row tiles (:data:`ONE_PANEL_MAX_TILES_PER_CORE`), ms, 64 columns
+    -> 32 (numpy; ``PYTHONPATH=docs:. python docs/blocked_gemm_rows.py --panels
+    48x4096x1000``): 48x4096x1000 1.62 -> 1.46 (1.51), 48x2304x500 0.478 -> 0.395 (0.473),
+    24x2048x1000 0.479 -> 0.431 (0.570), 16x4096x1000 0.795 -> 0.731; 32x1024x4095 1.03 ->
+    1.02; with more tiles 32 columns ran slower (64x4096x4096 7.45 -> 8.33, 128x4096x4096
+    13.9 -> 15.2). ``rows``: the tile's rows instead (at most; fewer when M is)."""
     params = params or CpuParams()
     if rows is not None:
         return _gemm_blocks(m, n, k, lanes, cores, params, itemsize, rows)
@@ -426,6 +438,8 @@ def _gemm_blocks(m, n, k, lanes, cores, params, itemsize, rows):
     panels = -(-n // ni)
     nc = ni * split_factor(panels, max(1, params.gemm_n_block // ni))
     row_tiles = -(-m // mi)
+    if row_tiles <= ONE_PANEL_MAX_TILES_PER_CORE * cores:
+        nc = ni  # few tiles share a block: one panel, which stays in L1
     if kc * panels * ni * itemsize <= params.gemm_wide_block_bytes and row_tiles >= 4 * cores:
         # One column block: A, read in place, is swept once instead of once per block.
         nc = panels * ni

@@ -336,6 +336,21 @@ def test_row_blocks_split_when_column_blocks_do_not_share_evenly(rng):
     assert_close(tvmprims.matmul(a, b), matmul_ref(a, b), "float32", 5000)
 
 
+@pytest.mark.parametrize("m,n,k,cores,one_panel", [
+    (48, 1000, 4096, 2, True),    # 4 row tiles of 12: two per core
+    (16, 1000, 4096, 2, True),
+    (48, 1000, 4096, 1, False),   # four tiles on one core
+    (96, 1000, 4096, 2, False),   # 8 tiles
+])
+def test_few_row_tiles_take_column_blocks_of_one_panel(m, n, k, cores, one_panel):
+    """At most ONE_PANEL_MAX_TILES_PER_CORE row tiles per core: column blocks of one panel,
+    which stays in L1 for the few tiles that read it; else about ``gemm_n_block`` columns
+    (AVX-512's blocked tile, 12 x 2)."""
+    params = CpuParams(gemm_accumulators=24)
+    mi, ni, _, _, nc, _ = gemm_blocks(m, n, k, 16, cores, params)
+    assert (nc == ni) == one_panel, (mi, ni, nc)
+
+
 def test_narrow_b_blocks_take_all_columns_at_once(rng):
     """A ``kc`` x N block of B within ``gemm_wide_block_bytes`` (and four row tiles per core):
     one column block, the rows split among the cores, so A is swept once; results exact in
@@ -344,7 +359,7 @@ def test_narrow_b_blocks_take_all_columns_at_once(rng):
     mi, ni, _, kc, nc, row_blocks = gemm_blocks(1024, 257, 9216, 16, 2, params)
     assert nc == -(-257 // ni) * ni and row_blocks == 2
     assert gemm_blocks(1024, 257, 9216, 16, 2, params, itemsize=8)[4] == nc  # 288 KiB
-    *_, nc, _ = gemm_blocks(32, 4095, 1024, 16, 2, params)   # a 2 MiB block: 64 columns
+    *_, nc, _ = gemm_blocks(96, 4095, 1024, 16, 2, params)   # a 2 MiB block: 64 columns
     assert nc == 64
     *_, nc, _ = gemm_blocks(24, 257, 9216, 16, 2, params)    # two row tiles: no
     assert nc < 257
