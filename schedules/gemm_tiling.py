@@ -347,10 +347,11 @@ def long_k_blocked(m, k, params=None):
     """Whether a GEMM whose B stays in L2 is K-blocked all the same
     (:func:`schedule_cpu_blocked_gemm`): K over two K blocks (``params.gemm_k_block``), so
     that a register tile's ``K x ni`` panel of B, read over all of K, would be streamed from
-    L2 rather than L1, and M within :data:`LONG_K_BLOCKED_ROWS` (more rows share each packed
-    B, which the unblocked path packs once). Measured on an Intel Xeon (two threads,
-    kernels, ms, unblocked -> blocked (numpy); ``PYTHONPATH=docs:. python docs/gemm_params.py
-    SHAPES -- base gemm_k_block=2048``, a K block longer than K giving the unblocked path):
+    L2 rather than L1, and M within :data:`LONG_K_BLOCKED_ROWS` (with more rows the
+    unblocked path's one packing of B serves more tiles, and wins). Measured on an Intel
+    Xeon (two threads, kernels, ms, unblocked -> blocked (numpy); ``PYTHONPATH=docs:. python
+    docs/gemm_params.py SHAPES -- base gemm_k_block=2048``, a K block longer than K giving
+    the unblocked path):
     256x1024x196 0.369 -> 0.297 (0.326), 512x1024x196 0.695 -> 0.612 (0.627), 128x1152x196
     0.240 -> 0.178, 256x768x257 0.370 -> 0.285, 512x2048x100 0.842 -> 0.738 (0.719),
     64x1024x196 0.115 -> 0.092, 64x2048x100 0.151 -> 0.105, 72x2000x130 0.241 -> 0.137,
@@ -358,9 +359,10 @@ def long_k_blocked(m, k, params=None):
     the losses 384x576x400 0.459 -> 0.474, 480x640x300 0.499 -> 0.510, 96x600x400 0.133 ->
     0.139. More rows, unblocked: 1000x1024x196 1.18 (1.27 blocked), 768x576x400 0.88
     (0.95), 2048x512x196 1.30 (1.42). Fewer than 64 rows, unblocked (the columns-outer path
-    packs B panel by panel there): 32 to 48 rows went either way, 32x4096x64 0.103 -> 0.066
-    but 48x1000x100 0.041 -> 0.071 and 48x1000x250 0.088 -> 0.107 (the blocked path's
-    64-column blocks; 32 columns ran 0.089)."""
+    packs B panel by panel there): 32 to 48 rows went either way, even with the blocked
+    path's one-panel column blocks (:data:`ONE_PANEL_MAX_TILES_PER_CORE`): 32x1024x196
+    0.073 -> 0.055, 40x1000x70 0.043 -> 0.033, 32x4096x64 0.097 -> 0.068, but 48x1000x100
+    0.041 -> 0.053, 48x2000x100 0.082 -> 0.103, 32x2000x50 0.039 -> 0.049."""
     low, high = LONG_K_BLOCKED_ROWS
     return low <= m <= high and k > 2 * (params or CpuParams()).gemm_k_block
 

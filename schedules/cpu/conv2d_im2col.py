@@ -102,12 +102,13 @@ def _write_back_by_gemm_columns(sch, wl, batch):
     computed."""
     _, per_group, pixels, _ = gemm_shape(wl)[1:]
     width = wl.output_shape[3]
+    conv = sch.get_sblock(CONV)
     if batch == 2:
-        index = lambda b, f, y, x: (b, f // per_group, f % per_group, y * width + x)  # noqa: E731
+        sch.transform_block_layout(
+            conv, lambda b, f, y, x: (b, f // per_group, f % per_group, y * width + x))
     else:
-        index = lambda b, f, y, x: (f // per_group, f % per_group,  # noqa: E731
-                                    b * pixels + y * width + x)
-    sch.transform_block_layout(sch.get_sblock(CONV), index)
+        sch.transform_block_layout(
+            conv, lambda b, f, y, x: (f // per_group, f % per_group, b * pixels + y * width + x))
 
 
 def _view_images_as_columns(sch, pixels):
