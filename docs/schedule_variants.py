@@ -3,7 +3,7 @@
 ``depthwise_padding.py``, ``gemm_params.py``, ``tile_loop_order.py``,
 ``register_budget_sweep.py``, ``depthwise_channel_vectors.py``, ``wide_kernels.py``,
 ``blocked_gemm_rows.py``, ``gemv_column_steps.py``, ``images_as_columns.py``,
-``im2col_blocked.py``): the setup of such a run, the
+``im2col_blocked.py``, ``api_vs_kernel.py``): the setup of such a run, the
 old schedule's pieces put back for the duration of a build, and a conv2d layer's shapes,
 arrays and timing against torch."""
 
