@@ -72,6 +72,19 @@ def _inline_producers(sch, block):
             sch.compute_inline(producer)
 
 
+def _kept_a_stage(sch, stage, inline_a):
+    """The stage computing a GEMM's A operand as the CPU GEMM schedules take it: with
+    ``inline_a``, one that is not a padding stage (an index remap such as a reshaped weight)
+    is inlined into the reduction, and None returned; else the stage, the one computing the
+    operand inlined into it when it pads (:func:`_inline_producers`), for the caller to
+    schedule."""
+    if inline_a and not is_padded_name(sch.get(stage).name_hint):
+        sch.compute_inline(stage)
+        return None
+    _inline_producers(sch, stage)
+    return stage
+
+
 def inline_into_write_back(sch, write_back):
     """Fold the chain of element-wise consumers of ``write_back`` (the copy out of the padded
     result that ``pad_einsum`` adds, a reshape, a bias) into it, so the result is stored once.
@@ -213,10 +226,7 @@ def schedule_cpu_gemm(sch, name, lanes, m, n, k, b_reads=(1,), batch=0, inline_a
     for pack in packs:
         _pack_panels(sch, acc, pack, ni, lanes, at=None if packing == "pass" else pack_at)
     for stage in a_stages:
-        if inline_a and not is_padded_name(sch.get(stage).name_hint):
-            sch.compute_inline(stage)
-        else:
-            _inline_producers(sch, stage)
+        if _kept_a_stage(sch, stage, inline_a) is not None:
             parallel_vectorized_stage(sch, stage, lanes)
     sch.decompose_reduction(acc, ko)
     return acc
@@ -506,11 +516,9 @@ def schedule_cpu_blocked_gemm(sch, name, lanes, m, n, k, cores, params=None, ite
     else:
         _inline_producers(sch, pack)
     a_pad = producer_of_read(sch, block, 0)
-    if a_pad is not None and inline_a and not is_padded_name(sch.get(a_pad).name_hint):
-        sch.compute_inline(a_pad)
-        a_pad = None
     if a_pad is not None:
-        _inline_producers(sch, a_pad)
+        a_pad = _kept_a_stage(sch, a_pad, inline_a)
+    if a_pad is not None:
         sch.transform_layout(block, ("read", 0),
                              lambda *idx: (*idx[:-2], idx[-2] // mi, idx[-1], idx[-2] % mi))
     *outer, i, j, kk = sch.get_loops(block)
