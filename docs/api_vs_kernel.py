@@ -3,7 +3,9 @@ the check that a transform algorithm's result is finite (``arrays.all_finite``),
 torch (docs/BENCHMARKS.md, "K-blocked GEMMs for long K": VGG's 64x224x224 layer). ms, best
 of 5 interleaved rounds. Usage:
 
-    PYTHONPATH=docs:. python docs/api_vs_kernel.py [CxHxW-OxKxS ...]
+    PYTHONPATH=docs:. python docs/api_vs_kernel.py [CxHxW-Ox3x1 ...]
+
+(3x3 stride-1 layers: the raw kernels are direct and Winograd F(4x4)).
 """
 
 import sys
