@@ -215,7 +215,8 @@ class CpuParams:
                                                                 cores of two FMAs a cycle
           one-vector tiles   10                                 14 on AVX-512 (NEON: 10)
           narrower vectors   10                                 12 on AVX-512 (NEON: 10)
-        winograd_registers   12 = 16 - 4                        12 (kept at the AVX2 value)
+        winograd_registers   12 = 16 - 4                        12 (AVX2's); 20 on AVX-512
+                                                                cores of two FMAs a cycle
         fft_registers        12 = 16 - 4                        12 (kept at the AVX2 value)
         fma_chains           8                                  8
         gemm_rows x vectors  4 x 2 (8 accumulators), K by 4     6 x 2 (12), K by 4 (matmul,
@@ -259,7 +260,11 @@ class CpuParams:
         512x28x28 0.469 -> 0.391 (14: 0.480).
     winograd_registers : int
         Vector accumulators of a Winograd batched-GEMM tile
-        (``schedules/cpu/conv2d_winograd.py``); 4 registers left for the operands.
+        (``schedules/cpu/conv2d_winograd.py``); 4 registers left for the operands. 20 on
+        AVX-512 cores of two FMAs a cycle, where the 12 of AVX2 (tiles of 4 x 2 on 64 or 256
+        output channels: 8 FMA chains for two pipes of 4 cycles' latency) left them
+        waiting: Xeon, kernel, ms, 12 -> 20 (tiles of 8 x 2), ResNet-18's 128x28x28 0.500 ->
+        0.485, VGG's 256x56x56 4.51 -> 4.19 (``docs/register_budget_sweep.py``).
     fft_registers : int
         Vector accumulators of a tile of the FFT convolution's GEMM stages
         (``schedules/cpu/conv2d_fft.py``); 4 registers left for the operands.
@@ -401,7 +406,7 @@ class CpuParams:
         return cls(conv2d_registers=14 if avx512 and fma_issue >= 2 else usable - 6,
                    conv2d_one_vector_registers=14 if avx512 else usable - 6,
                    conv2d_narrow_registers=12 if avx512 else usable - 6,
-                   winograd_registers=usable - 4,
+                   winograd_registers=20 if avx512 and fma_issue >= 2 else usable - 4,
                    fft_registers=usable - 4, gemm_accumulators=vector_registers * 3 // 4,
                    gemm_rows=6 if vector_registers >= 32 else 4,
                    gemm_k_block=caches.l1d_bytes // 256,

@@ -14,9 +14,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from cpu_targets import compile_for, target_params
 
 import tvmprims
 from tvmprims.ops import conv2d_winograd, winograd_weight
+from tvmprims.schedules.cpu import conv2d_winograd as cpu_winograd
 from tvmprims.ops._checks import NotApplicable as _NotApplicable
 from tvmprims.testing import conv2d_ref
 
@@ -132,6 +134,51 @@ def test_float64(rng, x_shape, o, padding, tile):
     ref = conv2d_ref(x, w, b, 1, padding)
     check(tvmprims.conv2d(x, w, b, 1, padding, algo=f"winograd{tile}"), ref, "float64")
     check(_pretransformed(x, w, b, padding, tile), ref, "float64")
+
+
+# --- Tile columns moved by vector shuffles --------------------------------------------------------
+
+@pytest.mark.parametrize("tile_lanes,lanes,expected", [
+    (16, 16, True), (4, 16, True), (3, 16, False), (14, 16, True), (2, 8, True), (1, 4, False),
+    (7, 8, True)])
+def test_shuffled_from_a_quarter_vector(tile_lanes, lanes, expected):
+    assert cpu_winograd.shuffled(tile_lanes, lanes) is expected
+
+
+@pytest.mark.parametrize("target,vector_bytes", target_params(), ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tile_columns_are_shuffled_on_every_isa(target, vector_bytes, dtype):
+    """A row of 14 tiles: both transforms move its tile columns with shuffles (``Shuffle`` in
+    the TensorIR, no element-by-element lane inserts left for them), on every ISA."""
+    compiled = compile_for(target, "conv2d_winograd", (1, 8, 56, 56), (8, 8, 3, 3),
+                           dtype=dtype, padding=1, tile=4)
+    assert compiled.script().count("T.Shuffle") >= 2
+
+
+#: (x shape, out channels, padding, tile, dtype): tile rows of a prime number of tiles (13),
+#: of a whole vector (16) and more (18 -> 2 x 9, 32 -> 2 x 16), widths that leave a partial
+#: tile, uneven padding, batches, float64 (half the lanes).
+SHUFFLED_CASES = [
+    ((1, 5, 9, 51), 3, 1, 4, "float32"), ((2, 3, 7, 64), 4, 0, 4, "float32"),
+    ((1, 4, 6, 70), 6, (1, 0, 2, 1), 4, "float32"), ((3, 2, 5, 62), 5, 1, 2, "float32"),
+    ((1, 16, 12, 131), 8, 1, 4, "float32"), ((2, 3, 8, 29), 3, 1, 2, "float64"),
+    ((1, 4, 10, 66), 5, (0, 1, 1, 0), 4, "float64"), ((1, 3, 4, 127), 2, 1, 2, "float64"),
+]
+
+
+@pytest.mark.parametrize("x_shape,o,padding,tile,dtype", SHUFFLED_CASES, ids=str)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_shuffled_tile_columns(rng, tvm_threads, x_shape, o, padding, tile, dtype, threads):
+    """The shuffled gathers and scatters against float64 torch, with bias, on 1 and 2 threads
+    (the layers' tile rows take shuffles on any host vector width)."""
+    tvm_threads(threads)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal((o, x_shape[1], 3, 3)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype)
+    out = tvmprims.conv2d(x, w, b, 1, padding, algo=f"winograd{tile}")
+    top, bottom, left, right = padding if isinstance(padding, tuple) else (padding,) * 4
+    padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    check(out, conv2d_ref(padded, w, b, 1, 0), dtype)
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ The stages tvmprims defines are named by constants in their ``tvmprims/ops/<op>.
 """
 
 import os
+import threading
 
 # TVM's CPU thread pool counts physical cores and, on 2-vCPU machines, starts one worker:
 # half the machine. Use every CPU this process may run on unless the user says otherwise.
@@ -30,7 +31,7 @@ __all__ = [
     "structural_hash", "llvm_cpu_features", "llvm_host_triple", "meta_schedule",
     "meta_schedule_for_tuning", "meta_schedule_build_parts", "import_tensor_intrin",
     "PARTITION_PADDING", "ROOT_BLOCK", "padded_name", "is_padded_name", "partitioned_block_name",
-    "cache_block_name",
+    "cache_block_name", "tensor_intrin",
 ]
 
 
@@ -107,6 +108,23 @@ def _tensor_intrin_importer():
 
 
 import_tensor_intrin, _stack_without_source_scans = _tensor_intrin_importer()
+
+
+def tensor_intrin(name, desc_source, impl_source):
+    """``name``, registered (once per process) as the tensor intrinsic whose description and
+    implementation are TVMScript sources, each one ``@T.prim_func(s_tir=True)``."""
+    from tvm.s_tir import TensorIntrin
+    from tvm.script import tirx as T
+    from tvm.script.parser import parse
+    with _TENSOR_INTRIN_LOCK:  # builds run on several threads
+        if TensorIntrin.get(name, allow_missing=True) is None:
+            desc, impl = (parse(source, {"T": T}, s_tir=True)
+                          for source in (desc_source, impl_source))
+            TensorIntrin.register(name, desc, impl)
+    return name
+
+
+_TENSOR_INTRIN_LOCK = threading.Lock()
 
 
 def create_prim_func(tensors):

@@ -21,17 +21,26 @@
    result never goes to memory; the bias is added in the same store.
 5. **Parallelism** over (input channel, tile row) for the input transform, over (xi, nu,
    GEMM tile) for the GEMM, over output channels for the filter transform and the output.
-6. **Padding** is one parallel, vectorised pass (zeros past the edges for partial tiles).
+6. **Padding** is computed per tile row (its alpha padded rows, zeros past the edges for
+   partial tiles) right before that row's input transform reads it from L1.
+7. **Tile columns by shuffles**: the input transform's lanes are neighbouring tiles, whose
+   elements lie m apart in a row, and so do the output transform's results. Element by
+   element (a lane insert or extract each) that gather and scatter took over half of the
+   kernel; the ``input_columns`` and ``output_transform`` stages now move whole rows with
+   vector shuffles (:mod:`..lane_shuffles`, ``tensorize``) when a vector holds at least a
+   quarter of the target's lanes of tiles (:func:`shuffled`).
 """
 
 from tvmprims._tvm import padded_name
-from tvmprims.ops.conv2d_winograd import (BATCH_GEMM, BIAS_ADD, CROP, INPUT_ROWS, INPUT_TRANSFORM,
-                                          OUTPUT_ROWS, OUTPUT_TRANSFORM, PAD, WEIGHT_ROWS,
-                                          WEIGHT_TRANSFORM, tiling)
+from tvmprims.ops.conv2d_winograd import (BATCH_GEMM, BIAS_ADD, CROP, INPUT_COLUMNS, INPUT_ROWS,
+                                          INPUT_TRANSFORM, OUTPUT_COLUMNS, OUTPUT_ROWS,
+                                          OUTPUT_TRANSFORM, PAD, WEIGHT_ROWS, WEIGHT_TRANSFORM,
+                                          tiling)
 
 from ..common import (divisor_at_most, find_block, fuse_parallel, loop_extent,
-                      parallel_vectorized_stage, vector_lanes, vectorize_innermost)
+                      vector_lanes, vectorize_innermost)
 from ..hardware import CpuParams, cpu_params
+from ..lane_shuffles import deinterleave, interleave
 
 __all__ = ["schedule", "gemm_tiles", "schedule_weight_transform"]
 
@@ -44,6 +53,13 @@ def gemm_tiles(o, tiles, lanes, params=None):
     budget = (params or CpuParams()).winograd_registers
     vectors = 2 if tiles > lanes else 1
     return divisor_at_most(o, budget // vectors), vectors * lanes
+
+
+def shuffled(tile_lanes, lanes):
+    """Whether vectors of ``tile_lanes`` Winograd tiles (of at most ``lanes``, the target's)
+    gather and scatter their tiles' columns with vector shuffles (:mod:`..lane_shuffles`):
+    from a quarter of a vector on; narrower ones read and write element by element."""
+    return tile_lanes * 4 >= lanes and tile_lanes > 1
 
 
 def _vectorize_split(sch, loop, lanes):
@@ -102,11 +118,32 @@ def schedule_input_transform(sch, wl, lanes):
     b, ty, tx = sch.split(p, [n, th, tw])
     txo, txi = sch.split(tx, [None, divisor_at_most(tw, lanes)])
     sch.reorder(c, b, ty, txo, xi, nu, txi)
-    fuse_parallel(sch, [c, b, ty])
+    tile_row = fuse_parallel(sch, [c, b, ty])
     sch.unroll(xi)
     sch.unroll(nu)
     sch.vectorize(txi)
     _row_pass_at(sch, INPUT_ROWS, txo, lanes)
+    columns = sch.get_sblock(INPUT_COLUMNS)
+    tile_lanes = loop_extent(sch, txi)
+    if shuffled(tile_lanes, lanes):
+        sch.compute_at(columns, txo, preserve_unit_loops=True)
+    else:
+        sch.compute_inline(columns)
+    pad = find_block(sch, PAD)
+    if pad is not None:
+        schedule_padding(sch, pad, tile_row, lanes)
+    if shuffled(tile_lanes, lanes):  # TVM tensorizes no block that is computed at after
+        m, alpha = tiling(wl)[:2]
+        sch.tensorize(sch.get_loops(columns)[-2],
+                      deinterleave(m, alpha, tile_lanes, wl.dtype, lanes))
+
+
+def schedule_padding(sch, pad, tile_row, lanes):
+    """The padded input per tile row (its alpha rows, recomputed where tile rows overlap),
+    right before the row's input transform reads it from L1: 1-3% faster than one parallel
+    pass over the whole image (VGG's 64x224x224 7.99 -> 7.91 ms, 256x56x56 4.51 -> 4.40)."""
+    sch.compute_at(pad, tile_row, preserve_unit_loops=True)
+    vectorize_innermost(sch, pad, lanes)
 
 
 def schedule_output(sch, wl, lanes):
@@ -121,10 +158,21 @@ def schedule_output(sch, wl, lanes):
     ty, yi = sch.split(y, [None, m])
     fuse_parallel(sch, [b, f])
     vectorize_innermost(sch, crop, lanes)
-    inverse = sch.get_sblock(OUTPUT_TRANSFORM)
-    sch.compute_at(inverse, ty, preserve_unit_loops=True)
-    i, tx, j = sch.get_loops(inverse)[-3:]
-    sch.reorder(i, j, tx)
+    tiles = sch.get_sblock(OUTPUT_TRANSFORM)
+    sch.compute_at(tiles, ty, preserve_unit_loops=True)
+    columns = sch.get_sblock(OUTPUT_COLUMNS)
+    tile_lanes = divisor_at_most(tw, lanes)
+    if shuffled(tile_lanes, lanes):
+        sch.compute_at(columns, ty, preserve_unit_loops=True)
+        i, tx, _ = sch.get_loops(tiles)[-3:]
+        sch.unroll(i)
+        _, txi = sch.split(tx, [None, tile_lanes])
+        sch.tensorize(txi, interleave(m, tile_lanes, wl.dtype, lanes))
+        i, j, tx = sch.get_loops(columns)[-3:]
+    else:
+        sch.compute_inline(columns)
+        i, tx, j = sch.get_loops(tiles)[-3:]
+        sch.reorder(i, j, tx)
     sch.unroll(i)
     sch.unroll(j)
     _vectorize_split(sch, tx, lanes)
@@ -147,9 +195,6 @@ def schedule_weight_transform(sch, lanes):
 def schedule(sch, wl, target):
     lanes = vector_lanes(target, wl.dtype)
     _, o, _, _ = wl.output_shape
-    pad = find_block(sch, PAD)
-    if pad is not None:
-        parallel_vectorized_stage(sch, pad, lanes, parallel_loops=2)
     if not wl["pretransformed"]:
         schedule_weight_transform(sch, lanes)
     schedule_input_transform(sch, wl, lanes)

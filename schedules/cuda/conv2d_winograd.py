@@ -19,9 +19,10 @@ Every stage is a kernel with its loops bound to ``blockIdx.x``/``threadIdx.x``:
 3. **Crop and bias** in one element-wise kernel.
 """
 
-from tvmprims.ops.conv2d_winograd import (BATCH_GEMM, BIAS_ADD, CROP, INPUT_ROWS, INPUT_TRANSFORM,
-                                          OUTPUT_ROWS, OUTPUT_TRANSFORM, PAD, WEIGHT_ROWS,
-                                          WEIGHT_TRANSFORM, tiling)
+from tvmprims.ops.conv2d_winograd import (BATCH_GEMM, BIAS_ADD, CROP, INPUT_COLUMNS, INPUT_ROWS,
+                                          INPUT_TRANSFORM, OUTPUT_COLUMNS, OUTPUT_ROWS,
+                                          OUTPUT_TRANSFORM, PAD, WEIGHT_ROWS, WEIGHT_TRANSFORM,
+                                          tiling)
 
 from ..common import find_block, split_factor
 from ..gpu_tiling import (axis_tile, bind_spatial_tiles, cooperative_fetch, finish_gpu_reduction,
@@ -96,6 +97,10 @@ def schedule(sch, wl, target):
     _, alpha, _, _, tiles = tiling(wl)
     if not wl["pretransformed"]:
         schedule_weight_transform(sch)
+    # the tile-column stages only reorder elements: one thread per tile reads and writes them
+    # in place
+    for stage in (INPUT_COLUMNS, OUTPUT_COLUMNS):
+        sch.compute_inline(sch.get_sblock(stage))
     pad = find_block(sch, PAD)
     if pad is not None:
         sch.compute_inline(pad)

@@ -12,13 +12,17 @@ The output is cut into ``TH x TW`` tiles of m x m (``TH = ceil(OH / m)``); tile 
 1. ``pad``: x zero-padded to ``(TH*m + 2, TW*m + 2)``: the requested padding on the top and
    left, and at least the requested padding on the bottom and right, so that tiles past the
    edge of the output read zeros (never out of bounds).
-2. ``input_rows``, ``input_transform``: ``V[xi, nu, c, p] = (B^T d B)[xi, nu]`` for the
-   alpha x alpha input tile ``d`` of tile p, in two separable passes.
+2. ``input_columns``, ``input_rows``, ``input_transform``: ``V[xi, nu, c, p] = (B^T d
+   B)[xi, nu]`` for the alpha x alpha input tile ``d`` of tile p, in two separable passes;
+   ``input_columns[n, c, ty, e, mu, tx]`` is element (e, mu) of the input tiles of tile row
+   ty, tiles last (a gather of every m-th element of a padded row, which a schedule may
+   inline or compute with vector shuffles).
 3. ``weight_rows``, ``weight_transform``: ``U = G g G^T`` (absent when pretransformed).
 4. ``batch_gemm``: ``M[xi, nu, o, p] = sum_c U[xi, nu, o, c] * V[xi, nu, c, p]``, alpha^2
    independent GEMMs over the input channels.
-5. ``output_rows``, ``output_transform``: ``Y = A^T M A`` per tile, laid out as whole tiles
-   ``Y[n, o, ty, i, tx, j]`` (N, O, TH, m, TW, m): row-major in (output row, column).
+5. ``output_rows``, ``output_columns``, ``output_transform``: ``Y = A^T M A`` per tile,
+   computed as ``output_columns[n, o, ty, i, j, tx]`` (tiles last) and laid out as whole
+   tiles ``Y[n, o, ty, i, tx, j]`` (N, O, TH, m, TW, m): row-major in (output row, column).
 6. ``crop`` to ``(OH, OW)``, then ``bias_add`` when there is a bias.
 
 Transform matrices: see :mod:`tvmprims.ops.winograd_weight` (Lavin's points).
@@ -35,20 +39,22 @@ from .conv2d import BIAS_ADD, PAD
 from .winograd_weight import (KERNEL, WEIGHT_ROWS, WEIGHT_TRANSFORM, alpha, check_kernel,
                               check_tile, combine, transform_matrices, transform_weight)
 
-__all__ = ["workload", "compute", "output_shape", "flops", "tiling", "PAD", "INPUT_ROWS",
-           "INPUT_TRANSFORM", "WEIGHT_ROWS", "WEIGHT_TRANSFORM", "BATCH_GEMM", "OUTPUT_ROWS",
-           "OUTPUT_TRANSFORM", "CROP", "BIAS_ADD", "STAGES"]
+__all__ = ["workload", "compute", "output_shape", "flops", "tiling", "PAD", "INPUT_COLUMNS",
+           "INPUT_ROWS", "INPUT_TRANSFORM", "WEIGHT_ROWS", "WEIGHT_TRANSFORM", "BATCH_GEMM",
+           "OUTPUT_ROWS", "OUTPUT_COLUMNS", "OUTPUT_TRANSFORM", "CROP", "BIAS_ADD", "STAGES"]
 
 #: Stage names (see the module docstring); the filter transform's are those of
 #: :mod:`tvmprims.ops.winograd_weight`.
+INPUT_COLUMNS = "input_columns"
 INPUT_ROWS = "input_rows"
 INPUT_TRANSFORM = "input_transform"
 BATCH_GEMM = "batch_gemm"
 OUTPUT_ROWS = "output_rows"
+OUTPUT_COLUMNS = "output_columns"
 OUTPUT_TRANSFORM = "output_transform"
 CROP = "crop"
-STAGES = (PAD, INPUT_ROWS, INPUT_TRANSFORM, WEIGHT_ROWS, WEIGHT_TRANSFORM, BATCH_GEMM,
-          OUTPUT_ROWS, OUTPUT_TRANSFORM, CROP, BIAS_ADD)
+STAGES = (PAD, INPUT_COLUMNS, INPUT_ROWS, INPUT_TRANSFORM, WEIGHT_ROWS, WEIGHT_TRANSFORM,
+          BATCH_GEMM, OUTPUT_ROWS, OUTPUT_COLUMNS, OUTPUT_TRANSFORM, CROP, BIAS_ADD)
 
 
 def workload(x_shape, w_shape, bias_shape=None, dtype="float32", stride=1, padding=0,
@@ -118,10 +124,13 @@ def compute(wl):
     xp = _conv2d.pad_input(x, (pt, th * m + 2 - h - pt, pl, tw * m + 2 - w - pl))
     u = second if wl["pretransformed"] else transform_weight(second, m)
 
+    columns = te.compute((n, c, th, a, a, tw),
+                         lambda b, ch, ty, e, mu, tx: xp[b, ch, ty * m + e, tx * m + mu],
+                         name=INPUT_COLUMNS)
     rows = te.compute(
         (a, a, c, tiles),
         lambda xi, mu, ch, p: combine(
-            bt, xi, lambda e: xp[p // (th * tw), ch, p // tw % th * m + e, p % tw * m + mu], dtype),
+            bt, xi, lambda e: columns[p // (th * tw), ch, p // tw % th, e, mu, p % tw], dtype),
         name=INPUT_ROWS)
     v = te.compute((a, a, c, tiles),
                    lambda xi, nu, ch, p: combine(bt, nu, lambda mu: rows[xi, mu, ch, p], dtype),
@@ -134,11 +143,14 @@ def compute(wl):
         (m, a, o, tiles),
         lambda i, nu, f, p: combine(at, i, lambda xi: gemm[xi, nu, f, p], dtype),
         name=OUTPUT_ROWS)
-    y = te.compute(
-        (n, o, th, m, tw, m),
-        lambda b, f, ty, i, tx, j: combine(
+    out_columns = te.compute(
+        (n, o, th, m, m, tw),
+        lambda b, f, ty, i, j, tx: combine(
             at, j, lambda nu: out_rows[i, nu, f, (b * th + ty) * tw + tx], dtype),
-        name=OUTPUT_TRANSFORM)
+        name=OUTPUT_COLUMNS)
+    y = te.compute((n, o, th, m, tw, m),
+                   lambda b, f, ty, i, tx, j: out_columns[b, f, ty, i, j, tx],
+                   name=OUTPUT_TRANSFORM)
     out = te.compute((n, o, oh, ow), lambda b, f, yy, xx: y[b, f, yy // m, yy % m, xx // m, xx % m],
                      name=CROP)
     return _conv2d.inputs_and_output((x, second, bias, residual), out, wl)
