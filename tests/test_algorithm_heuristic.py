@@ -31,7 +31,7 @@ TABLES = {"avx2": ([MEASURED], heuristic.CPU_RULES, heuristic.AVX2_GRID),
           "avx512-2fma": ([MEASURED.with_name(f"xeon_{table}.csv")
                            for table in ("pointwise_batch1", "pointwise_batch8",
                                          "pointwise_small", "other_batch1",
-                                         "narrow_outputs")],
+                                         "narrow_outputs", "other_batch8")],
                           heuristic.AVX512_TWO_FMA_RULES, heuristic.GRID)}
 
 
@@ -178,7 +178,8 @@ def test_rules_on_representative_shapes(x_shape, w_shape, stride, groups, expect
     ((4, 1152, 7, 7), (320, 1152, 1, 1), "im2col"),     # 2^26 MACs on 4 images
     ((8, 1152, 7, 7), (320, 1152, 1, 1), "direct"),     # and on 8: direct packs once
     ((8, 2048, 7, 7), (512, 2048, 1, 1), "direct"),
-    ((8, 512, 7, 7), (512, 512, 3, 3), "winograd2"),    # 392 pixels over the batch
+    ((8, 512, 7, 7), (512, 512, 3, 3), "winograd4"),    # 392 pixels over the batch
+    ((6, 512, 7, 7), (512, 512, 3, 3), "winograd2"),
     ((8, 128, 14, 14), (32, 128, 3, 3), "direct"),      # DenseNet: 32 outputs
     ((8, 128, 14, 14), (64, 128, 3, 3), "winograd4"),
 ])
@@ -199,14 +200,17 @@ def test_avx512_rules_at_the_thresholds_they_gained_on_zen4(x_shape, w_shape, ex
     ((1, 64, 6, 6), (256, 64, 1, 1), "direct"),        # under 7x7 pixels
     ((1, 960, 1, 1), (40, 960, 1, 1), "direct"),       # squeeze-and-excitation
     ((1, 8, 56, 56), (64, 8, 1, 1), "direct"),         # under 16 input channels
-    ((1, 384, 13, 13), (256, 384, 3, 3), "direct"),    # Winograd from 14x14 pixels
-    ((1, 256, 14, 14), (256, 256, 3, 3), "winograd2"),
-    ((1, 64, 28, 28), (64, 64, 3, 3), "winograd4"),    # ... and 64 input channels
-    ((1, 32, 28, 28), (64, 32, 3, 3), "direct"),
+    ((1, 256, 14, 14), (256, 256, 3, 3), "direct"),    # Winograd from 8 x 7 x 7 pixels
+    ((8, 512, 7, 7), (512, 512, 3, 3), "winograd4"),   # ... F(4x4) from there
+    ((1, 64, 20, 20), (64, 64, 3, 3), "winograd4"),
+    ((1, 32, 28, 28), (64, 32, 3, 3), "winograd4"),    # ... and 32 input channels
+    ((1, 24, 28, 28), (64, 24, 3, 3), "direct"),
+    ((1, 64, 28, 28), (48, 64, 3, 3), "direct"),       # ... and 64 output channels
 ])
 def test_two_fma_rules_at_their_thresholds(x_shape, w_shape, expected):
     """With two 512-bit FMAs a cycle, im2col for 1x1 layers of 16 or more input channels from
-    7x7 pixels on, at any batch; Winograd from 14x14 pixels and 64 input channels."""
+    7x7 pixels on, at any batch; Winograd F(4x4) from 8 x 7 x 7 pixels (over the batch), 32
+    input and 64 output channels."""
     wl = _layer(x_shape, w_shape, padding=w_shape[2] // 2)
     assert heuristic.choose(wl, heuristic.AVX512_TWO_FMA_RULES) == expected
 

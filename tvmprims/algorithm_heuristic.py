@@ -75,7 +75,9 @@ class Rules:
 #: (AMD EPYC Zen 3, AVX2, 2 cores, the hand schedules of that date); the rules of every CPU
 #: without rules of its own vector ISA. Refit after schedules change:
 #: ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured.csv avx2``.
-CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
+#: With 8 x 7 x 7 in the grid (added for the Xeon) the fit moved F(2x2)'s least pixels from 28
+#: x 28 to 392 (1.142 -> 1.137 chosen/fastest on the Zen 3 table).
+CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=8 * 7 * 7,
                   winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
                   im2col_pointwise=True, im2col_strided=False)
 
@@ -101,9 +103,12 @@ CPU_RULES = Rules(winograd_min_channels=64, winograd_min_pixels=28 * 28,
 #: batch 8: direct 1.34 ms, im2col 1.69, torch 1.44).
 #: ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/measured_avx512.csv
 #: docs/algorithm_choice/measured_avx512_run*.csv``.
+#: With 8 x 7 x 7 in the grid, F(4x4) from 392 pixels instead of 28 x 28 fits the tables as
+#: well (1.024): ResNet's batch-8 7x7 layers then run F(4x4), as they run fastest on the Xeon.
+#: Neither CPU's tables were measured again after Winograd's tile columns went by shuffles.
 AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
                      winograd_min_pixels=13 * 13,
-                     winograd4_min_pixels=28 * 28, fft_min_taps=INF, im2col_min_channels=16,
+                     winograd4_min_pixels=8 * 7 * 7, fft_min_taps=INF, im2col_min_channels=16,
                      im2col_pointwise=True, im2col_strided=False, im2col_min_pixels=56 * 56,
                      im2col_min_macs=2 ** 26, im2col_wide_channels=2048, im2col_max_images=4)
 
@@ -131,9 +136,16 @@ AVX512_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
 #: the same rules, 223 layers chosen/fastest 1.027. Without that table the fit could not
 #: tell Winograd's least output channels (32 and 64 tied), took 32, and the layer suite then
 #: ran DenseNet's 128 -> 32 layers by Winograd at 0.83-1.00x torch (direct: 1.12-1.36x).
+#: Refitted after Winograd's tile columns went by vector shuffles (its kernels 1.1-1.4x
+#: faster), with the 3x3 tables measured again and a sixth, ``xeon_other_batch8.csv`` (the
+#: batch-8 sample's layers that are neither 1x1 nor depthwise): Winograd F(4x4) from 32
+#: input channels and 8 x 7 x 7 output pixels, F(2x2) no longer picked (ResNet-18's 256x14x14
+#: at batch 1 runs direct: 0.64 ms, F(2x2) 0.70; at batch 8 its 512x7x7 layer runs F(4x4):
+#: 4.37 ms, F(2x2) 4.67, direct 5.61; GoogLeNet's 32x28x28 -> 96 F(4x4) 0.121, direct 0.126):
+#: 233 layers chosen/fastest 1.026 -> 1.025, 1.067 with each model left out of its own fit.
 #: ``python -m tvmprims.algorithm_table fit docs/algorithm_choice/xeon_*.csv``.
-AVX512_TWO_FMA_RULES = Rules(winograd_min_channels=64, winograd_min_out_channels=64,
-                             winograd_min_pixels=14 * 14, winograd4_min_pixels=28 * 28,
+AVX512_TWO_FMA_RULES = Rules(winograd_min_channels=32, winograd_min_out_channels=64,
+                             winograd_min_pixels=8 * 7 * 7, winograd4_min_pixels=8 * 7 * 7,
                              fft_min_taps=INF, im2col_min_channels=16, im2col_pointwise=True,
                              im2col_strided=False, im2col_min_pixels=7 * 7,
                              im2col_min_macs=INF, im2col_wide_channels=INF,
@@ -151,8 +163,10 @@ MODELS = {"cpu": CPU_RULES, "cpu-avx512": AVX512_RULES, "cpu-avx512-2fma": AVX51
 GRID = {
     "winograd_min_channels": (INF, 128, 64, 32, 16, 8),
     "winograd_min_out_channels": (64, 32, 0),
-    "winograd_min_pixels": (56 * 56, 28 * 28, 14 * 14, 13 * 13, 0),
-    "winograd4_min_pixels": (INF, 112 * 112, 56 * 56, 28 * 28),
+    # 8 * 7 * 7: a batch of 8 on ResNet's last planes, where F(4x4) won on the Xeon once its
+    # tile columns went by shuffles, while one 14x14 image ran faster direct
+    "winograd_min_pixels": (56 * 56, 28 * 28, 8 * 7 * 7, 14 * 14, 13 * 13, 0),
+    "winograd4_min_pixels": (INF, 112 * 112, 56 * 56, 28 * 28, 8 * 7 * 7),
     "fft_min_taps": (INF, 15 * 15, 11 * 11, 9 * 9, 7 * 7, 5 * 5),
     "im2col_min_channels": (INF, 128, 64, 32, 16, 4),
     "im2col_pointwise": (False, True),

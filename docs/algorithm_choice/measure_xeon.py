@@ -9,6 +9,8 @@ other layer of the sample (not 1x1, not depthwise: 3x3, strided, stems, large ke
 than 2^23 multiply-adds and more than one pixel (squeeze-and-excitation layers left out), that
 ``batch1`` does not hold (the small expansions of MobileNetV3,
 EfficientNet and MnasNet, SqueezeNet's and ShuffleNet's layers: where the 1x1 threshold lies);
+``other8``: the layers of ``batch8``'s models that are neither 1x1 nor depthwise, at batch 8
+(3x3, strided, stems; where F(4x4) Winograd's least pixels and channels lie on batches);
 ``narrow``: Zen 4's run 7, the 3x3 layers Winograd's rule can take with fewer than 64 output
 channels (DenseNet's growth layers, 128 -> 32, at batch 1 and 8, and six others), which decide
 Winograd's least output channels.
@@ -24,8 +26,10 @@ Usage, from the repository root:
         docs/algorithm_choice/xeon_pointwise_small.csv small
     nice -n 5 python docs/algorithm_choice/measure_xeon.py \\
         docs/algorithm_choice/xeon_narrow_outputs.csv narrow
+    nice -n 5 python docs/algorithm_choice/measure_xeon.py \\
+        docs/algorithm_choice/xeon_other_batch8.csv other8
 
-The five tables are what ``AVX512_TWO_FMA_RULES`` are fitted to (docs/algorithm_choice/README.md).
+The six tables are what ``AVX512_TWO_FMA_RULES`` are fitted to (docs/algorithm_choice/README.md).
 """
 
 import sys
@@ -62,6 +66,9 @@ def main(path, which="batch1"):
                          if _pointwise(wl)],
               "other": [(s, wl) for s, wl in batch1
                         if not _pointwise(wl) and not layer_shape(wl).depthwise],
+              "other8": [(s, wl) for s, wl in algorithm_table.sample_layers(BATCH8_SAMPLE,
+                                                                           extra=())
+                         if not _pointwise(wl) and not layer_shape(wl).depthwise],
               "small": _small(batch1),
               "narrow": [(s, wl) for s, wl in algorithm_table.sample_layers(
                   NARROW_SAMPLE, extra=NARROW_EXTRA) if narrow_output_3x3(wl)]}[which]
