@@ -132,7 +132,8 @@ def schedule_input_transform(sch, wl, lanes):
     pad = find_block(sch, PAD)
     if pad is not None:
         schedule_padding(sch, pad, tile_row, lanes)
-    if shuffled(tile_lanes, lanes):  # TVM tensorizes no block that is computed at after
+    # last: TVM fails to compute the padding at its loop once its consumer is tensorized
+    if shuffled(tile_lanes, lanes):
         m, alpha = tiling(wl)[:2]
         sch.tensorize(sch.get_loops(columns)[-2],
                       deinterleave(m, alpha, tile_lanes, wl.dtype, lanes))
