@@ -3,7 +3,7 @@
 ``depthwise_padding.py``, ``gemm_params.py``, ``tile_loop_order.py``,
 ``register_budget_sweep.py``, ``depthwise_channel_vectors.py``, ``wide_kernels.py``,
 ``blocked_gemm_rows.py``, ``gemv_column_steps.py``, ``images_as_columns.py``,
-``im2col_blocked.py``, ``api_vs_kernel.py``): the setup of such a run, the
+``im2col_blocked.py``, ``api_vs_kernel.py``, ``winograd_shuffles.py``): the setup of such a run, the
 old schedule's pieces put back for the duration of a build, and a conv2d layer's shapes,
 arrays and timing against torch."""
 
@@ -77,11 +77,12 @@ def time_convs(layer, names, kernels, x, weight, stride, padding, rounds, groups
     print(layer, " | ".join(cells), f"| torch {times[-1] * 1e3:.4f}", flush=True)
 
 
-def compare_conv_variants(layers, variants, rounds=4, op="conv2d"):
+def compare_conv_variants(layers, variants, rounds=4, op="conv2d", **params):
     """For each layer (``[N]xCxHxW-OxKxS``, :func:`conv_layer`), the hand schedule of ``op``
-    (direct conv2d, or another conv2d algorithm's operator) built under each of
-    ``variants`` (name -> patches for :func:`replaced`), checked against float64 and timed
-    alternately with torch (:func:`time_convs`)."""
+    (direct conv2d, or another conv2d algorithm's operator, with its other ``params`` such
+    as Winograd's ``tile``) built under each of ``variants`` (name -> patches for
+    :func:`replaced`), checked against float64 and timed alternately with torch
+    (:func:`time_convs`)."""
     start()
     for layer in layers:
         x, weight, stride, padding, expected = conv_layer(layer)
@@ -89,6 +90,6 @@ def compare_conv_variants(layers, variants, rounds=4, op="conv2d"):
         for patches in variants.values():
             with replaced(*patches):
                 kernels.append(tvmprims.build(op, x.shape, weight.shape, stride=stride,
-                                              padding=padding, schedule="hand"))
+                                              padding=padding, schedule="hand", **params))
             assert_close(kernels[-1](x, weight), expected, "float32", weight[0].size)
         time_convs(layer, variants, kernels, x, weight, stride, padding, rounds=rounds)

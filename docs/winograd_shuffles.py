@@ -9,12 +9,10 @@ change alone and all together, against torch; float64-checked. Usage:
 import sys
 from dataclasses import replace
 
-from schedule_variants import conv_layer, replaced, start, time_convs
+from schedule_variants import compare_conv_variants
 
-import tvmprims
 from tvmprims.schedules.common import parallel_vectorized_stage
 from tvmprims.schedules.cpu import conv2d_winograd as winograd
-from tvmprims.testing import assert_close
 
 LAYERS = ("64x224x224-64x3x1", "64x56x56-64x3x1", "128x28x28-128x3x1", "256x56x56-256x3x1",
           "256x14x14-256x3x1f2", "8x64x56x56-64x3x1")
@@ -39,17 +37,10 @@ VARIANTS = {"before": [ELEMENTWISE, ONE_PASS, _registers(12)],
 
 
 def main(layers=LAYERS):
-    start()
     for layer in layers:
         name, tile = (layer[:-2], 2) if layer.endswith("f2") else (layer, 4)
-        x, weight, stride, padding, expected = conv_layer(name)
-        kernels = []
-        for patches in VARIANTS.values():
-            with replaced(*patches):
-                kernels.append(tvmprims.build("conv2d_winograd", x.shape, weight.shape,
-                                              padding=padding, tile=tile, schedule="hand"))
-            assert_close(kernels[-1](x, weight), expected, "float32", weight[0].size)
-        time_convs(layer, VARIANTS, kernels, x, weight, stride, padding, rounds=5)
+        print(f"F({tile}x{tile}, 3x3):", end=" ")
+        compare_conv_variants([name], VARIANTS, rounds=5, op="conv2d_winograd", tile=tile)
 
 
 if __name__ == "__main__":

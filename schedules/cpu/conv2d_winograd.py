@@ -125,7 +125,8 @@ def schedule_input_transform(sch, wl, lanes):
     _row_pass_at(sch, INPUT_ROWS, txo, lanes)
     columns = sch.get_sblock(INPUT_COLUMNS)
     tile_lanes = loop_extent(sch, txi)
-    if shuffled(tile_lanes, lanes):
+    shuffles = shuffled(tile_lanes, lanes)
+    if shuffles:
         sch.compute_at(columns, txo, preserve_unit_loops=True)
     else:
         sch.compute_inline(columns)
@@ -133,7 +134,7 @@ def schedule_input_transform(sch, wl, lanes):
     if pad is not None:
         schedule_padding(sch, pad, tile_row, lanes)
     # last: TVM fails to compute the padding at its loop once its consumer is tensorized
-    if shuffled(tile_lanes, lanes):
+    if shuffles:
         m, alpha = tiling(wl)[:2]
         sch.tensorize(sch.get_loops(columns)[-2],
                       deinterleave(m, alpha, tile_lanes, wl.dtype, lanes))
