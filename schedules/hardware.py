@@ -263,8 +263,9 @@ class CpuParams:
         (``schedules/cpu/conv2d_winograd.py``); 4 registers left for the operands. 20 on
         AVX-512 cores of two FMAs a cycle, where the 12 of AVX2 (tiles of 4 x 2 on 64 or 256
         output channels: 8 FMA chains for two pipes of 4 cycles' latency) left them
-        waiting: Xeon, kernel, ms, 12 -> 20 (tiles of 8 x 2), ResNet-18's 128x28x28 0.500 ->
-        0.485, VGG's 256x56x56 4.51 -> 4.19 (``docs/register_budget_sweep.py``).
+        waiting: Xeon, kernel, ms, 12 -> 20 (tiles of 8 x 2), ResNet-18's 128x28x28 0.488 ->
+        0.474, 64x56x56 0.429 -> 0.420, VGG's 256x56x56 4.36 -> 4.12
+        (``PYTHONPATH=docs:. python docs/winograd_shuffles.py``, its last two columns).
     fft_registers : int
         Vector accumulators of a tile of the FFT convolution's GEMM stages
         (``schedules/cpu/conv2d_fft.py``); 4 registers left for the operands.
