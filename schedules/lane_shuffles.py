@@ -15,6 +15,8 @@ Each is registered once per process under a name that encodes its parameters; a 
 ``tensorize``\\ s the loops of a block whose body is the description.
 """
 
+import numpy as np
+
 from tvmprims._tvm import tensor_intrin
 
 __all__ = ["deinterleave", "interleave"]
@@ -22,8 +24,10 @@ __all__ = ["deinterleave", "interleave"]
 _HEAD = '''
 @T.prim_func(s_tir=True)
 def f(a: T.handle, b: T.handle):
-    A = T.match_buffer(a, {a_shape}, "{dtype}", strides={a_strides}, offset_factor=1)
-    B = T.match_buffer(b, {b_shape}, "{dtype}", strides={b_strides}, offset_factor=1)
+    A = T.match_buffer(a, {a_shape}, "{dtype}", strides={a_strides}, offset_factor=1,
+                       align={align})
+    B = T.match_buffer(b, {b_shape}, "{dtype}", strides={b_strides}, offset_factor=1,
+                       align={align})
     with T.sblock("root"):
         T.reads(A[{a_region}])
         T.writes(B[{b_region}])
@@ -41,14 +45,17 @@ def _loads(name, n, vector, row=None):
 
 
 def _head(a_shape, b_shape, dtype, strided):
-    """The shared signature; ``strided``: which of A, B is a 2-D region of a larger row."""
+    """The shared signature; ``strided``: which of A, B is a 2-D region of a larger row.
+    Both buffers are aligned to their element only: a function argument (the input when no
+    padding stage is needed, the output) is declared so (zero-copy calls), and tensorize
+    refuses to match a buffer to a description that requires more."""
     def parts(shape, is_strided):
         strides = "[T.int32(), 1]" if is_strided else "None"
         return str(tuple(shape)), strides, ", ".join(f"0:{d}" for d in shape)
     (a_s, a_st, a_r), (b_s, b_st, b_r) = parts(a_shape, strided == "A"), parts(b_shape,
                                                                                 strided == "B")
     return _HEAD.format(a_shape=a_s, a_strides=a_st, a_region=a_r, b_shape=b_s, b_strides=b_st,
-                        b_region=b_r, dtype=dtype)
+                        b_region=b_r, dtype=dtype, align=np.dtype(dtype).itemsize)
 
 
 def deinterleave(step, width, lanes, dtype, vector):

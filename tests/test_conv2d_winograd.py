@@ -181,6 +181,31 @@ def test_shuffled_tile_columns(rng, tvm_threads, x_shape, o, padding, tile, dtyp
     check(out, conv2d_ref(padded, w, b, 1, 0), dtype)
 
 
+#: (x shape, out channels, tile, dtype) of layers that need no padding stage (padding 0, H - 2
+#: and W - 2 whole tiles): the input tiles' shuffles read the input argument in place and,
+#: without a bias, the output tiles' write the output argument, both declared aligned to
+#: their element only (zero-copy calls), which the intrinsics' buffers once refused to match
+#: (an InternalError at compile time, found by the fuzz tests at a larger scale).
+UNPADDED_CASES = [((1, 1, 4, 10), 1, 2, "float32"), ((1, 3, 6, 66), 4, 4, "float32"),
+                  ((2, 2, 10, 34), 3, 2, "float64"), ((1, 2, 14, 18), 2, 4, "float64")]
+
+
+@pytest.mark.parametrize("x_shape,o,tile,dtype", UNPADDED_CASES, ids=str)
+@pytest.mark.parametrize("bias", [False, True])
+def test_unpadded_layers(rng, x_shape, o, tile, dtype, bias):
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal((o, x_shape[1], 3, 3)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype) if bias else None
+    check(tvmprims.conv2d(x, w, b, algo=f"winograd{tile}"), conv2d_ref(x, w, b, 1, 0), dtype)
+
+
+def test_unpadded_layer_through_auto(rng):
+    """A 64-channel 3x3 layer without padding, which ``algo="auto"`` gives Winograd."""
+    x = rng.standard_normal((1, 64, 30, 30)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    check(tvmprims.conv2d(x, w), conv2d_ref(x, w, None, 1, 0), "float32")
+
+
 @pytest.mark.slow
 def test_resnet_layer(rng):
     x = rng.standard_normal((1, 128, 28, 28)).astype("float32")
