@@ -12,14 +12,24 @@ whole vectors and move the lanes with ``shufflevector`` (a few permutes per vect
   stored as the rows of one contiguous ``lanes x step`` block (Winograd's output tiles).
 
 Each is registered once per process under a name that encodes its parameters; a schedule
-``tensorize``\\ s the loops of a block whose body is the description.
+``tensorize``\\ s the loops of a block whose body is the description. A tuning record's trace
+names the intrinsics it tensorizes with, and MetaSchedule replays the traces when it loads a
+log, in a process that may not have scheduled such a layer yet: :func:`register_named` makes
+the intrinsics a log names from their names.
 """
+
+import re
 
 import numpy as np
 
 from tvmprims._tvm import tensor_intrin
 
-__all__ = ["deinterleave", "interleave"]
+__all__ = ["deinterleave", "interleave", "register_named"]
+
+_PREFIX = "tvmprims_"
+#: ``tvmprims_<kind>_<integer parameters>_<dtype>_<vector>`` as :func:`deinterleave` and
+#: :func:`interleave` name what they register (the integers before the dtype).
+_NAME = re.compile(r"tvmprims_(deinterleave|interleave)((?:_\d+)+)_(float\d+)_(\d+)")
 
 _HEAD = '''
 @T.prim_func(s_tir=True)
@@ -74,7 +84,7 @@ def deinterleave(step, width, lanes, dtype, vector):
     impl = head + "".join(
         f"        B[{j}, T.Ramp(0, 1, {lanes})] = T.Shuffle([{loads}], "
         f"{[t * step + j for t in range(lanes)]})\n" for j in range(width))
-    return tensor_intrin(f"tvmprims_deinterleave_{step}_{width}_{lanes}_{dtype}_{vector}",
+    return tensor_intrin(f"{_PREFIX}deinterleave_{step}_{width}_{lanes}_{dtype}_{vector}",
                          desc, impl)
 
 
@@ -93,4 +103,16 @@ def interleave(step, lanes, dtype, vector):
     order = [j * lanes + t for t in range(lanes) for j in range(step)]
     impl = head + (f"        B[0, T.Ramp(0, 1, {lanes * step})] = T.Shuffle([{rows}], "
                    f"{order})\n")
-    return tensor_intrin(f"tvmprims_interleave_{step}_{lanes}_{dtype}_{vector}", desc, impl)
+    return tensor_intrin(f"{_PREFIX}interleave_{step}_{lanes}_{dtype}_{vector}", desc, impl)
+
+
+def register_named(text):
+    """Register every intrinsic of this module that ``text`` (a tuning log's records) names;
+    returns their names."""
+    if _PREFIX not in text:
+        return set()
+    makers = {"deinterleave": deinterleave, "interleave": interleave}
+    names = set()
+    for kind, integers, dtype, vector in {m.groups() for m in _NAME.finditer(text)}:
+        names.add(makers[kind](*map(int, integers[1:].split("_")), dtype, int(vector)))
+    return names

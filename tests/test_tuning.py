@@ -65,6 +65,33 @@ def test_log_reloaded_in_a_new_process_gives_a_correct_kernel(tuned_logs):
     assert schedule == "tuned" and float(err) < 1e-4
 
 
+def test_a_winograd_record_loads_in_a_new_process(tmp_path):
+    """A Winograd record's trace tensorizes with tvmprims' shuffle intrinsics (registered on
+    first use in a process); loading the log in a new process, which has scheduled no
+    Winograd layer yet, registers them from their names, and the kernel is right."""
+    from tvmprims.ops import conv2d_winograd
+    from tvmprims.tuning import keep_hand
+    x_shape, w_shape = (1, 4, 10, 34), (3, 4, 3, 3)
+    keep_hand(conv2d_winograd.workload(x_shape, w_shape, padding=1, tile=4), log_root=tmp_path)
+    records = (tmp_path / tvmprims.target_key("llvm") / RECORD_FILES[1]).read_text()
+    assert "tvmprims_deinterleave_" in records and "tvmprims_interleave_" in records
+    code = (
+        "import numpy as np, torch, tvmprims\n"
+        f"k = tvmprims.build('conv2d_winograd', {x_shape}, {w_shape}, padding=1, tile=4,"
+        " schedule='tuned')\n"
+        "rng = np.random.default_rng(0)\n"
+        f"x, w = rng.standard_normal({x_shape}), rng.standard_normal({w_shape})\n"
+        "ref = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)\n"
+        "err = np.abs(k(x.astype('f4'), w.astype('f4')) - ref.numpy()).max()\n"
+        "print(k.schedule, err)\n")
+    env = dict(os.environ, TVMPRIMS_TUNING_DIR=str(tmp_path), TVMPRIMS_KERNEL_CACHE="off")
+    out = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    schedule, err = out.stdout.split()
+    assert schedule == "tuned" and float(err) < 1e-3
+
+
 def _use_logs(monkeypatch, root):
     monkeypatch.setenv("TVMPRIMS_TUNING_DIR", str(root))
     tvmprims.clear_cache()

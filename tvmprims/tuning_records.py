@@ -32,6 +32,7 @@ import threading
 from pathlib import Path
 
 from ._tvm import create_prim_func, llvm_host_triple, meta_schedule, tvm
+from .schedules.lane_shuffles import register_named
 from .target import resolve_target, schedule_kind, target_key
 
 __all__ = ["TuningLogError", "REPO_LOGS", "REPO_LOGS_IN_CHECKOUT", "USER_ENV", "RECORD_FILES", "TARGET_FILE",
@@ -199,6 +200,8 @@ def open_database(directory, target):
             return cached[1]
     validate_log(directory, target)
     try:
+        if paths[1].exists():  # loading replays the records' traces: their tensor intrinsics
+            register_named(paths[1].read_text())
         database = ms.database.JSONDatabase(str(paths[0]), str(paths[1]), allow_missing=True)
     except Exception as e:  # TVM raises its own error types for unreadable records
         raise TuningLogError(f"{directory}: MetaSchedule cannot load this tuning log: "
