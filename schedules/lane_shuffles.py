@@ -29,7 +29,7 @@ __all__ = ["deinterleave", "interleave", "register_named"]
 _PREFIX = "tvmprims_"
 #: ``tvmprims_<kind>_<integer parameters>_<dtype>_<vector>`` as :func:`deinterleave` and
 #: :func:`interleave` name what they register (the integers before the dtype).
-_NAME = re.compile(r"tvmprims_(deinterleave|interleave)((?:_\d+)+)_(float\d+)_(\d+)")
+_NAME = re.compile(_PREFIX + r"(deinterleave|interleave)((?:_\d+)+)_(float\d+)_(\d+)")
 
 _HEAD = '''
 @T.prim_func(s_tir=True)
