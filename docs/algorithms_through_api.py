@@ -3,7 +3,9 @@ F(2x2) forced (``algo=``), with a bias, beside torch: what the algorithm rules c
 between, as users call it (docs/BENCHMARKS.md, "Winograd's tile columns by vector shuffles").
 ms, best of 7 interleaved rounds. Usage:
 
-    PYTHONPATH=. python docs/algorithms_through_api.py [NxCxHxW-O ...]
+    PYTHONPATH=. python docs/algorithms_through_api.py [NxCxHxW-O[pP] ...]
+
+``pP``: padding P (default 1); ``1x64x58x58-64p0`` is an unpadded layer.
 """
 
 import sys
@@ -24,14 +26,16 @@ def main(layers=LAYERS):
     torch.set_num_threads(tvm_threads())
     for layer in layers:
         image, out = layer.split("-")
+        out, _, padding = out.partition("p")
+        padding = int(padding or 1)
         n, c, h, w = map(int, image.split("x"))
         x = np.random.rand(n, c, h, w).astype(np.float32)
         weight = np.random.rand(int(out), c, 3, 3).astype(np.float32)
         bias = np.random.rand(int(out)).astype(np.float32)
-        calls = [lambda algo=algo: tvmprims.conv2d(x, weight, bias, 1, 1, algo=algo)
+        calls = [lambda algo=algo: tvmprims.conv2d(x, weight, bias, 1, padding, algo=algo)
                  for algo in ALGORITHMS]
         xt, wt, bt = map(torch.from_numpy, (x, weight, bias))
-        calls.append(lambda: torch.nn.functional.conv2d(xt, wt, bt, 1, 1))
+        calls.append(lambda: torch.nn.functional.conv2d(xt, wt, bt, 1, padding))
         for call in calls:
             call()
         times = interleaved_best(calls, rounds=7)
