@@ -70,6 +70,31 @@ def test_a_second_process_loads_instead_of_compiling(cache, rng):
     print(f"first call in the second process: {seconds * 1e3:.1f} ms")
 
 
+def test_a_kernel_exported_right_after_its_build(cache, tmp_path):
+    """``build(...).export(path)`` in a new process: the cache's writer thread exports the
+    new kernel at the same time, and TVM's ``export_library`` of one module on two threads at
+    once crashed the process (a double free); two threads exporting one kernel likewise. Run
+    in a child process, so that a crash fails this test rather than the test run."""
+    env = {**os.environ, kernel_cache.ENV: str(cache)}
+    library = tmp_path / "m.so"
+    code = f"""
+        import threading, numpy as np, tvmprims
+        k = tvmprims.build("matmul", {SHAPES[0]}, {SHAPES[1]})
+        k.export({str(library)!r})
+        threads = [threading.Thread(target=k.export, args=({str(library)!r} + str(i),))
+                   for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        loaded = tvmprims.load_kernel({str(library)!r})
+        a, b = np.ones({SHAPES[0]}, np.float32), np.ones({SHAPES[1]}, np.float32)
+        assert np.array_equal(loaded(a, b), np.full(({SHAPES[0][0]}, {SHAPES[1][1]}), 65.0))
+        print("ok")
+    """
+    assert _run(code, env).split() == ["ok"]
+
+
 def test_entries_are_used_in_process_and_kernels_from_them_work(cache, rng, monkeypatch,
                                                                  tmp_path):
     a, b = (rng.standard_normal(s).astype(np.float32) for s in SHAPES)

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,11 @@ from .timing import evaluate_seconds
 from .workload import Workload
 
 __all__ = ["Kernel", "Timing", "load_kernel", "LibraryMismatchError", "check_library"]
+
+#: Held while a module is exported: TVM's ``export_library`` of one module on two threads at
+#: once crashes the process (a double free), and the kernel cache exports every new kernel
+#: on its writer thread while the caller may export it too (``build(...).export(path)``).
+_EXPORT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -217,7 +223,8 @@ class Kernel:
         if self.library_path is not None:  # a loaded library cannot be exported again: copy it
             shutil.copyfile(self.library_path, path)
         else:
-            self.module.export_library(path)
+            with _EXPORT_LOCK:
+                self.module.export_library(path)
         meta = {"workload": self.workload.to_json(), "target": str(self.target),
                 "schedule": self.schedule, "alignment": self.alignment,
                 "size": os.path.getsize(path),
