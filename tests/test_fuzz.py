@@ -2,7 +2,7 @@
 layouts (C order, Fortran order, strided views, addresses 4 to 32 bytes off alignment) for
 every operator and algorithm, against float64 numpy/torch references.
 
-CI runs a fixed set of 198 cases; ``TVMPRIMS_FUZZ_SCALE=N`` runs N times as many,
+CI runs a fixed set of 206 cases; ``TVMPRIMS_FUZZ_SCALE=N`` runs N times as many,
 new random ones each run (a failure prints the shrunk case and how to reproduce it)::
 
     TVMPRIMS_FUZZ_SCALE=20 .venv/bin/python -m pytest tests/test_fuzz.py
@@ -200,7 +200,7 @@ def conv2d_layers(draw, algo):
     return (n, c, h, w), (o, c // groups, kh, kw), stride, padding, dilation, groups
 
 
-#: Cases per algorithm (``auto`` compiles all five per case).
+#: Cases per algorithm.
 CONV2D_CASES = {"direct": 20, "im2col": 20, "winograd2": 10, "winograd4": 10, "fft": 8,
                 "auto": 4}
 
@@ -226,6 +226,41 @@ test_conv2d_winograd2 = _conv2d_test("winograd2")
 test_conv2d_winograd4 = _conv2d_test("winograd4")
 test_conv2d_fft = _conv2d_test("fft")
 test_conv2d_auto = _conv2d_test("auto")
+
+
+@st.composite
+def model_like_layers(draw):
+    """``(x_shape, w_shape, stride, padding, dilation, groups)`` with the channel counts of
+    real networks (16 to 128), where ``algo="auto"``'s rules choose im2col and Winograd as
+    well as direct (:func:`conv2d_layers`' few channels mostly get direct)."""
+    c = draw(st.sampled_from([16, 24, 32, 48, 64, 96, 128]))
+    groups = draw(st.sampled_from([1, 1, 1, 2, 4, c]))
+    if groups == c:
+        o = c * draw(st.sampled_from([1, 1, 2]))
+    else:
+        o = groups * max(1, draw(st.sampled_from([16, 32, 40, 64, 128])) // groups)
+    k = draw(st.sampled_from([1, 3, 3, 3, 5, 7]))
+    stride, dilation = draw(st.sampled_from([1, 1, 2])), draw(st.sampled_from([1, 1, 1, 2]))
+    padding = draw(st.one_of(st.integers(0, 3), st.tuples(*[st.integers(0, 3)] * 2)))
+    pads = (padding, padding) if isinstance(padding, int) else padding
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    assume(dilation * (k - 1) + 1 <= min(h + 2 * pads[0], w + 2 * pads[1]))
+    return (draw(st.integers(1, 3)), c, h, w), (o, c // groups, k, k), stride, padding, \
+        dilation, groups
+
+
+@cases(8)
+@given(data=st.data(), dtype=DTYPES)
+def test_conv2d_auto_on_model_like_layers(data, dtype):
+    """``algo="auto"`` on layers of real channel counts (an unpadded 64-channel 3x3 layer,
+    which auto gives Winograd, once failed to compile)."""
+    _threads(data.draw)
+    x_shape, w_shape, stride, padding, dilation, groups = data.draw(model_like_layers())
+    x, w = data.draw(arrays(x_shape, dtype)), data.draw(arrays(w_shape, dtype))
+    bias = data.draw(st.one_of(st.none(), arrays((w_shape[0],), dtype)))
+    out = tvmprims.conv2d(x, w, bias, stride, padding, dilation, groups)
+    ref = conv2d_ref(x, w, bias, stride, padding, dilation, groups)
+    _assert_conv_close(out, ref, dtype, w_shape[1] * w_shape[2] * w_shape[3], "auto")
 
 
 @cases(16)
