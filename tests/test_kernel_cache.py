@@ -14,7 +14,8 @@ import pytest
 
 import tvmprims as tp
 from tvmprims import kernel_cache
-from tvmprims.testing import assert_close, matmul_ref
+from tvmprims.testing import (assert_close, conv2d_ref, convolve_ref, depthwise_conv2d_ref,
+                              matmul_ref)
 
 SHAPES = ((33, 65), (65, 31))
 build_module = sys.modules["tvmprims.build"]  # (tvmprims.build is also the build function)
@@ -111,6 +112,40 @@ def test_entries_are_used_in_process_and_kernels_from_them_work(cache, rng, monk
     assert "define" in loaded.source()  # compiled again from the kept TensorIR
     path = loaded.export(str(tmp_path / "copy.so"))  # a loaded library is copied, not rebuilt
     assert_close(tp.load_kernel(path)(a, b), matmul_ref(a, b), "float32", 65)
+
+
+#: (operator, input shapes, parameters, reference) of kernels of every kind of schedule:
+#: direct tiles, im2col's GEMM, Winograd with shuffled tile columns (a tile row of 8 tiles),
+#: the FFT, depthwise, the few-rows GEMM (ragged N), np.convolve.
+CACHED_KINDS = [
+    ("conv2d", ((1, 8, 9, 11), (5, 8, 3, 3)), {"padding": 1}, conv2d_ref),
+    ("conv2d_im2col", ((2, 6, 7, 9), (10, 6, 3, 3)), {"stride": 2}, conv2d_ref),
+    ("conv2d_winograd", ((1, 4, 10, 34), (3, 4, 3, 3)), {"padding": 1, "tile": 4},
+     lambda x, w, padding, tile: conv2d_ref(x, w, padding=padding)),
+    ("conv2d_fft", ((1, 3, 12, 13), (4, 3, 5, 5)), {"padding": 2}, conv2d_ref),
+    ("depthwise_conv2d", ((1, 7, 13, 10), (7, 1, 3, 3)), {"padding": 1},
+     depthwise_conv2d_ref),
+    ("matmul", ((1, 64), (64, 1000)), {}, lambda a, b: matmul_ref(a, b)),
+    ("convolve", ((301,), (17,)), {"mode": "same"}, convolve_ref),
+]
+
+
+@pytest.mark.parametrize("op,shapes,params,reference", CACHED_KINDS,
+                         ids=[kind[0] for kind in CACHED_KINDS])
+def test_kernels_of_every_kind_load_from_the_cache(cache, rng, monkeypatch, op, shapes, params,
+                                                     reference):
+    """A kernel loaded from its cache entry (a library, no compile) computes what the one
+    compiled in process did, and matches the float64 reference."""
+    compiled = tp.build(op, *shapes, **params)
+    kernel_cache.flush()
+    tp.clear_cache()
+    _no_compiles(monkeypatch)
+    loaded = tp.build(op, *shapes, **params)
+    assert loaded.library_path
+    inputs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    out = loaded(*inputs)
+    assert np.array_equal(out, compiled(*inputs))
+    assert_close(out, reference(*inputs, **params), "float32", 200)
 
 
 def test_schedules_and_dtypes_are_separate_entries(cache):
