@@ -17,7 +17,7 @@ from schedule_variants import replaced, start
 
 import tvmprims
 from tvmprims.schedules import gemm_tiling
-from tvmprims.testing import assert_close, matmul_ref
+from tvmprims.testing import assert_close, at_offset, matmul_ref
 from tvmprims.timing import interleaved_best
 
 HAND = gemm_tiling.schedule_cpu_gemv
@@ -25,16 +25,6 @@ HAND = gemm_tiling.schedule_cpu_gemv
 
 def half_vectors(sch, name, lanes, *args, **kwargs):
     return HAND(sch, name, lanes // 2, *args, **kwargs)
-
-
-def at_offset(shape, offset, rng):
-    """Random float32 of ``shape`` starting ``offset`` bytes past a 64-byte boundary."""
-    size = int(np.prod(shape))
-    raw = np.empty(size + 64, np.float32)
-    first = (-raw.ctypes.data % 64 + offset) % 64 // 4
-    array = raw[first:first + size].reshape(shape)
-    array[...] = rng.random(shape)
-    return array
 
 
 def main(shapes):
@@ -50,7 +40,7 @@ def main(shapes):
         a = rng.random((m, k)).astype(np.float32)
         out = np.empty((m, n), np.float32)
         for offset in (0, 16, 32):
-            b = at_offset((k, n), offset, rng)
+            b = at_offset(rng.random((k, n)).astype(np.float32), offset)
             args = [tvm_ffi.from_dlpack(x) for x in (a, b, out)]
             for kernel in kernels.values():
                 kernel(*args)

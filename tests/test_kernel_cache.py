@@ -125,7 +125,7 @@ CACHED_KINDS = [
     ("conv2d_fft", ((1, 3, 12, 13), (4, 3, 5, 5)), {"padding": 2}, conv2d_ref),
     ("depthwise_conv2d", ((1, 7, 13, 10), (7, 1, 3, 3)), {"padding": 1},
      depthwise_conv2d_ref),
-    ("matmul", ((1, 64), (64, 1000)), {}, lambda a, b: matmul_ref(a, b)),
+    ("matmul", ((1, 64), (64, 1000)), {}, matmul_ref),
     ("convolve", ((301,), (17,)), {"mode": "same"}, convolve_ref),
 ]
 

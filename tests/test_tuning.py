@@ -57,12 +57,18 @@ def test_log_reloaded_in_a_new_process_gives_a_correct_kernel(tuned_logs):
         f"b = rng.standard_normal({SHAPE[1]}).astype('float32')\n"
         "err = np.abs(k(a, b) - a.astype('f8') @ b.astype('f8')).max()\n"
         "print(k.schedule, err)\n")
-    env = dict(os.environ, TVMPRIMS_TUNING_DIR=str(root))
+    schedule, err = _in_new_process(code, root)
+    assert schedule == "tuned" and float(err) < 1e-4
+
+
+def _in_new_process(code, log_root):
+    """The words ``code`` prints, run in a new process whose tuning logs are ``log_root``
+    (a UserWarning is an error there)."""
+    env = dict(os.environ, TVMPRIMS_TUNING_DIR=str(log_root))
     out = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    schedule, err = out.stdout.split()
-    assert schedule == "tuned" and float(err) < 1e-4
+    return out.stdout.split()
 
 
 def test_a_winograd_record_loads_in_a_new_process(tmp_path):
@@ -84,11 +90,7 @@ def test_a_winograd_record_loads_in_a_new_process(tmp_path):
         "ref = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)\n"
         "err = np.abs(k(x.astype('f4'), w.astype('f4')) - ref.numpy()).max()\n"
         "print(k.schedule, err)\n")
-    env = dict(os.environ, TVMPRIMS_TUNING_DIR=str(tmp_path), TVMPRIMS_KERNEL_CACHE="off")
-    out = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    schedule, err = out.stdout.split()
+    schedule, err = _in_new_process(code, tmp_path)
     assert schedule == "tuned" and float(err) < 1e-3
 
 
