@@ -1,8 +1,14 @@
 """Caches under concurrency and damage: one compile per kernel under threads, algorithm and
-peaks caches that concurrent processes share, that cannot be written, or hold bad entries."""
+peaks caches that concurrent processes share, that cannot be written, or hold bad entries;
+forked children of a process that ran kernels."""
 
 import json
 import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import warnings
 from dataclasses import replace
@@ -118,6 +124,96 @@ def test_a_store_keeps_entries_written_by_another_store(tmp_path):
     second.put("b", 2)
     assert json.loads(path.read_text()) == {"a": 1, "b": 2}
     assert second.get("a") == 1  # merged in on its put
+
+
+# --- forked children ---------------------------------------------------------------------------
+# Each test forks inside a new interpreter, killed after a timeout: a regression fails the test
+# instead of hanging the session.
+
+def _run_forking(args, env=None, timeout=240):
+    """Run ``python *args`` in a session of its own, and kill the whole session (the forked
+    children too, which would otherwise spin on) when it does not finish in time."""
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, **(env or {})})
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AssertionError(f"python {args[0][:40]}... hung (killed after {timeout} s)")
+    assert proc.returncode == 0, err[-3000:]
+    return out
+
+
+_FORKED_POOL = """
+    import multiprocessing, os, numpy as np, tvmprims
+    from tvmprims.testing import assert_close, conv2d_ref, matmul_ref
+    rng = np.random.default_rng(0)
+    a, b = rng.random((300, 200), np.float32), rng.random((200, 251), np.float32)
+    x, w = rng.random((2, 16, 20, 20), np.float32), rng.random((32, 16, 3, 3), np.float32)
+    parent = tvmprims.matmul(a, b), tvmprims.conv2d(x, w, padding=1)  # TVM's pool started
+    parent_threads = os.environ["TVM_NUM_THREADS"]
+
+    def child(seed):
+        rows = 17 + seed  # a shape the parent never compiled
+        return (os.environ["TVM_NUM_THREADS"], tvmprims.matmul(a, b),
+                tvmprims.conv2d(x, w, padding=1), tvmprims.matmul(a[:rows], b[:, :rows]))
+
+    if __name__ == "__main__":
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            results = pool.map(child, range(4))
+        for seed, (threads, product, conv, small) in enumerate(results):
+            assert threads == "1", threads
+            assert np.array_equal(product, parent[0]) and np.array_equal(conv, parent[1])
+            assert_close(product, matmul_ref(a, b), "float32", 200)
+            assert_close(conv, conv2d_ref(x, w, padding=1), "float32", 16 * 9)
+            rows = 17 + seed
+            assert_close(small, matmul_ref(a[:rows], b[:, :rows]), "float32", 200)
+        assert os.environ["TVM_NUM_THREADS"] == parent_threads  # the parent's own is left as it was
+        print("ok")
+"""
+
+
+def test_forked_children_run_kernels_after_the_parent_ran_them(tmp_path):
+    """TVM's thread pool does not survive a fork: a child of a process whose thread pool had
+    started waited forever on its first parallel kernel (multiprocessing's default start
+    method on Linux). Children run the parent's kernels, compile new ones, on one thread."""
+    script = tmp_path / "forked_pool.py"  # Pool workers find child() in a real module
+    script.write_text(textwrap.dedent(_FORKED_POOL))
+    assert _run_forking([str(script)]).strip() == "ok"
+
+
+def test_a_lock_held_at_the_fork_is_free_in_the_child(tmp_path):
+    """A lock another thread holds at the fork (here the export lock, which the kernel cache's
+    writer holds for the 0.1-0.7 s of every export) would stay held in the child forever:
+    the child's exports, and its exit (which waits for its cache writes), hung."""
+    _run_forking(["-c", textwrap.dedent("""
+        import multiprocessing, threading, numpy as np, tvmprims
+        from tvmprims import kernel
+        from tvmprims.testing import assert_close, matmul_ref
+
+        def child(path):
+            k = tvmprims.build("matmul", (5, 7), (7, 3))  # compiled, then cached, in the child
+            k.export(path)
+            a, b = np.ones((5, 7), np.float32), np.ones((7, 3), np.float32)
+            loaded = tvmprims.load_kernel(path).run_checked([a, b])
+            assert_close(loaded, matmul_ref(a, b), "float32", 7)
+
+        held, release = threading.Event(), threading.Event()
+        def holder():
+            with kernel._EXPORT_LOCK:
+                held.set()
+                release.wait()
+        threading.Thread(target=holder).start()
+        held.wait()
+        p = multiprocessing.get_context("fork").Process(target=child, args=(%r,))
+        p.start()
+        p.join(120)
+        release.set()
+        assert p.exitcode == 0, p.exitcode
+    """ % str(tmp_path / "k.so"))], {"TVMPRIMS_KERNEL_CACHE": str(tmp_path / "kernels")})
+    assert list((tmp_path / "kernels").glob("*.so")), "the child's cache writer wrote nothing"
 
 
 # --- a cache that cannot be written ------------------------------------------------------------

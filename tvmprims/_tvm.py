@@ -11,7 +11,8 @@ The stages tvmprims defines are named by constants in their ``tvmprims/ops/<op>.
 """
 
 import os
-import threading
+
+from . import forking
 
 # TVM's CPU thread pool counts physical cores and, on 2-vCPU machines, starts one worker:
 # half the machine. Use every CPU this process may run on unless the user says otherwise.
@@ -124,7 +125,7 @@ def tensor_intrin(name, desc_source, impl_source):
     return name
 
 
-_TENSOR_INTRIN_LOCK = threading.Lock()
+_TENSOR_INTRIN_LOCK = forking.lock()
 
 
 def create_prim_func(tensors):

@@ -15,13 +15,13 @@ find-all on request).
 """
 
 import json
-import threading
 import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import algorithm_heuristic as _heuristic
+from . import forking
 from ._version import __version__
 from .build import build_workload, forget_calls, target_cache_key
 from .json_store import JsonStore, user_cache_path
@@ -166,7 +166,7 @@ def format_results(rows, header=True):
 
 # --- The per-machine choice cache ---------------------------------------------------------------
 
-_lock = threading.Lock()
+_lock = forking.lock()
 _memory = {}   # ("auto" or "search", workload, target name, schedule) -> chosen workload
 _store = {"store": None}
 

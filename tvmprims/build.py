@@ -9,10 +9,9 @@ on this one (:mod:`tvmprims.schedule_choice`).
 """
 
 import importlib
-import threading
 import warnings
 
-from . import kernel_cache, schedule_choice
+from . import forking, kernel_cache, schedule_choice
 from ._tvm import Schedule, compile_module, create_prim_func, dlight, element_aligned_arguments, tvm
 from .kernel import Kernel
 from .schedules.hardware import cpu_params
@@ -36,7 +35,7 @@ class TunedRecordMissing(UserWarning):
     """``schedule="tuned"`` was asked for a workload that no tuning log covers."""
 
 
-_lock = threading.Lock()
+_lock = forking.lock()
 _kernels = {}
 _compiling = {}        # key -> Lock held while that kernel compiles
 _target_strings = {}   # Target object -> str(Target)
@@ -127,7 +126,7 @@ def build_workload(workload, target="llvm", schedule="auto"):
         if kernel is not None:
             call_stats["hits"] += 1
             return kernel
-        key_lock = _compiling.setdefault(key, threading.Lock())
+        key_lock = _compiling.setdefault(key, forking.lock())
     with key_lock:  # one compile per key; other keys are not blocked
         with _lock:
             kernel = _kernels.get(key)

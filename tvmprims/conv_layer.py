@@ -15,11 +15,10 @@ weight is brought, once, into the form that algorithm's kernel reads:
 :meth:`Conv2d.from_torch` folds a following ``BatchNorm2d`` into weight and bias.
 """
 
-import threading
-
 import numpy as np
 
 from . import algorithms as _algorithms
+from . import forking
 from .arrays import all_finite, as_input, common_dtype
 from .build import build_workload
 from .ops import conv2d as _conv2d_op
@@ -85,7 +84,7 @@ class Conv2d:
                        False)
         self._plans = {}     # (x shape, residual) -> (kernel, weight argument, algo)
         self._weights = {}   # (algo, block) -> the prepared weight
-        self._lock = threading.Lock()
+        self._lock = forking.lock()
 
     @classmethod
     def from_torch(cls, conv, batch_norm=None, activation=None, **kw):

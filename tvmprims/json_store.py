@@ -6,16 +6,17 @@ import fcntl
 import json
 import os
 import tempfile
-import threading
 import warnings
 from pathlib import Path
+
+from . import forking
 
 __all__ = ["JsonStore", "user_cache_path"]
 
 # Paths whose write failure was already reported: a cache that cannot be written warns once
 # per process, not on every call.
 _unwritable = set()
-_unwritable_lock = threading.Lock()
+_unwritable_lock = forking.lock()
 
 
 def user_cache_path(env, filename):
@@ -44,7 +45,7 @@ class JsonStore:
         self.what = what
         self.validate = validate
         self._entries = None
-        self._lock = threading.Lock()
+        self._lock = forking.lock()
 
     def _read(self):
         if not self.path.exists():

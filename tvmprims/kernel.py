@@ -4,11 +4,11 @@ import hashlib
 import json
 import os
 import shutil
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import forking
 from ._tvm import cuda_source, tensor_on, tvm
 from .arrays import ALIGNMENT, aligned_empty, as_input
 from .target import device_for, resolve_target, schedule_kind
@@ -20,7 +20,7 @@ __all__ = ["Kernel", "Timing", "load_kernel", "LibraryMismatchError", "check_lib
 #: Held while a module is exported: TVM's ``export_library`` of one module on two threads at
 #: once crashes the process (a double free), and the kernel cache exports every new kernel
 #: on its writer thread while the caller may export it too (``build(...).export(path)``).
-_EXPORT_LOCK = threading.Lock()
+_EXPORT_LOCK = forking.lock()
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import forking
 from ._tvm import structural_hash, tvm
 from ._version import __version__
 from .kernel import LibraryMismatchError, check_library
@@ -49,7 +49,7 @@ _OFF = ("off", "0", "false", "no")
 # exits (ThreadPoolExecutor joins its workers at exit), so a short script still leaves its
 # kernels for the next process.
 _writer = None
-_writer_lock = threading.Lock()
+_writer_lock = forking.lock()
 _pending = set()
 _warned = set()
 
@@ -217,6 +217,16 @@ def _write_request(path, meta):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@forking.in_child
+def _forget_writer():
+    """A forked child has no writer thread (its copy of the parent's would take writes and
+    never run them): the child's first write starts its own. The parent writes its pending
+    entries itself."""
+    global _writer
+    _writer = None
+    _pending.clear()
 
 
 def _warn_once(what, message):

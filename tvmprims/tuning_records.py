@@ -28,9 +28,9 @@ import importlib.util
 import json
 import logging
 import os
-import threading
 from pathlib import Path
 
+from . import forking
 from ._tvm import create_prim_func, llvm_host_triple, meta_schedule, tvm
 from .schedules.lane_shuffles import register_named
 from .target import resolve_target, schedule_kind, target_key
@@ -59,7 +59,7 @@ USER_ENV = "TVMPRIMS_TUNING_DIR"
 RECORD_FILES = ("database_workload.json", "database_tuning_record.json")
 TARGET_FILE = "target.json"
 
-_lock = threading.Lock()
+_lock = forking.lock()
 _databases = {}
 
 

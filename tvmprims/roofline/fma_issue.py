@@ -24,11 +24,11 @@ import contextlib
 import fcntl
 import math
 import os
-import threading
 import warnings
 
 import numpy as np
 
+from .. import forking
 from ..build import schedule_module
 from ..json_store import JsonStore
 from ..schedules.hardware import (cpu_model, default_fma_issue, is_host_cpu,
@@ -52,7 +52,7 @@ ENV = "TVMPRIMS_FMA_ISSUE"
 MAX_ISSUE = 4
 
 _memory = {}
-_lock = threading.Lock()
+_lock = forking.lock()
 
 
 def issue_from_ratio(ratio):
