@@ -32,6 +32,7 @@ from .ops.registry import (CONV2D_ALGORITHM_TABLE, PROPAGATES_NON_FINITE,
 from .ops.registry import layer_args as _layer_args
 from .schedules.common import vector_lanes
 from .target import resolve_target, target_key
+from .workload import SCRATCH_FACTOR, SCRATCH_FLOOR  # noqa: F401  (re-exported)
 
 __all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "heuristic_algorithm",
            "searched_algorithm", "algorithm_of",
@@ -45,17 +46,11 @@ __all__ = ["AlgorithmResult", "find_algorithms", "choose_algorithm", "heuristic_
 # (:data:`tvmprims.ops.registry.CONV2D_ALGORITHM_TABLE`); applicability is each operator's
 # ``workload`` raising :class:`~tvmprims.ops.NotApplicable`.
 
-#: The search skips a candidate whose intermediate stages need more scratch memory than
-#: ``max(SCRATCH_FLOOR, SCRATCH_FACTOR * layer data)`` bytes (inputs and output): an FFT on
-#: a long 1-D signal builds dense DFT matrices of gigabytes, and TVM keeps a kernel's
-#: scratch memory in a per-thread pool for the life of the thread.
-SCRATCH_FACTOR = 16
-SCRATCH_FLOOR = 64 * 2**20
-
-
 def scratch_budget(direct_wl):
-    """Most scratch bytes a searched algorithm may use for the layer of ``direct_wl``."""
-    return max(SCRATCH_FLOOR, SCRATCH_FACTOR * direct_wl.bytes)
+    """Most scratch bytes a searched algorithm may use for the layer of ``direct_wl``
+    (:attr:`~tvmprims.Workload.scratch_budget`): the search skips a candidate whose
+    intermediate stages need more."""
+    return direct_wl.scratch_budget
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,13 @@ DTYPE_NAMES = {**{d: d for d in SUPPORTED_DTYPES}, **{np.dtype(d): d for d in SU
 #: Most elements one buffer of a kernel may have (TVM indexes buffers with 32-bit integers).
 MAX_ELEMENTS = 2**31 - 1
 
+#: :attr:`Workload.scratch_budget`: at most ``max(SCRATCH_FLOOR, SCRATCH_FACTOR * layer data)``
+#: bytes of scratch memory (inputs and output): an FFT on a long 1-D signal builds dense DFT
+#: matrices of gigabytes, and TVM keeps a kernel's scratch memory in a per-thread pool for the
+#: life of the thread.
+SCRATCH_FACTOR = 16
+SCRATCH_FLOOR = 64 * 2**20
+
 
 def dtype_name(dtype):
     """The canonical name of a supported dtype (``"float32"``, ``np.float32``, ``np.dtype``...).
@@ -154,6 +161,14 @@ class Workload:
         bound of what a kernel allocates per call, before the schedule inlines some stages."""
         itemsize = np.dtype(self.dtype).itemsize
         return sum(n for _, n in _stage_elements(self)[len(self.shapes):-1]) * itemsize
+
+    @property
+    def scratch_budget(self):
+        """Most scratch bytes a kernel of this layer should hold: ``max(SCRATCH_FLOOR,
+        SCRATCH_FACTOR * bytes)``. The algorithm search skips candidates whose
+        :attr:`scratch_bytes` exceed it; schedules stay within it where they can (the FFT's
+        filter spectrum)."""
+        return max(SCRATCH_FLOOR, SCRATCH_FACTOR * self.bytes)
 
     def check_index_range(self):
         """Raise ``ValueError`` when an input, output or intermediate buffer has more than
