@@ -1,6 +1,10 @@
 """tvmprims.graph: torch models imported with torch.fx onto tvmprims kernels, against torch;
 every layer kind, the fusions, refusals naming the node, and torchvision models."""
 
+import copy
+import multiprocessing
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -199,4 +203,41 @@ def test_outputs_are_not_overwritten_by_later_calls(rng):
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(graph, xs * 8))
     for x, out in zip(xs * 8, results):
+        np.testing.assert_array_equal(out, graph(x))
+
+
+def _every_pooling():
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+        nn.Conv2d(8, 8, 3, padding=1, groups=4), nn.AvgPool2d(3, 1, 1),
+        nn.AdaptiveAvgPool2d((3, 2)), nn.Flatten(), nn.Linear(8 * 6, 5))
+
+
+@pytest.mark.parametrize("make, x_shape", [
+    (Residual, (2, 8, 15, 17)), (Dense, (2, 3, 9, 11)), (SqueezeExcite, (2, 8, 9, 7)),
+    (_every_pooling, (2, 3, 19, 17))])
+def test_models_pickle_and_deep_copy(rng, make, x_shape):
+    """A Graph and a Sequential pickle (as workers of a spawned pool receive them) and
+    deep-copy, and the copies compute exactly what the original does. Steps held closures,
+    layers a lock and TVM modules: none of them pickled."""
+    graph = _check(make(), x_shape, rng)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    expected = graph(x)
+    for twin in (pickle.loads(pickle.dumps(graph)), copy.deepcopy(graph)):
+        np.testing.assert_array_equal(twin(x), expected)
+        np.testing.assert_array_equal(twin(x), expected)  # its buffers reused
+    np.testing.assert_array_equal(graph(x), expected)
+    if make is _every_pooling:
+        layers = Sequential.from_torch(randomize_batch_norm(make().eval(), 1))
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(layers))(x), layers(x))
+
+
+def test_a_model_runs_in_spawned_workers(rng):
+    """``multiprocessing`` with the ``spawn`` start method (for workers whose kernels use
+    several threads: forked ones run on one) pickles the model into every worker."""
+    graph = _check(Residual(), (1, 8, 15, 17), rng)
+    xs = [rng.standard_normal((1, 8, 15, 17)).astype(np.float32) for _ in range(4)]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        outs = pool.map(graph, xs)
+    for x, out in zip(xs, outs):
         np.testing.assert_array_equal(out, graph(x))

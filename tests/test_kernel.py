@@ -288,6 +288,23 @@ def test_export_writes_library_and_sidecar(exported):
         assert meta["sha256"] == hashlib.sha256(f.read()).hexdigest()
 
 
+def test_kernels_pickle_as_their_library_and_copy_as_themselves(exported, rng):
+    """A compiled kernel and a loaded one pickle (their library travels, checked on load as
+    load_kernel checks it) and compute exactly what they did; copies are the kernel itself
+    (kernels never change). TVM raised "llvm is not binary serializable" for both."""
+    import copy
+    import pickle
+    k, path = exported
+    arrays = inputs(rng, k.workload.shapes)
+    expected = k(*arrays)
+    for kernel in (k, tp.load_kernel(path)):
+        twin = pickle.loads(pickle.dumps(kernel))
+        assert twin.workload == k.workload and twin.schedule == k.schedule
+        np.testing.assert_array_equal(twin(*arrays), expected)
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(twin))(*arrays), expected)
+        assert copy.copy(kernel) is kernel and copy.deepcopy(kernel) is kernel
+
+
 def test_load_kernel_gives_identical_results(exported, rng):
     k, path = exported
     loaded = tp.load_kernel(path)

@@ -86,6 +86,18 @@ class Conv2d:
         self._weights = {}   # (algo, block) -> the prepared weight
         self._lock = forking.lock()
 
+    def __getstate__(self):
+        """Pickled (and deep-copied) without its kernels and prepared weights, which the copy
+        makes again on its first call (from the kernel cache, in a new process), nor its
+        lock."""
+        state = dict(self.__dict__)
+        state.update(_plans={}, _weights={}, _lock=None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = forking.lock()
+
     @classmethod
     def from_torch(cls, conv, batch_norm=None, activation=None, **kw):
         """The layer of a ``torch.nn.Conv2d`` (zero padding only), with an inference-mode

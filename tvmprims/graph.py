@@ -30,6 +30,7 @@ runs its steps in order, dropping each intermediate after its last use; convolut
 layers write into buffers kept from the previous call of the same input shape (per thread).
 """
 
+import functools
 import operator
 import threading
 from dataclasses import dataclass, field
@@ -118,6 +119,15 @@ class Graph:
                 last_use[name] = index
         self._dead_after = [[n for n in step.inputs if last_use[n] == i and n != output_name]
                             for i, step in enumerate(self.steps)]
+        self._local = threading.local()
+
+    def __getstate__(self):
+        """Pickled (and deep-copied) without the buffers of its last call, which are per
+        thread."""
+        return {key: value for key, value in self.__dict__.items() if key != "_local"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
         self._local = threading.local()
 
     def __call__(self, x):
@@ -269,24 +279,24 @@ class _Importer:
             size = module.output_size if module is not None else (
                 node.args[1] if len(node.args) > 1 else node.kwargs["output_size"])
             return self._emit(node, "adaptive_avg_pool2d",
-                              lambda x: api.adaptive_avg_pool2d(x, size, **self.kernel_options),
+                              functools.partial(api.adaptive_avg_pool2d, output_size=size,
+                                                **self.kernel_options),
                               [node.args[0]])
         if self._is_spatial_mean(node):
             return self._emit(node, "adaptive_avg_pool2d",
-                              lambda x: api.adaptive_avg_pool2d(x, 1, **self.kernel_options)
-                              .reshape(x.shape[:2]), [node.args[0]])
+                              functools.partial(_spatial_mean, **self.kernel_options),
+                              [node.args[0]])
         if _is_add(node):
             return self._add(node)
         if self._is_channel_scale(node):
             return self._emit(node, "scale_channels", _scale_channels, list(node.args))
         if self._is_cat(node):
             tensors = node.args[0]
-            return self._emit(node, "concat", lambda *xs: api.concat(xs, axis=1,
-                                                                 **self.kernel_options),
+            return self._emit(node, "concat",
+                              functools.partial(_concat_channels, **self.kernel_options),
                               list(tensors))
         if self._is_flatten(node):
-            return self._emit(node, "flatten", lambda x: x.reshape(x.shape[0], -1),
-                              [node.args[0]])
+            return self._emit(node, "flatten", _flatten, [node.args[0]])
         raise UnsupportedNode(f"cannot import {_describe(node, self.modules)}: no tvmprims "
                               "layer or operator computes it")
 
@@ -361,7 +371,7 @@ class _Importer:
         else:
             params["count_include_pad"] = module.count_include_pad
             params["divisor_override"] = module.divisor_override
-        self._emit(node, kind, lambda x: function(x, **params, **self.kernel_options),
+        self._emit(node, kind, functools.partial(function, **params, **self.kernel_options),
                    [node.args[0]])
 
     def _add(self, node):
@@ -371,7 +381,7 @@ class _Importer:
             activation, tail = None, node
         relu = activation == "relu"
         self._emit_at(tail, node, "add",
-                      lambda a, b: api.add(a, b, relu=relu, **self.kernel_options),
+                      functools.partial(api.add, relu=relu, **self.kernel_options),
                       list(node.args), None, ["add"] + (["relu"] if relu else []))
 
     def _is_identity(self, node):
@@ -423,6 +433,22 @@ class _Importer:
         dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
         keepdim = node.args[2] if len(node.args) > 2 else node.kwargs.get("keepdim", False)
         return list(dims or []) in ([2, 3], [-2, -1]) and not keepdim
+
+
+# Steps run module-level functions (with functools.partial for their options), never
+# closures: a Graph pickles (spawned workers, copy.deepcopy).
+
+def _spatial_mean(x, **options):
+    """``x.mean((2, 3))``: (N, C, H, W) -> (N, C)."""
+    return api.adaptive_avg_pool2d(x, 1, **options).reshape(x.shape[:2])
+
+
+def _concat_channels(*xs, **options):
+    return api.concat(xs, axis=1, **options)
+
+
+def _flatten(x):
+    return x.reshape(x.shape[0], -1)
 
 
 def _scale_channels(a, b):

@@ -1,9 +1,11 @@
 """``Kernel``: one compiled operator instance that can be called, timed, shown and exported."""
 
+import atexit
 import hashlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +64,24 @@ class Kernel:
         self.library_path = library_path  # the shared library the module was loaded from
         # as_input's alignment argument: None checks the element size, numpy's cheap flag
         self._input_alignment = None if self.alignment <= self._dtype.itemsize else self.alignment
+
+    def __reduce__(self):
+        """Pickled as its exported library and sidecar: the process that unpickles it (a
+        spawned worker, say) loads the same machine code, without compiling, and checks it
+        as :func:`load_kernel` does. TVM cannot serialise a compiled module itself."""
+        with tempfile.TemporaryDirectory(prefix="tvmprims-pickle-") as tmp:
+            path = self.export(os.path.join(tmp, "kernel.so"))
+            with open(path, "rb") as f:
+                library = f.read()
+            with open(path + ".json") as f:
+                sidecar = f.read()
+        return _unpickled_kernel, (library, sidecar)
+
+    def __copy__(self):
+        return self  # a kernel never changes: copies share it, as they share a function
+
+    def __deepcopy__(self, memo):
+        return self
 
     def __repr__(self):
         return f"Kernel({self.workload.describe()}, {self.workload.dtype}, target={self.target.kind.name}, schedule={self.schedule!r})"
@@ -232,6 +252,29 @@ class Kernel:
         with open(path + ".json", "w") as f:
             json.dump(meta, f, indent=1)
         return path
+
+
+_unpickled = {"directory": None, "owner": None}
+
+
+def _unpickled_kernel(library, sidecar):
+    """The kernel pickled as ``library`` (bytes of the shared library) and its ``sidecar``
+    (text): written under a directory of this process's (removed when it exits), by content,
+    and loaded with :func:`load_kernel`. Its file stays while the process runs, so the
+    kernel can be pickled again."""
+    with _EXPORT_LOCK:
+        if _unpickled["owner"] != os.getpid():  # none yet, or the parent's (a forked child)
+            _unpickled["directory"] = tempfile.mkdtemp(prefix="tvmprims-unpickled-")
+            _unpickled["owner"] = os.getpid()
+            atexit.register(shutil.rmtree, _unpickled["directory"], True)
+        path = os.path.join(_unpickled["directory"],
+                            hashlib.sha256(library).hexdigest()[:32] + ".so")
+        if not os.path.exists(path + ".json"):
+            with open(path, "wb") as f:
+                f.write(library)
+            with open(path + ".json", "w") as f:
+                f.write(sidecar)
+    return load_kernel(path)
 
 
 class LibraryMismatchError(ValueError):
