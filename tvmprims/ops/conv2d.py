@@ -43,6 +43,10 @@ STAGES = (PAD, CONV, BIAS_ADD)
 ACTIVATIONS = ("relu", "relu6", "silu", "sigmoid", "hardsigmoid", "hardswish")
 
 
+PADDING_FORMS = ("padding must be an int, a pair (height, width), a 4-tuple (top, bottom, "
+                 "left, right), 'valid' or 'same'")
+
+
 def normalize_padding(padding, kernel, dilation, stride):
     """Padding as (top, bottom, left, right) from an int, a pair (height, width), such a
     4-tuple, 'valid' or 'same'."""
@@ -59,8 +63,11 @@ def normalize_padding(padding, kernel, dilation, stride):
             (kh, kw), (dh, dw) = kernel, dilation
             th, tw = dh * (kh - 1), dw * (kw - 1)
             return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
-        raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-    ph, pw = pair(padding, "padding")
+        raise ValueError(f"{PADDING_FORMS}, got {padding!r}")
+    try:
+        ph, pw = pair(padding, "padding")
+    except TypeError:
+        raise TypeError(f"{PADDING_FORMS}, got {padding!r}") from None
     require(ph >= 0 and pw >= 0, f"padding must be non-negative, got {padding!r}")
     return (ph, ph, pw, pw)
 
