@@ -266,7 +266,7 @@ def _unpickled_kernel(library, sidecar):
         if _unpickled["owner"] != os.getpid():  # none yet, or the parent's (a forked child)
             _unpickled["directory"] = tempfile.mkdtemp(prefix="tvmprims-unpickled-")
             _unpickled["owner"] = os.getpid()
-            atexit.register(shutil.rmtree, _unpickled["directory"], True)
+            atexit.register(_remove_unpickled, _unpickled["directory"], os.getpid())
         path = os.path.join(_unpickled["directory"],
                             hashlib.sha256(library).hexdigest()[:32] + ".so")
         if not os.path.exists(path + ".json"):
@@ -275,6 +275,11 @@ def _unpickled_kernel(library, sidecar):
             with open(path + ".json", "w") as f:
                 f.write(sidecar)
     return load_kernel(path)
+
+
+def _remove_unpickled(directory, owner):
+    if os.getpid() == owner:  # not a forked child exiting through the parent's handlers
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class LibraryMismatchError(ValueError):
