@@ -241,3 +241,21 @@ def test_a_model_runs_in_spawned_workers(rng):
         outs = pool.map(graph, xs)
     for x, out in zip(xs, outs):
         np.testing.assert_array_equal(out, graph(x))
+
+
+def test_every_step_uses_the_graphs_schedule(rng, monkeypatch):
+    """``schedule`` (and ``target``) given to ``from_torch`` reach every step's kernels; the
+    squeeze-and-excitation multiply ran with the defaults."""
+    from tvmprims import api
+    seen = []
+    for name in ("scale_channels", "add", "adaptive_avg_pool2d"):
+        real = getattr(api, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            seen.append((_name, kwargs.get("schedule")))
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(api, name, spy)
+    graph = Graph.from_torch(SqueezeExcite().eval(), schedule="hand")
+    graph(rng.standard_normal((1, 8, 9, 7)).astype(np.float32))
+    assert {name for name, _ in seen} >= {"scale_channels", "adaptive_avg_pool2d"}
+    assert all(schedule == "hand" for _, schedule in seen), seen

@@ -289,7 +289,9 @@ class _Importer:
         if _is_add(node):
             return self._add(node)
         if self._is_channel_scale(node):
-            return self._emit(node, "scale_channels", _scale_channels, list(node.args))
+            return self._emit(node, "scale_channels",
+                              functools.partial(_scale_channels, **self.kernel_options),
+                              list(node.args))
         if self._is_cat(node):
             tensors = node.args[0]
             return self._emit(node, "concat",
@@ -451,11 +453,11 @@ def _flatten(x):
     return x.reshape(x.shape[0], -1)
 
 
-def _scale_channels(a, b):
+def _scale_channels(a, b, **options):
     """``a * b`` where one of them is a per-channel scale (N, C, 1, 1)."""
     if a.ndim == 4 and a.shape[2:] == (1, 1) and b.shape[2:] != (1, 1):
         a, b = b, a
-    return api.scale_channels(a, b)
+    return api.scale_channels(a, b, **options)
 
 
 class _Elementwise:
