@@ -9,11 +9,7 @@ mean error below 1e-4 for every case here, far inside the 1e-2 asked for. float6
 """
 
 import itertools
-import os
 import re
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -24,6 +20,8 @@ from tvmprims.ops import conv2d_fft
 from tvmprims.ops._checks import NotApplicable
 from tvmprims.schedules.common import divisor_at_most
 from tvmprims.schedules.cuda.conv2d_fft import PRODUCT_ROWS
+
+from new_process import run_python
 
 slow = pytest.mark.slow
 
@@ -234,7 +232,7 @@ def test_row_blocks_keep_a_large_layer_within_its_scratch_budget(tmp_path):
     """64 -> 64 channels on a 160 x 160 image: the whole filter spectrum is 467 MB, the
     layer's data 13 MB and its scratch budget 210 MB; the process's peak memory grows by
     less than the budget (in a new process, whose peak starts low)."""
-    code = textwrap.dedent("""
+    out = run_python(["-c", """
         import resource, numpy as np, tvmprims
         from tvmprims.testing import conv2d_ref
         rng = np.random.default_rng(0)
@@ -246,10 +244,7 @@ def test_row_blocks_keep_a_large_layer_within_its_scratch_budget(tmp_path):
         out = kernel.run_checked([x, w])
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
         print(np.abs(out - conv2d_ref(x, w, padding=1)).max())
-    """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=600, env={**os.environ, "TVMPRIMS_KERNEL_CACHE": "off"})
-    assert result.returncode == 0, result.stderr[-3000:]
-    budget, grown, error = (float(v) for v in result.stdout.split())
+    """], {"TVMPRIMS_KERNEL_CACHE": "off"}, timeout=600)
+    budget, grown, error = (float(v) for v in out.split())
     assert budget < 250e6 and grown < budget, (grown, budget)
     assert error < 1e-3

@@ -17,6 +17,8 @@ from tvmprims import kernel_cache
 from tvmprims.testing import (assert_close, conv2d_ref, convolve_ref, depthwise_conv2d_ref,
                               matmul_ref)
 
+from new_process import run_python
+
 SHAPES = ((33, 65), (65, 31))
 build_module = sys.modules["tvmprims.build"]  # (tvmprims.build is also the build function)
 
@@ -43,13 +45,6 @@ def _no_compiles(monkeypatch):
     monkeypatch.setattr(build_module, "compile_module", refuse)
 
 
-def _run(code, env):
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
 def test_a_second_process_loads_instead_of_compiling(cache, rng):
     env = {**os.environ, kernel_cache.ENV: str(cache)}
     code = f"""
@@ -63,11 +58,11 @@ def test_a_second_process_loads_instead_of_compiling(cache, rng):
         print(time.perf_counter() - start)
         assert np.allclose(out, a.astype(np.float64) @ b, rtol=1e-5)
     """
-    _run(code.format(""), env)  # compiles; its exit waits for the background write
+    run_python(["-c", code.format("")], env)  # compiles; its exit waits for the background write
     assert len(_entries(cache)) == 1
     refuse = ("def refuse(*a, **k): raise AssertionError('compiled again')\n"
               "        build.compile_module = refuse")
-    seconds = float(_run(code.format(refuse), env))
+    seconds = float(run_python(["-c", code.format(refuse)], env))
     print(f"first call in the second process: {seconds * 1e3:.1f} ms")
 
 
@@ -93,7 +88,7 @@ def test_a_kernel_exported_right_after_its_build(cache, tmp_path):
         assert np.array_equal(loaded(a, b), np.full(({SHAPES[0][0]}, {SHAPES[1][1]}), 65.0))
         print("ok")
     """
-    assert _run(code, env).split() == ["ok"]
+    assert run_python(["-c", code], env).split() == ["ok"]
 
 
 def test_entries_are_used_in_process_and_kernels_from_them_work(cache, rng, monkeypatch,
@@ -226,7 +221,7 @@ def test_concurrent_processes_share_one_entry(cache):
         assert p.returncode == 0, err[-3000:]
     assert len(_entries(cache)) == 1
     assert not [p for p in cache.iterdir() if p.name.startswith(".")], "temporary files left"
-    _run(code, env)  # and the entry they left loads
+    run_python(["-c", code], env)  # and the entry they left loads
 
 
 # --- the request key: a later process finds its entry without building the schedule ---------
@@ -326,10 +321,10 @@ def test_second_process_with_a_shipped_record_loads_in_well_under_a_second(cache
         kernel = tvmprims.build("conv2d", x.shape, w.shape, padding=1, target=target)
         print(time.perf_counter() - start, kernel.schedule)
     """
-    first = _run(code.format(""), env).split()
+    first = run_python(["-c", code.format("")], env).split()
     refuse = ("def refuse(*a, **k): raise AssertionError('looked up or compiled again')\n"
               "        build.tuned_record = build.compile_module = build.hand_schedule = refuse")
-    second = _run(code.format(refuse), env).split()
+    second = run_python(["-c", code.format(refuse)], env).split()
     assert second[1] == first[1] == "tuned"
     print(f"first call: {float(first[0]):.3f} s in the first process, "
           f"{float(second[0]):.3f} s in the second")

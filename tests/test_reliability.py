@@ -4,10 +4,6 @@ forked children of a process that ran kernels."""
 
 import json
 import multiprocessing
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import threading
 import warnings
@@ -26,6 +22,8 @@ from tvmprims.roofline.peaks import Peaks, machine_peaks
 from tvmprims.roofline.points import kernel_roofline
 from tvmprims.target import resolve_target, target_key
 from tvmprims.testing import assert_close, conv2d_ref
+
+from new_process import run_python
 
 
 @pytest.fixture
@@ -130,22 +128,6 @@ def test_a_store_keeps_entries_written_by_another_store(tmp_path):
 # Each test forks inside a new interpreter, killed after a timeout: a regression fails the test
 # instead of hanging the session.
 
-def _run_forking(args, env=None, timeout=240):
-    """Run ``python *args`` in a session of its own, and kill the whole session (the forked
-    children too, which would otherwise spin on) when it does not finish in time."""
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env={**os.environ, **(env or {})})
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise AssertionError(f"python {args[0][:40]}... hung (killed after {timeout} s)")
-    assert proc.returncode == 0, err[-3000:]
-    return out
-
-
 _FORKED_POOL = """
     import multiprocessing, os, numpy as np, tvmprims
     from tvmprims.testing import assert_close, conv2d_ref, matmul_ref
@@ -181,14 +163,14 @@ def test_forked_children_run_kernels_after_the_parent_ran_them(tmp_path):
     method on Linux). Children run the parent's kernels, compile new ones, on one thread."""
     script = tmp_path / "forked_pool.py"  # Pool workers find child() in a real module
     script.write_text(textwrap.dedent(_FORKED_POOL))
-    assert _run_forking([str(script)]).strip() == "ok"
+    assert run_python([str(script)], timeout=240).strip() == "ok"
 
 
 def test_a_lock_held_at_the_fork_is_free_in_the_child(tmp_path):
     """A lock another thread holds at the fork (here the export lock, which the kernel cache's
     writer holds for the 0.1-0.7 s of every export) would stay held in the child forever:
     the child's exports, and its exit (which waits for its cache writes), hung."""
-    _run_forking(["-c", textwrap.dedent("""
+    run_python(["-c", """
         import multiprocessing, threading, numpy as np, tvmprims
         from tvmprims import kernel
         from tvmprims.testing import assert_close, matmul_ref
@@ -212,7 +194,8 @@ def test_a_lock_held_at_the_fork_is_free_in_the_child(tmp_path):
         p.join(120)
         release.set()
         assert p.exitcode == 0, p.exitcode
-    """ % str(tmp_path / "k.so"))], {"TVMPRIMS_KERNEL_CACHE": str(tmp_path / "kernels")})
+    """ % str(tmp_path / "k.so")], {"TVMPRIMS_KERNEL_CACHE": str(tmp_path / "kernels")},
+               timeout=240)
     assert list((tmp_path / "kernels").glob("*.so")), "the child's cache writer wrote nothing"
 
 

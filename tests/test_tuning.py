@@ -21,6 +21,7 @@ from tvmprims.testing import assert_close, matmul_ref
 from tvmprims.tuning import REPO_LOGS, RECORD_FILES, TuningLogError, search_dirs, tuned_schedule
 from tvmprims.tuning_records import is_hand_record, lookup_report, tuned_record
 from cpu_targets import ZNVER3_2C, cpu_target, require_runs_here
+from new_process import run_python
 
 SHAPE = ((24, 40), (40, 56))  # small and not tile multiples: a real tuning run in CI
 
@@ -64,11 +65,8 @@ def test_log_reloaded_in_a_new_process_gives_a_correct_kernel(tuned_logs):
 def _in_new_process(code, log_root):
     """The words ``code`` prints, run in a new process whose tuning logs are ``log_root``
     (a UserWarning is an error there)."""
-    env = dict(os.environ, TVMPRIMS_TUNING_DIR=str(log_root))
-    out = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout.split()
+    return run_python(["-W", "error::UserWarning", "-c", code],
+                      {"TVMPRIMS_TUNING_DIR": str(log_root)}).split()
 
 
 def test_a_winograd_record_loads_in_a_new_process(tmp_path):
