@@ -255,6 +255,7 @@ class Kernel:
 
 
 _unpickled = {"directory": None, "owner": None}
+_unpickled_lock = forking.lock()
 
 
 def _unpickled_kernel(library, sidecar):
@@ -262,7 +263,7 @@ def _unpickled_kernel(library, sidecar):
     (text): written under a directory of this process's (removed when it exits), by content,
     and loaded with :func:`load_kernel`. Its file stays while the process runs, so the
     kernel can be pickled again."""
-    with _EXPORT_LOCK:
+    with _unpickled_lock:
         if _unpickled["owner"] != os.getpid():  # none yet, or the parent's (a forked child)
             _unpickled["directory"] = tempfile.mkdtemp(prefix="tvmprims-unpickled-")
             _unpickled["owner"] = os.getpid()
